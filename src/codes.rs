@@ -1,0 +1,236 @@
+//! Per-system code syntax: the one place that knows how codes are spelled.
+//!
+//! Every code is stored in its official canonical form (NAF `10.71C`, PCS
+//! `526a`, CIM-10 `M54.5`, ATIH extensions `M54.16`, `B24.+0`) and accepted in
+//! the common spellings people and legacy files use (`1071c`, `10.71 C`,
+//! `M545`, `m54.5`, `526A`).
+//!
+//! Two questions are answered per syntax:
+//! * [`CodeSyntax::canonical`]: is this input a whole code, and how is it
+//!   written canonically? Used by lookup and validation.
+//! * [`CodeSyntax::code_prefix`]: does this search query look like a code,
+//!   possibly unfinished, and what canonical prefix does it stand for? Used by
+//!   query analysis, which must not mistake words for codes.
+
+use serde::{Deserialize, Serialize};
+
+/// The spelling rules of a family of code systems.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CodeSyntax {
+    /// NAF rév. 2 / NAF 2025: section `A`, division `10`, groupe `10.7`,
+    /// classe `10.71`, sous-classe `10.71C`.
+    Naf,
+    /// PCS 2003 / PCS-ESE / PCS 2020: groupe `5`, catégorie `52`, profession
+    /// `526a`. The 24-position level of PCS 2003 reuses the digits of the
+    /// 42-position level; it is written `N2-21` so that each code is unique.
+    Pcs,
+    /// CIM-10 FR: chapter `XIII` (roman numeral), block `M50-M54`, category
+    /// `M54`, sub-category `M54.5`, ATIH extension `M54.16`, `B24.+0`.
+    Cim10,
+    /// Codes taken as written, only trimmed (local thesauri).
+    Plain,
+}
+
+/// Upper-cases (or lower-cases) and removes spaces, dots and the dagger and
+/// asterisk marks of dual classification.
+fn compact(input: &str, upper: bool) -> String {
+    input
+        .chars()
+        .filter(|c| !c.is_whitespace() && !matches!(c, '.' | '*' | '†'))
+        .map(|c| if upper { c.to_ascii_uppercase() } else { c.to_ascii_lowercase() })
+        .collect()
+}
+
+fn all_digits(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+const ROMAN_CHAPTERS: [&str; 22] = [
+    "I", "II", "III", "IV", "V", "VI", "VII", "VIII", "IX", "X", "XI", "XII", "XIII", "XIV", "XV",
+    "XVI", "XVII", "XVIII", "XIX", "XX", "XXI", "XXII",
+];
+
+impl CodeSyntax {
+    /// The canonical spelling of `input` if it is a whole code of this syntax.
+    ///
+    /// ```
+    /// use harmonie::codes::CodeSyntax;
+    /// assert_eq!(CodeSyntax::Naf.canonical("1071c").as_deref(), Some("10.71C"));
+    /// assert_eq!(CodeSyntax::Naf.canonical("141Z").as_deref(), Some("01.41Z"));
+    /// assert_eq!(CodeSyntax::Cim10.canonical("m545").as_deref(), Some("M54.5"));
+    /// assert_eq!(CodeSyntax::Cim10.canonical("C169+0").as_deref(), Some("C16.9+0"));
+    /// assert_eq!(CodeSyntax::Pcs.canonical("526A").as_deref(), Some("526a"));
+    /// assert_eq!(CodeSyntax::Naf.canonical("boulangerie"), None);
+    /// ```
+    pub fn canonical(self, input: &str) -> Option<String> {
+        match self {
+            CodeSyntax::Naf => naf_code(input),
+            CodeSyntax::Pcs => pcs_code(input, false),
+            CodeSyntax::Cim10 => cim10_code(input, false),
+            CodeSyntax::Plain => {
+                let t = input.trim();
+                (!t.is_empty()).then(|| t.to_string())
+            }
+        }
+    }
+
+    /// If a search query looks like a code of this syntax, finished or not,
+    /// the canonical prefix that codes beneath it start with.
+    ///
+    /// Requires at least one digit, so that words (`vi`, `tms`) stay text.
+    ///
+    /// ```
+    /// use harmonie::codes::CodeSyntax;
+    /// assert_eq!(CodeSyntax::Naf.code_prefix("107").as_deref(), Some("10.7"));
+    /// assert_eq!(CodeSyntax::Pcs.code_prefix("52").as_deref(), Some("52"));
+    /// assert_eq!(CodeSyntax::Pcs.code_prefix("526").as_deref(), Some("526"));
+    /// assert_eq!(CodeSyntax::Cim10.code_prefix("j4").as_deref(), Some("J4"));
+    /// assert_eq!(CodeSyntax::Cim10.code_prefix("XIII"), None);
+    /// ```
+    pub fn code_prefix(self, input: &str) -> Option<String> {
+        if !input.bytes().any(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        match self {
+            CodeSyntax::Naf => naf_code(input),
+            CodeSyntax::Pcs => pcs_code(input, true),
+            CodeSyntax::Cim10 => cim10_code(input, true),
+            CodeSyntax::Plain => None,
+        }
+    }
+}
+
+fn naf_code(input: &str) -> Option<String> {
+    let c = compact(input, true);
+    let b = c.as_bytes();
+    match b.len() {
+        1 if b[0].is_ascii_uppercase() && b[0] <= b'U' => Some(c),
+        2 if all_digits(&c) => Some(c),
+        3 if all_digits(&c) => Some(format!("{}.{}", &c[..2], &c[2..])),
+        4 if all_digits(&c) => Some(format!("{}.{}", &c[..2], &c[2..])),
+        // A spreadsheet ate the leading zero of "01.41Z" — but "15.8C" written
+        // with its dot is a NAF rév. 1 code, not this.
+        4 if all_digits(&c[..3]) && b[3].is_ascii_uppercase() && !input.contains('.') => {
+            Some(format!("0{}.{}", &c[..1], &c[1..]))
+        }
+        5 if all_digits(&c[..4]) && b[4].is_ascii_uppercase() => {
+            Some(format!("{}.{}", &c[..2], &c[2..]))
+        }
+        _ => None,
+    }
+}
+
+fn pcs_code(input: &str, partial: bool) -> Option<String> {
+    let c = compact(input, false);
+    if let Some(rest) = c.strip_prefix("n2-") {
+        return (rest.len() == 2 && all_digits(rest)).then(|| format!("N2-{rest}"));
+    }
+    let b = c.as_bytes();
+    match b.len() {
+        1 | 2 if all_digits(&c) => Some(c),
+        3 if partial && all_digits(&c) => Some(c),
+        4 if all_digits(&c[..3]) && b[3].is_ascii_lowercase() => Some(c),
+        _ => None,
+    }
+}
+
+fn cim10_code(input: &str, partial: bool) -> Option<String> {
+    let c = compact(input, true);
+    if !partial && ROMAN_CHAPTERS.contains(&c.as_str()) {
+        return Some(c);
+    }
+    let b = c.as_bytes();
+    let category = |s: &[u8]| s.len() == 3 && s[0].is_ascii_uppercase() && s[1].is_ascii_digit() && s[2].is_ascii_digit();
+    if b.len() == 7 && b[3] == b'-' && category(&b[..3]) && category(&b[4..]) {
+        return Some(c);
+    }
+    if partial && b.len() == 2 && b[0].is_ascii_uppercase() && b[1].is_ascii_digit() {
+        return Some(c);
+    }
+    if b.len() < 3 || !category(&b[..3]) {
+        return None;
+    }
+    let rest = &c[3..];
+    let plus = rest.matches('+').count();
+    let ok = rest.len() <= 3
+        && plus <= 1
+        && rest.bytes().all(|x| x.is_ascii_digit() || x == b'+')
+        && !rest.ends_with('+');
+    if !ok {
+        return None;
+    }
+    if rest.is_empty() {
+        Some(c)
+    } else {
+        Some(format!("{}.{}", &c[..3], rest))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn naf_spellings() {
+        for s in ["1071C", "10.71C", "10.71c", "10 71 c", " 1071c "] {
+            assert_eq!(CodeSyntax::Naf.canonical(s).as_deref(), Some("10.71C"), "{s}");
+        }
+        assert_eq!(CodeSyntax::Naf.canonical("10").as_deref(), Some("10"));
+        assert_eq!(CodeSyntax::Naf.canonical("c").as_deref(), Some("C"));
+        assert_eq!(CodeSyntax::Naf.canonical("1071").as_deref(), Some("10.71"));
+        assert_eq!(CodeSyntax::Naf.canonical("15.8C"), None);
+        assert_eq!(CodeSyntax::Naf.canonical("Z"), None);
+        assert_eq!(CodeSyntax::Naf.code_prefix("c"), None);
+    }
+
+    #[test]
+    fn pcs_spellings() {
+        assert_eq!(CodeSyntax::Pcs.canonical("526A").as_deref(), Some("526a"));
+        assert_eq!(CodeSyntax::Pcs.canonical("5").as_deref(), Some("5"));
+        assert_eq!(CodeSyntax::Pcs.canonical("n2-21").as_deref(), Some("N2-21"));
+        assert_eq!(CodeSyntax::Pcs.canonical("526"), None);
+        assert_eq!(CodeSyntax::Pcs.canonical("aide"), None);
+    }
+
+    #[test]
+    fn cim10_spellings() {
+        let c = |s| CodeSyntax::Cim10.canonical(s);
+        assert_eq!(c("M545").as_deref(), Some("M54.5"));
+        assert_eq!(c("m54.5").as_deref(), Some("M54.5"));
+        assert_eq!(c("M5416").as_deref(), Some("M54.16"));
+        assert_eq!(c("B24+0").as_deref(), Some("B24.+0"));
+        assert_eq!(c("B24.+0").as_deref(), Some("B24.+0"));
+        assert_eq!(c("j45").as_deref(), Some("J45"));
+        assert_eq!(c("m50-m54").as_deref(), Some("M50-M54"));
+        assert_eq!(c("xiii").as_deref(), Some("XIII"));
+        assert_eq!(c("M54.5*").as_deref(), Some("M54.5"));
+        assert_eq!(c("M5"), None);
+        assert_eq!(c("M54++"), None);
+        assert_eq!(c("lombalgie"), None);
+        assert_eq!(CodeSyntax::Cim10.code_prefix("M5").as_deref(), Some("M5"));
+        assert_eq!(CodeSyntax::Cim10.code_prefix("vi"), None);
+    }
+
+    proptest! {
+        /// Canonical codes are fixed points, whatever the syntax.
+        #[test]
+        fn canonical_is_idempotent(s in "[A-Za-z0-9. +*-]{0,8}") {
+            for syntax in [CodeSyntax::Naf, CodeSyntax::Pcs, CodeSyntax::Cim10, CodeSyntax::Plain] {
+                if let Some(c) = syntax.canonical(&s) {
+                    prop_assert_eq!(syntax.canonical(&c), Some(c.clone()));
+                }
+            }
+        }
+
+        /// Case and the dots and spaces people add do not change the code.
+        #[test]
+        fn spelling_insensitive(d in "[0-9]{4}", l in "[A-Z]") {
+            let code = format!("{d}{l}");
+            let a = CodeSyntax::Naf.canonical(&code);
+            let b = CodeSyntax::Naf.canonical(&format!("{}.{} {}", &d[..2], &d[2..], l.to_lowercase()));
+            prop_assert_eq!(a, b);
+        }
+    }
+}

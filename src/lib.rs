@@ -1,0 +1,9 @@
+//! Harmonie: a terminology server for French occupational-health services.
+//!
+//! See ARCHITECTURE.md for the map of modules and the invariants they keep.
+
+pub mod codes;
+pub mod model;
+pub mod paths;
+pub mod sources;
+pub mod text;

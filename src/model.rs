@@ -1,0 +1,146 @@
+//! The terminology model every loader produces and every reader consumes.
+//!
+//! A [`CodeSystem`] owns its [`Concept`]s. Guarantees once a system has passed
+//! [`CodeSystem::check`]:
+//! * every code is in the canonical form of its system (see [`crate::codes`])
+//!   and appears once;
+//! * every `parent` names a concept of the same system at a shallower level
+//!   (usually one level up; CIM-10 categories outside any block hang from
+//!   their chapter); concepts without a parent are at level 0;
+//! * `levels[concept.level]` names the concept's level.
+
+use serde::{Deserialize, Serialize};
+
+use crate::codes::CodeSyntax;
+
+/// A versioned terminology: its metadata and all its concepts.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct CodeSystem {
+    /// Stable id, e.g. `naf-2008`.
+    pub id: String,
+    /// Short names resolving to this system (`naf`, `cim10`, …).
+    pub aliases: Vec<String>,
+    pub title: String,
+    pub version: String,
+    pub publisher: String,
+    pub licence: String,
+    pub attribution: String,
+    /// Canonical URL, used as the FHIR `system`.
+    pub url: String,
+    /// How codes of this system are spelled.
+    pub syntax: CodeSyntax,
+    /// Level names, from the root level (index 0) down.
+    pub levels: Vec<String>,
+    pub concepts: Vec<Concept>,
+}
+
+/// One code of a system.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Concept {
+    /// Canonical code (`10.71C`, `526a`, `M54.5`).
+    pub code: String,
+    /// Preferred French label, cleaned (see [`crate::text::clean_label`]).
+    pub display: String,
+    /// Depth in the hierarchy; 0 for roots. Index into [`CodeSystem::levels`].
+    pub level: u8,
+    /// Canonical code of the parent concept, if any.
+    pub parent: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub designations: Vec<Designation>,
+    #[serde(default)]
+    pub status: Status,
+}
+
+/// Another label of a concept.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Designation {
+    #[serde(rename = "use")]
+    pub kind: DesignationKind,
+    pub value: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DesignationKind {
+    /// An abbreviated label (NAF 40/65-character labels, CIM-10 short labels).
+    Short,
+    /// A longer or alternative official wording.
+    Long,
+    /// A synonym.
+    Synonym,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    #[default]
+    Active,
+    Retired,
+}
+
+/// An inconsistency found by [`CodeSystem::check`].
+#[derive(Debug, thiserror::Error)]
+#[error("system {system}: concept {code}: {problem}")]
+pub struct ModelError {
+    pub system: String,
+    pub code: String,
+    pub problem: String,
+}
+
+impl CodeSystem {
+    /// Sorts concepts by code and checks the guarantees listed in the module
+    /// documentation.
+    pub fn check(&mut self) -> Result<(), ModelError> {
+        self.concepts.sort_by(|a, b| a.code.cmp(&b.code));
+        let err = |code: &str, problem: String| ModelError {
+            system: self.id.clone(),
+            code: code.to_string(),
+            problem,
+        };
+        for pair in self.concepts.windows(2) {
+            if pair[0].code == pair[1].code {
+                return Err(err(&pair[0].code, "appears twice".into()));
+            }
+        }
+        for c in &self.concepts {
+            if self.syntax.canonical(&c.code).as_deref() != Some(c.code.as_str()) {
+                return Err(err(&c.code, format!("is not a canonical {:?} code", self.syntax)));
+            }
+            if usize::from(c.level) >= self.levels.len() {
+                return Err(err(&c.code, format!("level {} has no name", c.level)));
+            }
+            match &c.parent {
+                None if c.level != 0 => {
+                    return Err(err(&c.code, "has no parent but is not at level 0".into()));
+                }
+                None => {}
+                Some(p) => match self.find(p) {
+                    None => return Err(err(&c.code, format!("parent {p} is not in the system"))),
+                    Some(parent) if parent.level >= c.level => {
+                        return Err(err(&c.code, format!("level {} under parent {p} at level {}", c.level, parent.level)));
+                    }
+                    Some(_) => {}
+                },
+            }
+        }
+        Ok(())
+    }
+
+    /// Binary search by canonical code (concepts must be sorted, as
+    /// [`CodeSystem::check`] leaves them).
+    pub fn find(&self, code: &str) -> Option<&Concept> {
+        self.concepts
+            .binary_search_by(|c| c.code.as_str().cmp(code))
+            .ok()
+            .map(|i| &self.concepts[i])
+    }
+
+    /// Number of concepts at each level, in level order.
+    pub fn level_counts(&self) -> Vec<(String, usize)> {
+        let mut counts = vec![0usize; self.levels.len()];
+        for c in &self.concepts {
+            counts[usize::from(c.level)] += 1;
+        }
+        self.levels.iter().cloned().zip(counts).collect()
+    }
+}

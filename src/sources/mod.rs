@@ -1,0 +1,267 @@
+//! Source declarations (`data/sources.toml`) and one loader per upstream
+//! format.
+//!
+//! A [`SourceDecl`] says what a terminology is and which files it is read
+//! from; [`load`] resolves those files on disk and runs the declared loader,
+//! which returns a checked [`CodeSystem`] and a [`LoadReport`] counting every
+//! repair it made (nothing is dropped silently).
+
+pub mod cim10;
+pub mod naf;
+pub mod pcs;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use serde::{Deserialize, Serialize};
+
+use crate::model::CodeSystem;
+use crate::paths::Paths;
+
+/// The whole of `data/sources.toml`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourcesFile {
+    #[serde(rename = "source")]
+    pub sources: Vec<SourceDecl>,
+}
+
+/// One terminology as declared in `data/sources.toml`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceDecl {
+    pub id: String,
+    #[serde(default)]
+    pub aliases: Vec<String>,
+    pub title: String,
+    pub version: String,
+    pub publisher: String,
+    pub licence: String,
+    pub attribution: String,
+    /// Canonical URL of the system (FHIR `system`).
+    pub url: String,
+    /// Loader name: `naf-json`, `pcs-sqlite`, `cim10-edsnlp`.
+    pub loader: String,
+    #[serde(rename = "file")]
+    pub files: Vec<FileDecl>,
+}
+
+/// One input file of a source: a file inside a registry package, or a file
+/// of the project (`data/curated/…`, `data/local/…`).
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct FileDecl {
+    /// What the loader uses this file for (`main`, `chapters`, …).
+    pub role: String,
+    /// `pypi` or `npm`; absent for a project file.
+    pub manager: Option<String>,
+    pub package: Option<String>,
+    pub version: Option<String>,
+    /// Path inside the package, or inside the project for a project file.
+    pub path: String,
+    /// Expected sha256 of the file (required for package files).
+    pub sha256: Option<String>,
+}
+
+impl FileDecl {
+    /// The registry package this file comes from, if any.
+    pub fn package(&self) -> Option<Package> {
+        Some(Package {
+            manager: self.manager.clone()?,
+            name: self.package.clone()?,
+            version: self.version.clone()?,
+        })
+    }
+
+    /// Where the file is on disk once fetched (package file) or as committed
+    /// or dropped in (project file).
+    pub fn local_path(&self, paths: &Paths) -> PathBuf {
+        match self.package() {
+            Some(p) => paths.upstream.join(p.dir_name()).join(&self.path),
+            None => paths.root.join(&self.path),
+        }
+    }
+}
+
+/// A registry package pinned by name and version.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Package {
+    pub manager: String,
+    pub name: String,
+    pub version: String,
+}
+
+impl Package {
+    /// Folder of `data/upstream/` the package's files are extracted into.
+    pub fn dir_name(&self) -> String {
+        format!("{}-{}-{}", self.manager, self.name.replace(['/', '@'], "_"), self.version)
+    }
+}
+
+impl std::fmt::Display for Package {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.manager.as_str() {
+            "npm" => write!(f, "{}@{} (npm)", self.name, self.version),
+            _ => write!(f, "{}=={} ({})", self.name, self.version, self.manager),
+        }
+    }
+}
+
+impl SourcesFile {
+    /// Reads and checks `data/sources.toml`.
+    pub fn read(path: &Path) -> Result<SourcesFile> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read {}: run harmonie from the project folder or pass --root", path.display()))?;
+        let file: SourcesFile = toml::from_str(&text).with_context(|| format!("{} is not a valid sources file", path.display()))?;
+        let mut seen = BTreeMap::new();
+        for s in &file.sources {
+            for name in std::iter::once(&s.id).chain(&s.aliases) {
+                if let Some(other) = seen.insert(name.to_lowercase(), s.id.clone()) {
+                    bail!("{}: the name {name:?} is used by both {other} and {}", path.display(), s.id);
+                }
+            }
+            for f in &s.files {
+                let complete = [&f.manager, &f.package, &f.version].iter().filter(|x| x.is_some()).count();
+                if complete != 0 && complete != 3 {
+                    bail!("{}: source {}, file {}: give manager, package and version together", path.display(), s.id, f.role);
+                }
+                if complete == 3 && f.sha256.is_none() {
+                    bail!("{}: source {}, file {}: a package file needs its sha256", path.display(), s.id, f.role);
+                }
+            }
+        }
+        Ok(file)
+    }
+}
+
+/// What a loader repaired or noticed, by kind, for the build report and the
+/// snapshot manifest.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct LoadReport {
+    pub rows_read: usize,
+    pub notes: BTreeMap<String, usize>,
+}
+
+impl LoadReport {
+    pub fn note(&mut self, what: &str) {
+        *self.notes.entry(what.to_string()).or_default() += 1;
+    }
+
+    /// Adds the notes of `other` to these.
+    pub fn merge(&mut self, other: LoadReport) {
+        self.rows_read += other.rows_read;
+        for (k, v) in other.notes {
+            *self.notes.entry(k).or_default() += v;
+        }
+    }
+}
+
+/// The resolved input files of one source, by role.
+pub struct Inputs<'a> {
+    decl: &'a SourceDecl,
+    paths: &'a Paths,
+}
+
+impl Inputs<'_> {
+    /// Path of the file with this role; an error names what is missing and
+    /// what to do.
+    pub fn path(&self, role: &str) -> Result<PathBuf> {
+        let f = self
+            .decl
+            .files
+            .iter()
+            .find(|f| f.role == role)
+            .with_context(|| format!("source {} declares no file with role {role:?} (loader {})", self.decl.id, self.decl.loader))?;
+        let p = f.local_path(self.paths);
+        if !p.exists() {
+            match f.package() {
+                Some(pkg) => bail!("{} is missing (from {pkg}): run `harmonie fetch`", p.display()),
+                None => bail!("{} is missing: put the file there or fix data/sources.toml", p.display()),
+            }
+        }
+        Ok(p)
+    }
+}
+
+/// Runs the declared loader of `decl` and returns its checked system.
+pub fn load(decl: &SourceDecl, paths: &Paths) -> Result<(CodeSystem, LoadReport)> {
+    let inputs = Inputs { decl, paths };
+    let mut system = CodeSystem {
+        id: decl.id.clone(),
+        aliases: decl.aliases.clone(),
+        title: decl.title.clone(),
+        version: decl.version.clone(),
+        publisher: decl.publisher.clone(),
+        licence: decl.licence.clone(),
+        attribution: decl.attribution.clone(),
+        url: decl.url.clone(),
+        syntax: crate::codes::CodeSyntax::Plain,
+        levels: Vec::new(),
+        concepts: Vec::new(),
+    };
+    let mut report = LoadReport::default();
+    match decl.loader.as_str() {
+        "naf-json" => naf::load(&inputs.path("main")?, &mut system, &mut report)?,
+        "pcs-sqlite" => pcs::load(&inputs.path("main")?, &mut system, &mut report)?,
+        "cim10-edsnlp" => cim10::load(
+            &cim10::Files {
+                codes: inputs.path("main")?,
+                chapters: inputs.path("chapters")?,
+                chapters_fr: inputs.path("chapters-fr")?,
+                corrections: inputs.path("block-corrections")?,
+            },
+            &mut system,
+            &mut report,
+        )?,
+        other => bail!("source {}: unknown loader {other:?} (known: naf-json, pcs-sqlite, cim10-edsnlp)", decl.id),
+    }
+    system.check().with_context(|| format!("source {} failed its consistency check", decl.id))?;
+    Ok((system, report))
+}
+
+/// Cleans a label with [`crate::text::clean_label`] and counts the fix.
+pub(crate) fn clean(label: &str, report: &mut LoadReport) -> String {
+    let (cleaned, changed) = crate::text::clean_label(label);
+    if changed {
+        report.note("labels with spacing repaired");
+    }
+    cleaned
+}
+
+/// Turns an all-capitals label into sentence case (`AGRICULTURE, SYLVICULTURE
+/// ET PÊCHE` → `Agriculture, sylviculture et pêche`), counting the fix.
+pub(crate) fn sentence_case(label: &str, report: &mut LoadReport) -> String {
+    if label.chars().any(|c| c.is_lowercase()) {
+        return label.to_string();
+    }
+    report.note("all-capitals labels put in sentence case");
+    let lower = label.to_lowercase();
+    let mut chars = lower.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => lower,
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use crate::model::CodeSystem;
+
+    /// A system with metadata only, for loader tests.
+    pub fn empty_system() -> CodeSystem {
+        CodeSystem {
+            id: "test".into(),
+            aliases: vec![],
+            title: "test".into(),
+            version: "0".into(),
+            publisher: "test".into(),
+            licence: "test".into(),
+            attribution: "test".into(),
+            url: "urn:test".into(),
+            syntax: crate::codes::CodeSyntax::Plain,
+            levels: vec![],
+            concepts: vec![],
+        }
+    }
+}

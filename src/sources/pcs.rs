@@ -1,0 +1,127 @@
+//! PCS 2003 from the SQLite database of the `insee-pcs` package: table `pcs`
+//! (`id`, `code`, `description`, `level` 1–4, `parent_id`).
+//!
+//! The 24-position level (2) reuses the digits of the 42-position level (3)
+//! for fourteen categories (`21 Artisans` is both); level-2 codes are
+//! therefore written `N2-21` (see [`crate::codes::CodeSyntax::Pcs`]).
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+use rusqlite::{Connection, OpenFlags};
+
+use super::{LoadReport, clean};
+use crate::codes::CodeSyntax;
+use crate::model::{CodeSystem, Concept, Status};
+
+/// Level names of PCS 2003, from the root down.
+pub const LEVELS: [&str; 4] = [
+    "groupe socioprofessionnel",
+    "catégorie socioprofessionnelle (24 postes)",
+    "catégorie socioprofessionnelle (42 postes)",
+    "profession",
+];
+
+struct Row {
+    id: i64,
+    code: String,
+    description: String,
+    level: i64,
+    parent_id: Option<i64>,
+}
+
+/// Reads the `insee_pcs/PCS.db` SQLite file into `system`.
+pub fn load(path: &Path, system: &mut CodeSystem, report: &mut LoadReport) -> Result<()> {
+    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .with_context(|| format!("cannot open {} as SQLite", path.display()))?;
+    let mut stmt = conn
+        .prepare("SELECT id, code, description, level, parent_id FROM pcs ORDER BY id")
+        .with_context(|| format!("{}: no table pcs(id, code, description, level, parent_id)", path.display()))?;
+    let rows = stmt
+        .query_map([], |r| Ok(Row { id: r.get(0)?, code: r.get(1)?, description: r.get(2)?, level: r.get(3)?, parent_id: r.get(4)? }))?
+        .collect::<rusqlite::Result<Vec<Row>>>()
+        .with_context(|| format!("{}: unreadable row in table pcs", path.display()))?;
+
+    system.syntax = CodeSyntax::Pcs;
+    system.levels = LEVELS.iter().map(|s| s.to_string()).collect();
+    let mut codes: HashMap<i64, String> = HashMap::new();
+    for r in &rows {
+        if !(1..=4).contains(&r.level) {
+            bail!("{}: row id {}: level {} is not 1 to 4", path.display(), r.id, r.level);
+        }
+        let written = if r.level == 2 { format!("N2-{}", r.code.trim()) } else { r.code.clone() };
+        let Some(code) = CodeSyntax::Pcs.canonical(&written) else {
+            bail!("{}: row id {}: {:?} is not a PCS code", path.display(), r.id, r.code);
+        };
+        if code != r.code && r.level != 2 {
+            report.note("codes respelled to canonical form");
+        }
+        codes.insert(r.id, code);
+    }
+    for r in rows {
+        report.rows_read += 1;
+        let parent = match r.parent_id {
+            None => None,
+            Some(pid) => Some(
+                codes
+                    .get(&pid)
+                    .cloned()
+                    .with_context(|| format!("{}: row id {}: parent_id {pid} is not in the table", path.display(), r.id))?,
+            ),
+        };
+        let display = clean(&r.description, report);
+        if display.is_empty() {
+            bail!("{}: row id {} ({}): empty description", path.display(), r.id, r.code);
+        }
+        system.concepts.push(Concept {
+            code: codes[&r.id].clone(),
+            display,
+            level: (r.level - 1) as u8,
+            parent,
+            designations: Vec::new(),
+            status: Status::Active,
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sources::tests::empty_system;
+
+    /// Builds a database in the package's layout from the SQL fixture.
+    fn fixture_db(dir: &Path) -> std::path::PathBuf {
+        let p = dir.join("PCS.db");
+        let conn = Connection::open(&p).unwrap();
+        conn.execute_batch(&std::fs::read_to_string("tests/fixtures/pcs_sample.sql").unwrap()).unwrap();
+        p
+    }
+
+    #[test]
+    fn loads_fixture_with_levels_and_qualified_level_two() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut system = empty_system();
+        let mut report = LoadReport::default();
+        load(&fixture_db(dir.path()), &mut system, &mut report).unwrap();
+        system.check().unwrap();
+        let counts: Vec<usize> = system.level_counts().into_iter().map(|(_, n)| n).collect();
+        assert_eq!(counts, [2, 2, 2, 3]);
+        assert_eq!(system.find("21").unwrap().parent.as_deref(), Some("N2-21"));
+        assert_eq!(system.find("N2-21").unwrap().parent.as_deref(), Some("2"));
+        assert_eq!(system.find("526a").unwrap().display, "Aides-soignants (de la fonction publique ou du secteur privé)");
+        assert_eq!(system.find("488a").unwrap().display, "Maîtrise de restauration : cuisine/production");
+        assert_eq!(report.notes["labels with spacing repaired"], 1);
+        assert_eq!(report.notes["codes respelled to canonical form"], 1);
+    }
+
+    #[test]
+    fn names_the_row_whose_parent_is_missing() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = fixture_db(dir.path());
+        Connection::open(&p).unwrap().execute_batch("PRAGMA foreign_keys = OFF; UPDATE pcs SET parent_id = 999 WHERE code = '526a'").unwrap();
+        let err = load(&p, &mut empty_system(), &mut LoadReport::default()).unwrap_err().to_string();
+        assert!(err.contains("parent_id 999"), "{err}");
+    }
+}

@@ -1,0 +1,229 @@
+//! French text normalisation: the one analyser used at index time and at
+//! query time, so that what is indexed and what is asked always meet.
+//!
+//! [`analyze`] turns a label or a query into [`Term`]s:
+//! 1. Unicode NFKD, combining marks dropped, lowercase, `œ`→`oe`, `æ`→`ae`;
+//! 2. apostrophes (`’ ʼ ‘ ´ \``) unified; elided articles and pronouns
+//!    (`l'`, `d'`, `qu'`, `j'`, `n'`, `s'`, `c'`, `m'`, `t'`) dropped;
+//! 3. every other non-alphanumeric character separates terms;
+//! 4. stopwords kept out of matching ([`is_stopword`]);
+//! 5. light French stemming ([`stem`]): plurals, feminine forms, final `e`.
+//!
+//! Guarantees (property-tested): analysing the joined stems of an analysis
+//! gives the same stems (idempotent), and accents and case never change the
+//! result.
+//!
+//! [`clean_label`] is different: it tidies a label for display (spaces,
+//! glued words) and never folds accents or case.
+
+use unicode_normalization::UnicodeNormalization;
+
+/// One searchable term of a text.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Term {
+    /// The stem: what is indexed and compared.
+    pub stem: String,
+    /// The folded word before stemming (used for prefix matching while
+    /// typing: `boulange` must still reach `boulangerie`).
+    pub word: String,
+}
+
+const STOPWORDS: &[&str] = &[
+    "a", "au", "aux", "avec", "ce", "ces", "dans", "de", "des", "du", "en", "et", "la", "le", "les",
+    "ou", "par", "pour", "sur", "un", "une", "y",
+];
+
+const ELIDED: &[&str] = &["l", "d", "qu", "j", "n", "s", "c", "m", "t", "jusqu", "lorsqu", "puisqu"];
+
+/// Whether a folded word carries no meaning for matching.
+pub fn is_stopword(word: &str) -> bool {
+    STOPWORDS.contains(&word)
+}
+
+/// Accent- and case-folds `text` and splits it into words, dropping elided
+/// articles; stopwords are still present.
+pub fn fold_words(text: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut cur = String::new();
+    let lower = text.to_lowercase();
+    let chars = lower
+        .nfkd()
+        .flat_map(char::to_lowercase)
+        .filter(|c| !unicode_normalization::char::is_combining_mark(*c));
+    for ch in chars {
+        match ch {
+            'œ' | 'Œ' => cur.push_str("oe"),
+            'æ' | 'Æ' => cur.push_str("ae"),
+            '\'' | '’' | 'ʼ' | '‘' | '´' | '`' => {
+                if !ELIDED.contains(&cur.as_str()) && !cur.is_empty() {
+                    words.push(std::mem::take(&mut cur));
+                }
+                cur.clear();
+            }
+            c if c.is_alphanumeric() => cur.push(c),
+            _ => {
+                if !cur.is_empty() {
+                    words.push(std::mem::take(&mut cur));
+                }
+            }
+        }
+    }
+    if !cur.is_empty() {
+        words.push(cur);
+    }
+    words
+}
+
+/// The one analyser: folded, stopword-free, stemmed terms of `text`.
+///
+/// ```
+/// use harmonie::text::analyze;
+/// let stems: Vec<String> = analyze("Infirmières de l'Hôpital").into_iter().map(|t| t.stem).collect();
+/// assert_eq!(stems, ["infirmier", "hopital"]);
+/// ```
+pub fn analyze(text: &str) -> Vec<Term> {
+    fold_words(text)
+        .into_iter()
+        .filter(|w| !is_stopword(w))
+        .filter_map(|word| {
+            let stem = stem(&word);
+            (!is_stopword(&stem)).then_some(Term { stem, word })
+        })
+        .collect()
+}
+
+/// The stems of `text`, joined by single spaces.
+pub fn normalize(text: &str) -> String {
+    analyze(text).into_iter().map(|t| t.stem).collect::<Vec<_>>().join(" ")
+}
+
+/// Light French stemming of one folded word, applied until nothing changes:
+/// plural `-eaux`→`-eau`, `-aux`→`-al`, `-s`/`-x` dropped (not after `s`
+/// or `u`); feminine `-euse`→`-eur`,
+/// `-trice`→`-teur`, `-enne`→`-en`, `-elle`→`-el`, `-ive`→`-if`; final `-e`
+/// dropped. A stem keeps at least three letters; words with digits are left
+/// alone.
+pub fn stem(word: &str) -> String {
+    let mut w = word.to_string();
+    if w.chars().any(|c| c.is_ascii_digit()) || !w.is_ascii() {
+        return w;
+    }
+    loop {
+        let next = stem_once(&w);
+        if next == w {
+            return w;
+        }
+        w = next;
+    }
+}
+
+fn stem_once(w: &str) -> String {
+    const RULES: &[(&str, &str)] = &[
+        ("eaux", "eau"),
+        ("aux", "al"),
+        ("euse", "eur"),
+        ("trice", "teur"),
+        ("enne", "en"),
+        ("elle", "el"),
+        ("ive", "if"),
+        ("s", ""),
+        ("x", ""),
+        ("e", ""),
+    ];
+    for (suffix, repl) in RULES {
+        if let Some(base) = w.strip_suffix(suffix)
+            && base.len() + repl.len() >= 3
+            && base.len() >= 2
+            // "stress", "virus": a final s after s or u is not a plural.
+            && !(*suffix == "s" && (base.ends_with('s') || base.ends_with('u')))
+        {
+            return format!("{base}{repl}");
+        }
+    }
+    w.to_string()
+}
+
+/// Tidies a label for display: trims, collapses runs of white space
+/// (including line breaks) into one space, and separates a unit glued to the
+/// next word (`400 m2et plus` → `400 m2 et plus`). Returns the label and
+/// whether anything changed, so that loaders can count their fixes.
+pub fn clean_label(label: &str) -> (String, bool) {
+    let words: Vec<String> = label
+        .split_whitespace()
+        .map(|w| {
+            for unit in ["m2", "m3", "km2"] {
+                if let Some(rest) = w.strip_prefix(unit)
+                    && ["et", "ou"].contains(&rest)
+                {
+                    return format!("{unit} {rest}");
+                }
+            }
+            w.to_string()
+        })
+        .collect();
+    let cleaned = words.join(" ");
+    let changed = cleaned != label;
+    (cleaned, changed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn stems(s: &str) -> Vec<String> {
+        analyze(s).into_iter().map(|t| t.stem).collect()
+    }
+
+    #[test]
+    fn folds_accents_case_ligatures_and_elision() {
+        assert_eq!(stems("Œuvre d’Art"), ["oeuvr", "art"]);
+        assert_eq!(stems("L'ÉLECTRICITÉ"), ["electricit"]);
+        assert_eq!(stems("aide-soignante"), stems("Aides soignants"));
+        assert_eq!(stems("qu'il"), ["il"]);
+        assert_eq!(stems("vitamine D"), ["vitamin", "d"]);
+    }
+
+    #[test]
+    fn feminine_and_plural_forms_meet() {
+        for (a, b) in [
+            ("infirmière", "infirmier"),
+            ("vendeuse", "vendeur"),
+            ("éducatrice", "éducateur"),
+            ("technicienne", "technicien"),
+            ("professionnelle", "professionnel"),
+            ("boulangère", "boulanger"),
+            ("chevaux", "cheval"),
+            ("salariées", "salarié"),
+        ] {
+            assert_eq!(stems(a), stems(b), "{a} / {b}");
+        }
+    }
+
+    #[test]
+    fn stopwords_are_not_terms() {
+        assert_eq!(stems("Commerce de détail de la viande"), ["commerc", "detail", "viand"]);
+        assert!(stems("de la").is_empty());
+    }
+
+    #[test]
+    fn clean_label_fixes_spacing() {
+        assert_eq!(clean_label("Commerce (400 m2et plus)"), ("Commerce (400 m2 et plus)".into(), true));
+        assert_eq!(clean_label(" Aplasie  médullaire \n"), ("Aplasie médullaire".into(), true));
+        assert_eq!(clean_label("Culture du riz"), ("Culture du riz".into(), false));
+    }
+
+    proptest! {
+        #[test]
+        fn analysis_is_idempotent(s in "\\PC{0,40}") {
+            let once = normalize(&s);
+            prop_assert_eq!(normalize(&once), once);
+        }
+
+        #[test]
+        fn accents_and_case_do_not_matter(s in "[a-zA-Zàâäçéèêëîïôöùûüÿœæ' -]{0,30}") {
+            let plain: String = s.nfkd().filter(|c| !unicode_normalization::char::is_combining_mark(*c)).collect();
+            prop_assert_eq!(normalize(&s.to_uppercase()), normalize(&plain));
+        }
+    }
+}
