@@ -22,7 +22,7 @@ pub enum CodeSyntax {
     /// classe `10.71`, sous-classe `10.71C`.
     Naf,
     /// PCS 2003 / PCS-ESE / PCS 2020: groupe `5`, catégorie `52`, profession
-    /// `526a`. The 24-position level of PCS 2003 reuses the digits of the
+    /// `526a` (`7100`, `8400` … for the retired and inactive). The 24-position level of PCS 2003 reuses the digits of the
     /// 42-position level; it is written `N2-21` so that each code is unique.
     Pcs,
     /// CIM-10 FR: chapter `XIII` (roman numeral), block `M50-M54`, category
@@ -130,7 +130,7 @@ fn pcs_code(input: &str, partial: bool) -> Option<String> {
     match b.len() {
         1 | 2 if all_digits(&c) => Some(c),
         3 if partial && all_digits(&c) => Some(c),
-        4 if all_digits(&c[..3]) && b[3].is_ascii_lowercase() => Some(c),
+        4 if all_digits(&c[..3]) && (b[3].is_ascii_lowercase() || b[3].is_ascii_digit()) => Some(c),
         _ => None,
     }
 }
@@ -191,6 +191,7 @@ mod tests {
         assert_eq!(CodeSyntax::Pcs.canonical("5").as_deref(), Some("5"));
         assert_eq!(CodeSyntax::Pcs.canonical("n2-21").as_deref(), Some("N2-21"));
         assert_eq!(CodeSyntax::Pcs.canonical("526"), None);
+        assert_eq!(CodeSyntax::Pcs.canonical("7100").as_deref(), Some("7100"));
         assert_eq!(CodeSyntax::Pcs.canonical("aide"), None);
     }
 

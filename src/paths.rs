@@ -24,3 +24,22 @@ impl Paths {
         }
     }
 }
+
+impl Paths {
+    /// Takes an exclusive lock on `<dir>/.lock`, waiting for other Harmonie
+    /// processes (a build, a fetch, a test) working on the same folder. The
+    /// lock is released when the returned file is dropped.
+    pub fn lock(dir: &Path) -> anyhow::Result<std::fs::File> {
+        use anyhow::Context;
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        let path = dir.join(".lock");
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .with_context(|| format!("cannot open {}", path.display()))?;
+        file.lock().with_context(|| format!("cannot lock {}", path.display()))?;
+        Ok(file)
+    }
+}

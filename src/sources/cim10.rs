@@ -209,16 +209,37 @@ fn covers(block: &str, category: &str) -> bool {
     block.len() == 7 && &block[..3] <= category && category <= &block[4..]
 }
 
-/// Removes the `(A00-A09)` range that the French titles end with and the
-/// roman numeral chapter titles start with.
+/// Removes the block ranges that titles carry (`Autres dorsopathies(M50-M54)`,
+/// upstream typos such as `…(M50-M54` or `centralG10-G14)` included) and the
+/// roman numeral that chapter titles start with.
 fn strip_range(title: &str) -> String {
-    let t = title.trim();
-    let t = match t.rfind('(') {
-        Some(i) if t.ends_with(')') && t[i..].contains('-') => &t[..i],
-        _ => t,
+    let chars: Vec<char> = title.chars().collect();
+    let is_range = |i: usize| {
+        i + 7 <= chars.len() && {
+            let w = &chars[i..i + 7];
+            w[0].is_ascii_uppercase() && w[1].is_ascii_digit() && w[2].is_ascii_digit() && w[3] == '-' && w[4].is_ascii_uppercase() && w[5].is_ascii_digit() && w[6].is_ascii_digit()
+        }
     };
+    let mut out = String::new();
+    let mut i = 0;
+    while i < chars.len() {
+        if is_range(i) {
+            if out.ends_with('(') {
+                out.pop();
+            }
+            i += 7;
+            if chars.get(i) == Some(&')') {
+                i += 1;
+            }
+            out.push(' ');
+        } else {
+            out.push(chars[i]);
+            i += 1;
+        }
+    }
+    let t = crate::text::clean_label(&out).0;
     let t = match t.split_once(' ') {
-        Some((first, rest)) if CodeSyntax::Cim10.canonical(first).is_some_and(|c| !c.chars().any(|x| x.is_ascii_digit())) && first.chars().all(|c| c.is_ascii_uppercase()) => rest,
+        Some((first, rest)) if first.chars().all(|c| c.is_ascii_uppercase()) && CodeSyntax::Cim10.canonical(first).is_some() => rest.to_string(),
         _ => t,
     };
     t.trim().to_string()
@@ -392,5 +413,8 @@ mod tests {
         assert_eq!(strip_range("Maladies intestinales infectieuses(A00-A09)"), "Maladies intestinales infectieuses");
         assert_eq!(strip_range("I Certaines maladies infectieuses et parasitaires"), "Certaines maladies infectieuses et parasitaires");
         assert_eq!(strip_range("Infections (aiguës)"), "Infections (aiguës)");
+        assert_eq!(strip_range("Autres dorsopathies(M50-M54"), "Autres dorsopathies");
+        assert_eq!(strip_range("(O95-O99) Autres problèmes obstétricaux"), "Autres problèmes obstétricaux");
+        assert_eq!(strip_range("Affections du système nerveux centralG10-G14)"), "Affections du système nerveux central");
     }
 }

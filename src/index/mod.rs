@@ -1,0 +1,232 @@
+//! Snapshots: immutable, checksummed builds of every declared terminology.
+//!
+//! A snapshot lives in `index/<id>/`, where `<id>` is derived from the
+//! checksums of every input (sources.toml, upstream and project files) and
+//! the snapshot format. It holds:
+//! * `manifest.json`: inputs with their sha256, per-system counts and load
+//!   reports ([`Manifest`]);
+//! * `systems.json`: the systems and their concepts;
+//! * `codes.fst`: an fst map from `<system id>\0<canonical code>` to the
+//!   concept's ordinal;
+//! * `text/`: a tantivy index of the normalised labels and designations.
+//!
+//! Guarantees: a snapshot is written into a temporary folder and renamed
+//! into place only when complete, so a crash never leaves a half index; a
+//! build whose inputs did not change does nothing; builds and fetches take a
+//! lock so concurrent processes do not collide.
+
+mod snapshot;
+pub(crate) mod text;
+
+pub use snapshot::{ConceptRef, Snapshot};
+pub(crate) use text::TextIndex;
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use serde::{Deserialize, Serialize};
+
+use crate::fetch::{self, sha256_file, sha256_hex};
+use crate::model::CodeSystem;
+use crate::paths::Paths;
+use crate::sources::{self, LoadReport, SourcesFile};
+
+/// Bumped whenever the snapshot layout or the analysis changes, so that old
+/// snapshots are rebuilt.
+pub const FORMAT: u32 = 1;
+
+/// What a snapshot was built from and what it holds.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Manifest {
+    pub format: u32,
+    pub id: String,
+    pub harmonie_version: String,
+    /// Seconds since the Unix epoch.
+    pub built_at: u64,
+    pub build_ms: u64,
+    pub inputs: Vec<InputFile>,
+    pub systems: Vec<SystemSummary>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct InputFile {
+    pub source: String,
+    pub role: String,
+    pub path: String,
+    pub sha256: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SystemSummary {
+    pub id: String,
+    pub concept_count: usize,
+    pub levels: Vec<(String, usize)>,
+    pub report: LoadReport,
+}
+
+/// The result of [`build`].
+#[derive(Debug)]
+pub struct BuildOutcome {
+    pub id: String,
+    pub dir: PathBuf,
+    /// False when an identical snapshot already existed.
+    pub built: bool,
+}
+
+/// Lists every input file with its checksum and derives the snapshot id.
+pub fn inputs(paths: &Paths, sources: &SourcesFile) -> Result<(String, Vec<InputFile>)> {
+    let mut files = Vec::new();
+    for s in &sources.sources {
+        for f in &s.files {
+            let p = f.local_path(paths);
+            if !p.exists() {
+                match f.package() {
+                    Some(pkg) => bail!("{} is missing (from {pkg}): run `harmonie fetch` first", p.display()),
+                    None => bail!("{} is missing: put the file there or fix data/sources.toml", p.display()),
+                }
+            }
+            files.push(InputFile { source: s.id.clone(), role: f.role.clone(), path: f.path.clone(), sha256: sha256_file(&p)? });
+        }
+    }
+    let mut key = format!("format {FORMAT}\nversion {}\ncode {}\n", env!("CARGO_PKG_VERSION"), env!("HARMONIE_SNAPSHOT_CODE"));
+    key.push_str(&sha256_file(&paths.sources)?);
+    for f in &files {
+        key.push_str(&format!("\n{} {} {}", f.source, f.role, f.sha256));
+    }
+    Ok((sha256_hex(key.as_bytes())[..16].to_string(), files))
+}
+
+/// Builds the snapshot of the current inputs unless it already exists (or
+/// `force`), printing progress on stderr.
+pub fn build(paths: &Paths, sources: &SourcesFile, force: bool) -> Result<BuildOutcome> {
+    let _lock = Paths::lock(&paths.index)?;
+    let (id, input_files) = inputs(paths, sources)?;
+    let dir = paths.index.join(&id);
+    if dir.join("manifest.json").exists() && !force {
+        write_current(paths, &id)?;
+        return Ok(BuildOutcome { id, dir, built: false });
+    }
+    let started = Instant::now();
+    remove_stale_builds(&paths.index)?;
+    let mut systems: Vec<CodeSystem> = Vec::new();
+    let mut summaries = Vec::new();
+    for decl in &sources.sources {
+        let t = Instant::now();
+        let (system, report) = sources::load(decl, paths)?;
+        eprintln!(
+            "  loaded {:<10} {:>6} concepts in {:>5} ms{}",
+            system.id,
+            system.concepts.len(),
+            t.elapsed().as_millis(),
+            if report.notes.is_empty() { String::new() } else { format!(" ({})", describe_notes(&report)) }
+        );
+        summaries.push(SystemSummary { id: system.id.clone(), concept_count: system.concepts.len(), levels: system.level_counts(), report });
+        systems.push(system);
+    }
+    let tmp = paths.index.join(format!(".build-{id}-{}", std::process::id()));
+    std::fs::create_dir_all(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
+    let result = (|| -> Result<()> {
+        write_json(&tmp.join("systems.json"), &systems)?;
+        snapshot::write_codes(&tmp.join("codes.fst"), &systems)?;
+        let t = Instant::now();
+        TextIndex::write(&tmp.join("text"), &systems)?;
+        eprintln!("  text index written in {} ms", t.elapsed().as_millis());
+        let manifest = Manifest {
+            format: FORMAT,
+            id: id.clone(),
+            harmonie_version: env!("CARGO_PKG_VERSION").to_string(),
+            built_at: std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0),
+            build_ms: started.elapsed().as_millis() as u64,
+            inputs: input_files,
+            systems: summaries,
+        };
+        // The manifest is written last: its presence marks a complete snapshot.
+        write_json(&tmp.join("manifest.json"), &manifest)
+    })();
+    if let Err(e) = result {
+        let _ = std::fs::remove_dir_all(&tmp);
+        return Err(e.context(format!("building snapshot {id} failed; the previous snapshot is untouched")));
+    }
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir).with_context(|| format!("cannot replace {}", dir.display()))?;
+    }
+    std::fs::rename(&tmp, &dir).with_context(|| format!("cannot move {} to {}", tmp.display(), dir.display()))?;
+    let previous = std::fs::read_to_string(paths.index.join("CURRENT")).unwrap_or_default();
+    write_current(paths, &id)?;
+    remove_old_snapshots(&paths.index, &[id.as_str(), previous.trim()])?;
+    Ok(BuildOutcome { id, dir, built: true })
+}
+
+fn describe_notes(report: &LoadReport) -> String {
+    report.notes.iter().map(|(k, v)| format!("{v} {k}")).collect::<Vec<_>>().join("; ")
+}
+
+fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
+    let file = std::fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
+    serde_json::to_writer(std::io::BufWriter::new(file), value).with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// Records the id of the snapshot to serve in `index/CURRENT` (atomically).
+fn write_current(paths: &Paths, id: &str) -> Result<()> {
+    let tmp = paths.index.join(".CURRENT.part");
+    std::fs::write(&tmp, format!("{id}\n")).with_context(|| format!("cannot write {}", tmp.display()))?;
+    std::fs::rename(&tmp, paths.index.join("CURRENT")).context("cannot update index/CURRENT")
+}
+
+/// Removes `.build-*` folders left by builds that crashed (the index lock is
+/// held, so none is in progress).
+fn remove_stale_builds(index: &Path) -> Result<()> {
+    for e in std::fs::read_dir(index)? {
+        let e = e?;
+        if e.file_name().to_string_lossy().starts_with(".build-") {
+            std::fs::remove_dir_all(e.path()).with_context(|| format!("cannot remove {}", e.path().display()))?;
+        }
+    }
+    Ok(())
+}
+
+/// Removes snapshots other than the ones to `keep` (the new one and the one
+/// served until now, which a running server may still read).
+fn remove_old_snapshots(index: &Path, keep: &[&str]) -> Result<()> {
+    for e in std::fs::read_dir(index)? {
+        let e = e?;
+        let name = e.file_name().to_string_lossy().into_owned();
+        let is_snapshot = name.len() == 16 && name.bytes().all(|b| b.is_ascii_hexdigit());
+        if is_snapshot && !keep.contains(&name.as_str()) {
+            std::fs::remove_dir_all(e.path()).with_context(|| format!("cannot remove old snapshot {}", e.path().display()))?;
+        }
+    }
+    Ok(())
+}
+
+/// How [`open_current`] may get what it lacks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Prepare {
+    /// Fetch missing upstream data and build a missing snapshot.
+    FetchAndBuild,
+    /// Only open what exists.
+    OpenOnly,
+}
+
+/// Opens the snapshot of the current inputs, fetching and building first
+/// when allowed. With [`Prepare::OpenOnly`], falls back to the snapshot named
+/// in `index/CURRENT`.
+pub fn open_current(paths: &Paths, prepare: Prepare) -> Result<Snapshot> {
+    let sources = SourcesFile::read(&paths.sources)?;
+    if prepare == Prepare::FetchAndBuild {
+        if !fetch::is_complete(paths, &sources) {
+            eprintln!("upstream data missing or stale: fetching it first");
+            fetch::fetch(paths, &sources, &fetch::FetchOptions::default())?;
+        }
+        let t = Instant::now();
+        let outcome = build(paths, &sources, false)?;
+        if outcome.built {
+            eprintln!("built snapshot {} in {:.1} s", outcome.id, t.elapsed().as_secs_f64());
+        }
+        return Snapshot::open(&outcome.dir);
+    }
+    let current = std::fs::read_to_string(paths.index.join("CURRENT"))
+        .map_err(|_| anyhow::anyhow!("no snapshot in {}: run `harmonie build` first", paths.index.display()))?;
+    Snapshot::open(&paths.index.join(current.trim()))
+}

@@ -1,0 +1,227 @@
+//! An opened snapshot: every system and concept in memory, the code fst, the
+//! text index, and the hierarchy links derived at load time.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use fst::{IntoStreamer, Streamer};
+
+use super::{FORMAT, Manifest, TextIndex};
+use crate::model::{CodeSystem, Concept};
+
+/// A concept's place in a snapshot: its ordinal (index over all systems, in
+/// system then code order).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ConceptRef(pub u32);
+
+/// Derived, per concept: where it is and who its relatives are.
+struct Node {
+    system: u16,
+    index: u32,
+    parent: Option<u32>,
+    children: Vec<u32>,
+    /// Stems of the display ([`crate::text::analyze`]).
+    label: Vec<Box<str>>,
+    /// Stems of each designation.
+    alt: Vec<Vec<Box<str>>>,
+}
+
+/// An immutable, loaded snapshot.
+///
+/// Guarantees: ordinals are dense (`0..len`); a concept's parent and
+/// children are in the same system; [`Snapshot::lookup`] accepts any
+/// spelling the system's [`crate::codes::CodeSyntax`] accepts.
+pub struct Snapshot {
+    pub dir: PathBuf,
+    pub manifest: Manifest,
+    pub systems: Vec<CodeSystem>,
+    offsets: Vec<u32>,
+    nodes: Vec<Node>,
+    codes: fst::Map<Vec<u8>>,
+    pub(crate) text: TextIndex,
+}
+
+fn code_key(system: &str, code: &str) -> Vec<u8> {
+    let mut k = Vec::with_capacity(system.len() + 1 + code.len());
+    k.extend_from_slice(system.as_bytes());
+    k.push(0);
+    k.extend_from_slice(code.as_bytes());
+    k
+}
+
+/// Writes the fst of `<system>\0<code>` → ordinal.
+pub(super) fn write_codes(path: &Path, systems: &[CodeSystem]) -> Result<()> {
+    let mut keys: Vec<(Vec<u8>, u64)> = Vec::new();
+    let mut ord = 0u64;
+    for s in systems {
+        for c in &s.concepts {
+            keys.push((code_key(&s.id, &c.code), ord));
+            ord += 1;
+        }
+    }
+    keys.sort();
+    let file = std::io::BufWriter::new(std::fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?);
+    let mut b = fst::MapBuilder::new(file)?;
+    for (k, v) in keys {
+        b.insert(k, v)?;
+    }
+    b.finish()?;
+    Ok(())
+}
+
+impl Snapshot {
+    /// Opens the snapshot in `dir`.
+    pub fn open(dir: &Path) -> Result<Snapshot> {
+        let read = |name: &str| std::fs::read(dir.join(name)).with_context(|| format!("snapshot {}: cannot read {name}; rebuild it with `harmonie build --force`", dir.display()));
+        let manifest: Manifest = serde_json::from_slice(&read("manifest.json")?).context("corrupt manifest.json")?;
+        if manifest.format != FORMAT {
+            bail!("snapshot {} has format {}, this harmonie reads {FORMAT}: run `harmonie build`", dir.display(), manifest.format);
+        }
+        let systems: Vec<CodeSystem> = serde_json::from_slice(&read("systems.json")?).context("corrupt systems.json")?;
+        let codes = fst::Map::new(read("codes.fst")?).context("corrupt codes.fst")?;
+        let text = TextIndex::open(&dir.join("text"))?;
+
+        let mut offsets = Vec::with_capacity(systems.len());
+        let mut nodes = Vec::new();
+        for (si, s) in systems.iter().enumerate() {
+            let offset = nodes.len() as u32;
+            offsets.push(offset);
+            for (ci, c) in s.concepts.iter().enumerate() {
+                let parent = c.parent.as_deref().and_then(|p| s.concepts.binary_search_by(|x| x.code.as_str().cmp(p)).ok()).map(|i| offset + i as u32);
+                nodes.push(Node {
+                    system: si as u16,
+                    index: ci as u32,
+                    parent,
+                    children: Vec::new(),
+                    label: stems(&c.display),
+                    alt: c.designations.iter().map(|d| stems(&d.value)).collect(),
+                });
+            }
+        }
+        for ord in 0..nodes.len() {
+            if let Some(p) = nodes[ord].parent {
+                nodes[p as usize].children.push(ord as u32);
+            }
+        }
+        if codes.len() != nodes.len() {
+            bail!("snapshot {}: codes.fst has {} codes for {} concepts; rebuild it", dir.display(), codes.len(), nodes.len());
+        }
+        Ok(Snapshot { dir: dir.to_path_buf(), manifest, systems, offsets, nodes, codes, text })
+    }
+
+    /// Number of concepts over all systems.
+    pub fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.nodes.is_empty()
+    }
+
+    /// Index of the system named `name` (its id or an alias, any case).
+    pub fn system_index(&self, name: &str) -> Option<usize> {
+        let name = name.trim();
+        self.systems.iter().position(|s| s.id.eq_ignore_ascii_case(name) || s.aliases.iter().any(|a| a.eq_ignore_ascii_case(name)))
+    }
+
+    /// Names the known systems, for error messages.
+    pub fn system_names(&self) -> String {
+        self.systems.iter().map(|s| if s.aliases.is_empty() { s.id.clone() } else { format!("{} ({})", s.id, s.aliases.join(", ")) }).collect::<Vec<_>>().join(", ")
+    }
+
+    pub fn system_of(&self, r: ConceptRef) -> &CodeSystem {
+        &self.systems[usize::from(self.nodes[r.0 as usize].system)]
+    }
+
+    pub fn system_index_of(&self, r: ConceptRef) -> usize {
+        usize::from(self.nodes[r.0 as usize].system)
+    }
+
+    pub fn concept(&self, r: ConceptRef) -> &Concept {
+        let n = &self.nodes[r.0 as usize];
+        &self.systems[usize::from(n.system)].concepts[n.index as usize]
+    }
+
+    /// Level name of a concept.
+    pub fn level_name(&self, r: ConceptRef) -> &str {
+        &self.system_of(r).levels[usize::from(self.concept(r).level)]
+    }
+
+    pub fn parent(&self, r: ConceptRef) -> Option<ConceptRef> {
+        self.nodes[r.0 as usize].parent.map(ConceptRef)
+    }
+
+    pub fn children(&self, r: ConceptRef) -> impl Iterator<Item = ConceptRef> + '_ {
+        self.nodes[r.0 as usize].children.iter().map(|&c| ConceptRef(c))
+    }
+
+    pub fn is_leaf(&self, r: ConceptRef) -> bool {
+        self.nodes[r.0 as usize].children.is_empty()
+    }
+
+    /// Ancestors from the root (section, chapter…) down to the parent.
+    pub fn ancestors(&self, r: ConceptRef) -> Vec<ConceptRef> {
+        let mut out = Vec::new();
+        let mut cur = self.parent(r);
+        while let Some(p) = cur {
+            out.push(p);
+            cur = self.parent(p);
+        }
+        out.reverse();
+        out
+    }
+
+    /// Stems of the display of a concept.
+    pub(crate) fn label_stems(&self, r: ConceptRef) -> &[Box<str>] {
+        &self.nodes[r.0 as usize].label
+    }
+
+    /// Stems of each designation of a concept.
+    pub(crate) fn designation_stems(&self, r: ConceptRef) -> &[Vec<Box<str>>] {
+        &self.nodes[r.0 as usize].alt
+    }
+
+    /// The concept with this canonical code.
+    pub fn get(&self, system: usize, canonical: &str) -> Option<ConceptRef> {
+        self.codes.get(code_key(&self.systems[system].id, canonical)).map(|o| ConceptRef(o as u32))
+    }
+
+    /// The concept a code stands for, in any spelling the system accepts
+    /// (`1071c`, `M545`, `526A`). PCS 2003 categories of the 24-position
+    /// level may be asked by their plain digits when no 42-position category
+    /// has them.
+    pub fn lookup(&self, system: usize, code: &str) -> Option<ConceptRef> {
+        let syntax = self.systems[system].syntax;
+        let canonical = syntax.canonical(code)?;
+        self.get(system, &canonical).or_else(|| {
+            (syntax == crate::codes::CodeSyntax::Pcs && canonical.len() == 2).then(|| self.get(system, &format!("N2-{canonical}"))).flatten()
+        })
+    }
+
+    /// Concepts whose canonical code starts with `prefix`, in code order, at
+    /// most `limit`.
+    pub fn codes_with_prefix(&self, system: usize, prefix: &str, limit: usize) -> Vec<ConceptRef> {
+        let key = code_key(&self.systems[system].id, prefix);
+        let automaton = fst::automaton::Str::new(std::str::from_utf8(&key).unwrap_or_default());
+        let automaton = fst::Automaton::starts_with(automaton);
+        let mut stream = self.codes.search(automaton).into_stream();
+        let mut out = Vec::new();
+        while let Some((_, ord)) = stream.next() {
+            out.push(ConceptRef(ord as u32));
+            if out.len() >= limit {
+                break;
+            }
+        }
+        out
+    }
+
+    /// All concepts of a system, in code order.
+    pub fn concepts_of(&self, system: usize) -> impl Iterator<Item = ConceptRef> {
+        let start = self.offsets[system];
+        (start..start + self.systems[system].concepts.len() as u32).map(ConceptRef)
+    }
+}
+
+fn stems(text: &str) -> Vec<Box<str>> {
+    crate::text::analyze(text).into_iter().map(|t| t.stem.into_boxed_str()).collect()
+}
