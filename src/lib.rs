@@ -2,12 +2,12 @@
 //!
 //! See ARCHITECTURE.md for the map of modules and the invariants they keep.
 
+pub mod api;
 pub mod codes;
 pub mod fetch;
+pub mod index;
 pub mod model;
 pub mod paths;
+pub mod search;
 pub mod sources;
 pub mod text;
-pub mod index;
-pub mod search;
-pub mod api;

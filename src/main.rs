@@ -90,20 +90,34 @@ fn run(cli: Cli) -> Result<()> {
         Command::Fetch { from } => {
             let sources = SourcesFile::read(&paths.sources)?;
             let report = harmonie::fetch::fetch(&paths, &sources, &harmonie::fetch::FetchOptions { from })?;
-            eprintln!("{} package(s) fetched, {} up to date, in {}", report.fetched.len(), report.up_to_date.len(), paths.upstream.display());
+            eprintln!(
+                "{} package(s) fetched, {} up to date, in {}",
+                report.fetched.len(),
+                report.up_to_date.len(),
+                paths.upstream.display()
+            );
         }
         Command::Build { force } => {
             let sources = SourcesFile::read(&paths.sources)?;
             let t = Instant::now();
             let outcome = index::build(&paths, &sources, force)?;
             if outcome.built {
-                eprintln!("built snapshot {} in {:.1} s: {}", outcome.id, t.elapsed().as_secs_f64(), outcome.dir.display());
+                eprintln!(
+                    "built snapshot {} in {:.1} s: {}",
+                    outcome.id,
+                    t.elapsed().as_secs_f64(),
+                    outcome.dir.display()
+                );
             } else {
                 eprintln!("snapshot {} is up to date: {}", outcome.id, outcome.dir.display());
             }
         }
         Command::Serve { addr } => {
-            tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into())).init();
+            tracing_subscriber::fmt()
+                .with_env_filter(
+                    tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+                )
+                .init();
             let t = Instant::now();
             let snapshot = index::open_current(&paths, Prepare::FetchAndBuild)?;
             tracing::info!(snapshot = %snapshot.manifest.id, concepts = snapshot.len(), ms = t.elapsed().as_millis() as u64, "snapshot loaded");
@@ -118,7 +132,10 @@ fn run(cli: Cli) -> Result<()> {
             let snap = index::open_current(&paths, Prepare::FetchAndBuild)?;
             let q = query.join(" ");
             let system = match system {
-                Some(name) => Some(snap.system_index(&name).with_context(|| format!("unknown system {name:?}; known: {}", snap.system_names()))?),
+                Some(name) => Some(
+                    snap.system_index(&name)
+                        .with_context(|| format!("unknown system {name:?}; known: {}", snap.system_names()))?,
+                ),
                 None => None,
             };
             if !(1..=search::MAX_LIMIT).contains(&limit) {
@@ -135,7 +152,8 @@ fn run(cli: Cli) -> Result<()> {
                     let path: Vec<&str> = r.ancestors.iter().map(|a| a.code.as_str()).collect();
                     println!("{:<8} {:<10} {}  [{}; {}]", r.system, r.code, r.display, r.level, path.join(" > "));
                     if explain {
-                        let how: Vec<String> = r.matched.iter().map(|m| format!("{}={:?}:{}", m.term, m.how, m.target)).collect();
+                        let how: Vec<String> =
+                            r.matched.iter().map(|m| format!("{}={:?}:{}", m.term, m.how, m.target)).collect();
                         println!("{:19} {:?} {:.2} {}", "", r.kind, r.score, how.join(" "));
                     }
                 }
@@ -146,7 +164,9 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Lookup { system, code, json } => {
             let snap = index::open_current(&paths, Prepare::FetchAndBuild)?;
-            let s = snap.system_index(&system).with_context(|| format!("unknown system {system:?}; known: {}", snap.system_names()))?;
+            let s = snap
+                .system_index(&system)
+                .with_context(|| format!("unknown system {system:?}; known: {}", snap.system_names()))?;
             let Some(r) = snap.lookup(s, &code) else {
                 match snap.systems[s].syntax.canonical(&code) {
                     None => bail!("{code:?} is not shaped like a {} code", snap.systems[s].id),

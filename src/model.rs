@@ -92,11 +92,7 @@ impl CodeSystem {
     /// documentation.
     pub fn check(&mut self) -> Result<(), ModelError> {
         self.concepts.sort_by(|a, b| a.code.cmp(&b.code));
-        let err = |code: &str, problem: String| ModelError {
-            system: self.id.clone(),
-            code: code.to_string(),
-            problem,
-        };
+        let err = |code: &str, problem: String| ModelError { system: self.id.clone(), code: code.to_string(), problem };
         for pair in self.concepts.windows(2) {
             if pair[0].code == pair[1].code {
                 return Err(err(&pair[0].code, "appears twice".into()));
@@ -117,7 +113,10 @@ impl CodeSystem {
                 Some(p) => match self.find(p) {
                     None => return Err(err(&c.code, format!("parent {p} is not in the system"))),
                     Some(parent) if parent.level >= c.level => {
-                        return Err(err(&c.code, format!("level {} under parent {p} at level {}", c.level, parent.level)));
+                        return Err(err(
+                            &c.code,
+                            format!("level {} under parent {p} at level {}", c.level, parent.level),
+                        ));
                     }
                     Some(_) => {}
                 },
@@ -129,10 +128,7 @@ impl CodeSystem {
     /// Binary search by canonical code (concepts must be sorted, as
     /// [`CodeSystem::check`] leaves them).
     pub fn find(&self, code: &str) -> Option<&Concept> {
-        self.concepts
-            .binary_search_by(|c| c.code.as_str().cmp(code))
-            .ok()
-            .map(|i| &self.concepts[i])
+        self.concepts.binary_search_by(|c| c.code.as_str().cmp(code)).ok().map(|i| &self.concepts[i])
     }
 
     /// Number of concepts at each level, in level order.

@@ -29,8 +29,8 @@ pub struct Term {
 }
 
 const STOPWORDS: &[&str] = &[
-    "a", "au", "aux", "avec", "ce", "ces", "dans", "de", "des", "du", "en", "et", "la", "le", "les",
-    "ou", "par", "pour", "sur", "un", "une", "y",
+    "a", "au", "aux", "avec", "ce", "ces", "dans", "de", "des", "du", "en", "et", "la", "le", "les", "ou", "par",
+    "pour", "sur", "un", "une", "y",
 ];
 
 const ELIDED: &[&str] = &["l", "d", "qu", "j", "n", "s", "c", "m", "t", "jusqu", "lorsqu", "puisqu"];
@@ -46,10 +46,8 @@ pub fn fold_words(text: &str) -> Vec<String> {
     let mut words = Vec::new();
     let mut cur = String::new();
     let lower = text.to_lowercase();
-    let chars = lower
-        .nfkd()
-        .flat_map(char::to_lowercase)
-        .filter(|c| !unicode_normalization::char::is_combining_mark(*c));
+    let chars =
+        lower.nfkd().flat_map(char::to_lowercase).filter(|c| !unicode_normalization::char::is_combining_mark(*c));
     for ch in chars {
         match ch {
             'œ' | 'Œ' => cur.push_str("oe"),

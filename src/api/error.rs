@@ -47,7 +47,12 @@ impl From<anyhow::Error> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let slug = self.title.replace(' ', "-");
-        let body = Problem { kind: format!("urn:harmonie:problem:{slug}"), title: self.title, status: self.status.as_u16(), detail: &self.detail };
+        let body = Problem {
+            kind: format!("urn:harmonie:problem:{slug}"),
+            title: self.title,
+            status: self.status.as_u16(),
+            detail: &self.detail,
+        };
         let json = serde_json::to_vec(&body).unwrap_or_default();
         (self.status, [(header::CONTENT_TYPE, "application/problem+json")], json).into_response()
     }

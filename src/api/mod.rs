@@ -48,7 +48,7 @@ pub async fn serve(listener: tokio::net::TcpListener, state: AppState) -> Result
 
 /// Binds `addr`, with a clear message when it is taken.
 pub async fn bind(addr: SocketAddr) -> Result<tokio::net::TcpListener> {
-    tokio::net::TcpListener::bind(addr)
-        .await
-        .with_context(|| format!("cannot listen on {addr}: is another server running there? Choose another with --addr"))
+    tokio::net::TcpListener::bind(addr).await.with_context(|| {
+        format!("cannot listen on {addr}: is another server running there? Choose another with --addr")
+    })
 }

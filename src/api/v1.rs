@@ -4,6 +4,7 @@
 use std::time::Instant;
 
 use axum::Json;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use serde::{Deserialize, Serialize};
 
@@ -136,14 +137,25 @@ pub fn resolve_system(snap: &Snapshot, name: &str) -> Result<usize, ApiError> {
     })
 }
 
-pub async fn search(State(state): State<AppState>, Query(p): Query<SearchParams>) -> Result<Json<SearchResponse>, ApiError> {
+pub async fn search(
+    State(state): State<AppState>,
+    params: Result<Query<SearchParams>, QueryRejection>,
+) -> Result<Json<SearchResponse>, ApiError> {
     let started = Instant::now();
+    let Query(p) = params.map_err(|e| {
+        ApiError::bad_request(
+            "invalid parameters",
+            format!("Paramètres invalides / invalid parameters: {}", e.body_text()),
+        )
+    })?;
     let snap = state.snapshot.load();
     let q = p.q.unwrap_or_default();
     if q.chars().count() > MAX_QUERY_CHARS {
         return Err(ApiError::bad_request(
             "query too long",
-            format!("La requête dépasse {MAX_QUERY_CHARS} caractères / the query is longer than {MAX_QUERY_CHARS} characters: shorten it"),
+            format!(
+                "La requête dépasse {MAX_QUERY_CHARS} caractères / the query is longer than {MAX_QUERY_CHARS} characters: shorten it"
+            ),
         ));
     }
     let limit = match p.limit.as_deref() {
@@ -153,7 +165,9 @@ pub async fn search(State(state): State<AppState>, Query(p): Query<SearchParams>
             _ => {
                 return Err(ApiError::bad_request(
                     "invalid limit",
-                    format!("limit doit être un entier de 1 à {MAX_LIMIT} / limit must be an integer from 1 to {MAX_LIMIT}, got {l:?}"),
+                    format!(
+                        "limit doit être un entier de 1 à {MAX_LIMIT} / limit must be an integer from 1 to {MAX_LIMIT}, got {l:?}"
+                    ),
                 ));
             }
         },
@@ -196,15 +210,24 @@ pub fn concept_out(snap: &Snapshot, r: ConceptRef) -> ConceptOut {
     }
 }
 
-pub async fn concept(State(state): State<AppState>, Path((system, code)): Path<(String, String)>) -> Result<Json<ConceptOut>, ApiError> {
+pub async fn concept(
+    State(state): State<AppState>,
+    Path((system, code)): Path<(String, String)>,
+) -> Result<Json<ConceptOut>, ApiError> {
     let snap = state.snapshot.load();
     let s = resolve_system(&snap, &system)?;
     match snap.lookup(s, &code) {
         Some(r) => Ok(Json(concept_out(&snap, r))),
         None if snap.systems[s].syntax.canonical(&code).is_none() => Err(ApiError::bad_request(
             "malformed code",
-            format!("{code:?} n'a pas la forme d'un code {} / is not shaped like a {} code", snap.systems[s].id, snap.systems[s].id),
+            format!(
+                "{code:?} n'a pas la forme d'un code {} / is not shaped like a {} code",
+                snap.systems[s].id, snap.systems[s].id
+            ),
         )),
-        None => Err(ApiError::not_found("unknown code", format!("Code inconnu / unknown code {code:?} in {}", snap.systems[s].id))),
+        None => Err(ApiError::not_found(
+            "unknown code",
+            format!("Code inconnu / unknown code {code:?} in {}", snap.systems[s].id),
+        )),
     }
 }

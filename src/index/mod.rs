@@ -86,10 +86,16 @@ pub fn inputs(paths: &Paths, sources: &SourcesFile) -> Result<(String, Vec<Input
                     None => bail!("{} is missing: put the file there or fix data/sources.toml", p.display()),
                 }
             }
-            files.push(InputFile { source: s.id.clone(), role: f.role.clone(), path: f.path.clone(), sha256: sha256_file(&p)? });
+            files.push(InputFile {
+                source: s.id.clone(),
+                role: f.role.clone(),
+                path: f.path.clone(),
+                sha256: sha256_file(&p)?,
+            });
         }
     }
-    let mut key = format!("format {FORMAT}\nversion {}\ncode {}\n", env!("CARGO_PKG_VERSION"), env!("HARMONIE_SNAPSHOT_CODE"));
+    let mut key =
+        format!("format {FORMAT}\nversion {}\ncode {}\n", env!("CARGO_PKG_VERSION"), env!("HARMONIE_SNAPSHOT_CODE"));
     key.push_str(&sha256_file(&paths.sources)?);
     for f in &files {
         key.push_str(&format!("\n{} {} {}", f.source, f.role, f.sha256));
@@ -121,7 +127,12 @@ pub fn build(paths: &Paths, sources: &SourcesFile, force: bool) -> Result<BuildO
             t.elapsed().as_millis(),
             if report.notes.is_empty() { String::new() } else { format!(" ({})", describe_notes(&report)) }
         );
-        summaries.push(SystemSummary { id: system.id.clone(), concept_count: system.concepts.len(), levels: system.level_counts(), report });
+        summaries.push(SystemSummary {
+            id: system.id.clone(),
+            concept_count: system.concepts.len(),
+            levels: system.level_counts(),
+            report,
+        });
         systems.push(system);
     }
     let tmp = paths.index.join(format!(".build-{id}-{}", std::process::id()));
@@ -136,7 +147,10 @@ pub fn build(paths: &Paths, sources: &SourcesFile, force: bool) -> Result<BuildO
             format: FORMAT,
             id: id.clone(),
             harmonie_version: env!("CARGO_PKG_VERSION").to_string(),
-            built_at: std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0),
+            built_at: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0),
             build_ms: started.elapsed().as_millis() as u64,
             inputs: input_files,
             systems: summaries,
@@ -164,7 +178,8 @@ fn describe_notes(report: &LoadReport) -> String {
 
 fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
     let file = std::fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
-    serde_json::to_writer(std::io::BufWriter::new(file), value).with_context(|| format!("cannot write {}", path.display()))
+    serde_json::to_writer(std::io::BufWriter::new(file), value)
+        .with_context(|| format!("cannot write {}", path.display()))
 }
 
 /// Records the id of the snapshot to serve in `index/CURRENT` (atomically).
@@ -194,7 +209,8 @@ fn remove_old_snapshots(index: &Path, keep: &[&str]) -> Result<()> {
         let name = e.file_name().to_string_lossy().into_owned();
         let is_snapshot = name.len() == 16 && name.bytes().all(|b| b.is_ascii_hexdigit());
         if is_snapshot && !keep.contains(&name.as_str()) {
-            std::fs::remove_dir_all(e.path()).with_context(|| format!("cannot remove old snapshot {}", e.path().display()))?;
+            std::fs::remove_dir_all(e.path())
+                .with_context(|| format!("cannot remove old snapshot {}", e.path().display()))?;
         }
     }
     Ok(())

@@ -60,7 +60,9 @@ pub(super) fn write_codes(path: &Path, systems: &[CodeSystem]) -> Result<()> {
         }
     }
     keys.sort();
-    let file = std::io::BufWriter::new(std::fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?);
+    let file = std::io::BufWriter::new(
+        std::fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?,
+    );
     let mut b = fst::MapBuilder::new(file)?;
     for (k, v) in keys {
         b.insert(k, v)?;
@@ -72,12 +74,21 @@ pub(super) fn write_codes(path: &Path, systems: &[CodeSystem]) -> Result<()> {
 impl Snapshot {
     /// Opens the snapshot in `dir`.
     pub fn open(dir: &Path) -> Result<Snapshot> {
-        let read = |name: &str| std::fs::read(dir.join(name)).with_context(|| format!("snapshot {}: cannot read {name}; rebuild it with `harmonie build --force`", dir.display()));
+        let read = |name: &str| {
+            std::fs::read(dir.join(name)).with_context(|| {
+                format!("snapshot {}: cannot read {name}; rebuild it with `harmonie build --force`", dir.display())
+            })
+        };
         let manifest: Manifest = serde_json::from_slice(&read("manifest.json")?).context("corrupt manifest.json")?;
         if manifest.format != FORMAT {
-            bail!("snapshot {} has format {}, this harmonie reads {FORMAT}: run `harmonie build`", dir.display(), manifest.format);
+            bail!(
+                "snapshot {} has format {}, this harmonie reads {FORMAT}: run `harmonie build`",
+                dir.display(),
+                manifest.format
+            );
         }
-        let systems: Vec<CodeSystem> = serde_json::from_slice(&read("systems.json")?).context("corrupt systems.json")?;
+        let systems: Vec<CodeSystem> =
+            serde_json::from_slice(&read("systems.json")?).context("corrupt systems.json")?;
         let codes = fst::Map::new(read("codes.fst")?).context("corrupt codes.fst")?;
         let text = TextIndex::open(&dir.join("text"))?;
 
@@ -87,7 +98,11 @@ impl Snapshot {
             let offset = nodes.len() as u32;
             offsets.push(offset);
             for (ci, c) in s.concepts.iter().enumerate() {
-                let parent = c.parent.as_deref().and_then(|p| s.concepts.binary_search_by(|x| x.code.as_str().cmp(p)).ok()).map(|i| offset + i as u32);
+                let parent = c
+                    .parent
+                    .as_deref()
+                    .and_then(|p| s.concepts.binary_search_by(|x| x.code.as_str().cmp(p)).ok())
+                    .map(|i| offset + i as u32);
                 nodes.push(Node {
                     system: si as u16,
                     index: ci as u32,
@@ -104,7 +119,12 @@ impl Snapshot {
             }
         }
         if codes.len() != nodes.len() {
-            bail!("snapshot {}: codes.fst has {} codes for {} concepts; rebuild it", dir.display(), codes.len(), nodes.len());
+            bail!(
+                "snapshot {}: codes.fst has {} codes for {} concepts; rebuild it",
+                dir.display(),
+                codes.len(),
+                nodes.len()
+            );
         }
         Ok(Snapshot { dir: dir.to_path_buf(), manifest, systems, offsets, nodes, codes, text })
     }
@@ -121,12 +141,18 @@ impl Snapshot {
     /// Index of the system named `name` (its id or an alias, any case).
     pub fn system_index(&self, name: &str) -> Option<usize> {
         let name = name.trim();
-        self.systems.iter().position(|s| s.id.eq_ignore_ascii_case(name) || s.aliases.iter().any(|a| a.eq_ignore_ascii_case(name)))
+        self.systems
+            .iter()
+            .position(|s| s.id.eq_ignore_ascii_case(name) || s.aliases.iter().any(|a| a.eq_ignore_ascii_case(name)))
     }
 
     /// Names the known systems, for error messages.
     pub fn system_names(&self) -> String {
-        self.systems.iter().map(|s| if s.aliases.is_empty() { s.id.clone() } else { format!("{} ({})", s.id, s.aliases.join(", ")) }).collect::<Vec<_>>().join(", ")
+        self.systems
+            .iter()
+            .map(|s| if s.aliases.is_empty() { s.id.clone() } else { format!("{} ({})", s.id, s.aliases.join(", ")) })
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 
     pub fn system_of(&self, r: ConceptRef) -> &CodeSystem {
@@ -194,7 +220,9 @@ impl Snapshot {
         let syntax = self.systems[system].syntax;
         let canonical = syntax.canonical(code)?;
         self.get(system, &canonical).or_else(|| {
-            (syntax == crate::codes::CodeSyntax::Pcs && canonical.len() == 2).then(|| self.get(system, &format!("N2-{canonical}"))).flatten()
+            (syntax == crate::codes::CodeSyntax::Pcs && canonical.len() == 2)
+                .then(|| self.get(system, &format!("N2-{canonical}")))
+                .flatten()
         })
     }
 

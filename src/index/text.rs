@@ -75,7 +75,8 @@ impl TextIndex {
     }
 
     pub fn open(dir: &Path) -> Result<TextIndex> {
-        let index = Index::open_in_dir(dir).with_context(|| format!("cannot open the text index in {}", dir.display()))?;
+        let index =
+            Index::open_in_dir(dir).with_context(|| format!("cannot open the text index in {}", dir.display()))?;
         let (_, _, system, terms) = schema();
         let reader = index.reader().context("cannot read the text index")?;
         Ok(TextIndex { reader, terms, system })
@@ -84,11 +85,18 @@ impl TextIndex {
     /// Ordinals of concepts matching the query terms (all of them when
     /// `all_required`, else at least one), within `systems` if given, at
     /// most `cap` of them, in index order.
-    pub fn candidates(&self, terms: &[QueryTerm], systems: Option<&[&str]>, all_required: bool, cap: usize) -> Result<Vec<u32>> {
+    pub fn candidates(
+        &self,
+        terms: &[QueryTerm],
+        systems: Option<&[&str]>,
+        all_required: bool,
+        cap: usize,
+    ) -> Result<Vec<u32>> {
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
         for t in terms {
             let term = Term::from_field_text(self.terms, &t.stem);
-            let mut options: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Should, Box::new(TermQuery::new(term.clone(), IndexRecordOption::Basic)))];
+            let mut options: Vec<(Occur, Box<dyn Query>)> =
+                vec![(Occur::Should, Box::new(TermQuery::new(term.clone(), IndexRecordOption::Basic)))];
             if t.prefix {
                 options.push((Occur::Should, Box::new(FuzzyTermQuery::new_prefix(term.clone(), 0, true))));
             }
@@ -104,7 +112,13 @@ impl TextIndex {
         if let Some(systems) = systems {
             let filter: Vec<(Occur, Box<dyn Query>)> = systems
                 .iter()
-                .map(|s| (Occur::Should, Box::new(TermQuery::new(Term::from_field_text(self.system, s), IndexRecordOption::Basic)) as Box<dyn Query>))
+                .map(|s| {
+                    (
+                        Occur::Should,
+                        Box::new(TermQuery::new(Term::from_field_text(self.system, s), IndexRecordOption::Basic))
+                            as Box<dyn Query>,
+                    )
+                })
                 .collect();
             clauses.push((Occur::Must, Box::new(BooleanQuery::new(filter))));
         }

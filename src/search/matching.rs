@@ -133,11 +133,14 @@ pub(super) fn grade(words: &[Term], terms: &[QueryTerm], label: &[Box<str>], alt
         matches
             .iter()
             .zip(words)
-            .filter_map(|(m, w)| m.map(|(how, pos)| Matched { term: w.word.clone(), how, field, target: doc[pos].to_string() }))
+            .filter_map(|(m, w)| {
+                m.map(|(how, pos)| Matched { term: w.word.clone(), how, field, target: doc[pos].to_string() })
+            })
             .collect()
     };
     let on_label = grade_label(terms, label);
-    let mut best: Option<(MatchKind, Vec<Matched>)> = kind_of(&on_label, label.len()).map(|k| (k, explain(&on_label, label, "display")));
+    let mut best: Option<(MatchKind, Vec<Matched>)> =
+        kind_of(&on_label, label.len()).map(|k| (k, explain(&on_label, label, "display")));
     for alt in alts {
         let m = grade_label(terms, alt);
         if let Some(k) = kind_of(&m, alt.len())
@@ -154,7 +157,14 @@ pub(super) fn grade(words: &[Term], terms: &[QueryTerm], label: &[Box<str>], alt
     for (i, t) in terms.iter().enumerate() {
         let found = std::iter::once((label, "display"))
             .chain(alts.iter().map(|a| (a.as_slice(), "designation")))
-            .find_map(|(doc, field)| match_term(t, doc).map(|(how, pos)| Matched { term: words[i].word.clone(), how, field, target: doc[pos].to_string() }));
+            .find_map(|(doc, field)| {
+                match_term(t, doc).map(|(how, pos)| Matched {
+                    term: words[i].word.clone(),
+                    how,
+                    field,
+                    target: doc[pos].to_string(),
+                })
+            });
         if let Some(m) = found {
             matched.push(m);
         }
@@ -181,7 +191,11 @@ mod tests {
         let terms = words
             .iter()
             .enumerate()
-            .map(|(i, t)| QueryTerm { stem: t.stem.clone(), prefix: typing && i + 1 == n, fuzzy: super::super::fuzziness(&t.stem) })
+            .map(|(i, t)| QueryTerm {
+                stem: t.stem.clone(),
+                prefix: typing && i + 1 == n,
+                fuzzy: super::super::fuzziness(&t.stem),
+            })
             .collect();
         (words, terms)
     }

@@ -18,8 +18,8 @@ mod matching;
 use anyhow::Result;
 use serde::Serialize;
 
-use crate::index::{ConceptRef, Snapshot};
 use crate::index::text::QueryTerm;
+use crate::index::{ConceptRef, Snapshot};
 use matching::{Grade, grade};
 pub use matching::{How, Matched};
 
@@ -114,7 +114,12 @@ pub fn search(snap: &Snapshot, req: &SearchRequest) -> Result<Vec<Hit>> {
         }
         for r in snap.codes_with_prefix(s, &prefix, req.limit + 1) {
             if seen.insert(r) {
-                let hit = Hit { concept: r, kind: MatchKind::CodePrefix, score: MatchKind::CodePrefix.score(1.0), matched: vec![Matched::code(q)] };
+                let hit = Hit {
+                    concept: r,
+                    kind: MatchKind::CodePrefix,
+                    score: MatchKind::CodePrefix.score(1.0),
+                    matched: vec![Matched::code(q)],
+                };
                 ranked.push((SortKey::new(snap, &hit, req, 1), hit));
             }
         }
@@ -127,7 +132,11 @@ pub fn search(snap: &Snapshot, req: &SearchRequest) -> Result<Vec<Hit>> {
         let query_terms: Vec<QueryTerm> = terms
             .iter()
             .enumerate()
-            .map(|(i, t)| QueryTerm { stem: t.stem.clone(), prefix: typing && i + 1 == terms.len(), fuzzy: fuzziness(&t.stem) })
+            .map(|(i, t)| QueryTerm {
+                stem: t.stem.clone(),
+                prefix: typing && i + 1 == terms.len(),
+                fuzzy: fuzziness(&t.stem),
+            })
             .collect();
         let ids: Vec<&str> = scope.iter().map(|&s| snap.systems[s].id.as_str()).collect();
         let filter = req.system.map(|_| ids.as_slice());
@@ -140,7 +149,8 @@ pub fn search(snap: &Snapshot, req: &SearchRequest) -> Result<Vec<Hit>> {
             if seen.contains(&r) {
                 continue;
             }
-            let Grade { kind, matched_terms, matched } = grade(&terms, &query_terms, snap.label_stems(r), snap.designation_stems(r));
+            let Grade { kind, matched_terms, matched } =
+                grade(&terms, &query_terms, snap.label_stems(r), snap.designation_stems(r));
             if matched_terms == 0 {
                 continue;
             }

@@ -87,8 +87,11 @@ pub fn load(files: &Files, system: &mut CodeSystem, report: &mut LoadReport) -> 
 
     let groups = read_categories(&files.chapters)?;
     let french = read_po_titles(&files.chapters_fr)?;
-    let corrections: Corrections = toml::from_str(&std::fs::read_to_string(&files.corrections).with_context(|| format!("cannot read {}", files.corrections.display()))?)
-        .with_context(|| format!("{} is not a valid block corrections file", files.corrections.display()))?;
+    let corrections: Corrections = toml::from_str(
+        &std::fs::read_to_string(&files.corrections)
+            .with_context(|| format!("cannot read {}", files.corrections.display()))?,
+    )
+    .with_context(|| format!("{} is not a valid block corrections file", files.corrections.display()))?;
 
     // Chapters and blocks.
     let mut chapter_of_id: HashMap<String, String> = HashMap::new();
@@ -105,7 +108,14 @@ pub fn load(files: &Files, system: &mut CodeSystem, report: &mut LoadReport) -> 
         let label = clean(&label, report);
         if g.parent_id.as_deref() == Some("icdcat_root") {
             chapter_of_id.insert(id.clone(), g.code.clone());
-            system.concepts.push(Concept { code: g.code.clone(), display: label, level: 0, parent: None, designations: Vec::new(), status: Status::Active });
+            system.concepts.push(Concept {
+                code: g.code.clone(),
+                display: label,
+                level: 0,
+                parent: None,
+                designations: Vec::new(),
+                status: Status::Active,
+            });
         } else {
             blocks.push((g.code.clone(), g.parent_id.clone().unwrap_or_default(), label));
         }
@@ -118,7 +128,12 @@ pub fn load(files: &Files, system: &mut CodeSystem, report: &mut LoadReport) -> 
     }
     for r in &corrections.replace {
         let Some(b) = blocks.iter_mut().find(|b| b.0 == r.block) else {
-            bail!("{}: block {} to replace is not in {}", files.corrections.display(), r.block, files.chapters.display());
+            bail!(
+                "{}: block {} to replace is not in {}",
+                files.corrections.display(),
+                r.block,
+                files.chapters.display()
+            );
         };
         b.0 = r.with.clone();
         report.note("blocks corrected by data/curated/cim10-blocks.toml");
@@ -129,14 +144,26 @@ pub fn load(files: &Files, system: &mut CodeSystem, report: &mut LoadReport) -> 
     }
     blocks.sort();
     for (code, chapter, label) in &blocks {
-        system.concepts.push(Concept { code: code.clone(), display: label.clone(), level: 1, parent: Some(chapter.clone()), designations: Vec::new(), status: Status::Active });
+        system.concepts.push(Concept {
+            code: code.clone(),
+            display: label.clone(),
+            level: 1,
+            parent: Some(chapter.clone()),
+            designations: Vec::new(),
+            status: Status::Active,
+        });
     }
 
     // Codes.
     let text = read_maybe_gzip(&files.codes)?;
     let mut rdr = csv::ReaderBuilder::new().from_reader(text.as_bytes());
     let headers = rdr.headers().with_context(|| format!("{}: no header line", files.codes.display()))?.clone();
-    let col = |name: &str| headers.iter().position(|h| h == name).with_context(|| format!("{}: no column {name:?} in the header", files.codes.display()));
+    let col = |name: &str| {
+        headers
+            .iter()
+            .position(|h| h == name)
+            .with_context(|| format!("{}: no column {name:?} in the header", files.codes.display()))
+    };
     let (c_code, c_short, c_long) = (col("code")?, col("short")?, col("long")?);
     let mut codes: BTreeMap<String, Concept> = BTreeMap::new();
     for (i, rec) in rdr.records().enumerate() {
@@ -168,7 +195,10 @@ pub fn load(files: &Files, system: &mut CodeSystem, report: &mut LoadReport) -> 
             5 | 4 => 4,
             _ => 5,
         };
-        if codes.insert(code.clone(), Concept { code, display, level, parent: None, designations, status: Status::Active }).is_some() {
+        if codes
+            .insert(code.clone(), Concept { code, display, level, parent: None, designations, status: Status::Active })
+            .is_some()
+        {
             bail!("{}: line {line}: code {raw} appears twice", files.codes.display());
         }
     }
@@ -182,7 +212,7 @@ pub fn load(files: &Files, system: &mut CodeSystem, report: &mut LoadReport) -> 
                 Some((b, _, _)) => Some(b.clone()),
                 None => {
                     report.note("categories outside any block (attached to their chapter)");
-                    let chapter = blocks.iter().filter(|(b, _, _)| b[..3] <= *concept.code).next_back().map(|(_, ch, _)| ch.clone());
+                    let chapter = blocks.iter().rfind(|(b, _, _)| b[..3] <= *concept.code).map(|(_, ch, _)| ch.clone());
                     Some(chapter.with_context(|| format!("no chapter for category {}", concept.code))?)
                 }
             }
@@ -217,7 +247,13 @@ fn strip_range(title: &str) -> String {
     let is_range = |i: usize| {
         i + 7 <= chars.len() && {
             let w = &chars[i..i + 7];
-            w[0].is_ascii_uppercase() && w[1].is_ascii_digit() && w[2].is_ascii_digit() && w[3] == '-' && w[4].is_ascii_uppercase() && w[5].is_ascii_digit() && w[6].is_ascii_digit()
+            w[0].is_ascii_uppercase()
+                && w[1].is_ascii_digit()
+                && w[2].is_ascii_digit()
+                && w[3] == '-'
+                && w[4].is_ascii_uppercase()
+                && w[5].is_ascii_digit()
+                && w[6].is_ascii_digit()
         }
     };
     let mut out = String::new();
@@ -239,7 +275,11 @@ fn strip_range(title: &str) -> String {
     }
     let t = crate::text::clean_label(&out).0;
     let t = match t.split_once(' ') {
-        Some((first, rest)) if first.chars().all(|c| c.is_ascii_uppercase()) && CodeSyntax::Cim10.canonical(first).is_some() => rest.to_string(),
+        Some((first, rest))
+            if first.chars().all(|c| c.is_ascii_uppercase()) && CodeSyntax::Cim10.canonical(first).is_some() =>
+        {
+            rest.to_string()
+        }
         _ => t,
     };
     t.trim().to_string()
@@ -254,20 +294,24 @@ fn read_categories(path: &Path) -> Result<BTreeMap<String, Group>> {
     let (mut id, mut name, mut parent): (Option<String>, Option<String>, Option<String>) = (None, None, None);
     let mut in_name = false;
     loop {
-        let event = reader.read_event().with_context(|| format!("{}: XML error at byte {}", path.display(), reader.buffer_position()))?;
+        let event = reader
+            .read_event()
+            .with_context(|| format!("{}: XML error at byte {}", path.display(), reader.buffer_position()))?;
         match event {
             Event::Start(e) | Event::Empty(e) if e.name().as_ref() == "record" => {
                 id = attr(&e, "id")?;
             }
-            Event::Start(e) if e.name().as_ref() == "field" => {
-                match attr(&e, "name")?.as_deref() {
-                    Some("name") => in_name = true,
-                    Some("parent") => parent = attr(&e, "ref")?,
-                    _ => {}
-                }
-            }
+            Event::Start(e) if e.name().as_ref() == "field" => match attr(&e, "name")?.as_deref() {
+                Some("name") => in_name = true,
+                Some("parent") => parent = attr(&e, "ref")?,
+                _ => {}
+            },
             Event::Text(t) if in_name => {
-                name = Some(quick_xml::escape::unescape(&t.xml10_content()).map(|c| c.into_owned()).unwrap_or_else(|_| t.xml10_content().into_owned()));
+                name = Some(
+                    quick_xml::escape::unescape(&t.xml10_content())
+                        .map(|c| c.into_owned())
+                        .unwrap_or_else(|_| t.xml10_content().into_owned()),
+                );
             }
             Event::End(e) if e.name().as_ref() == "field" => in_name = false,
             Event::End(e) if e.name().as_ref() == "record" => {
@@ -282,7 +326,10 @@ fn read_categories(path: &Path) -> Result<BTreeMap<String, Group>> {
                         name.split_once(' ').map(|(r, t)| (r.to_string(), t.trim().to_string())).unwrap_or_default()
                     };
                     let Some(code) = CodeSyntax::Cim10.canonical(&head) else {
-                        bail!("{}: record {id}: {name:?} does not start with a chapter numeral or a block range", path.display());
+                        bail!(
+                            "{}: record {id}: {name:?} does not start with a chapter numeral or a block range",
+                            path.display()
+                        );
                     };
                     out.insert(id, Group { code, english, parent_id: parent });
                 }
@@ -346,7 +393,9 @@ fn read_maybe_gzip(path: &Path) -> Result<String> {
     let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
     if bytes.starts_with(&[0x1f, 0x8b]) {
         let mut s = String::new();
-        flate2::read::GzDecoder::new(&bytes[..]).read_to_string(&mut s).with_context(|| format!("{}: corrupt gzip or not UTF-8", path.display()))?;
+        flate2::read::GzDecoder::new(&bytes[..])
+            .read_to_string(&mut s)
+            .with_context(|| format!("{}: corrupt gzip or not UTF-8", path.display()))?;
         Ok(s)
     } else {
         String::from_utf8(bytes).with_context(|| format!("{}: not UTF-8", path.display()))
@@ -373,9 +422,7 @@ mod tests {
 
     #[test]
     fn builds_chapters_blocks_and_codes() {
-        let (_d, files) = fixture_files(
-            "[[replace]]\nblock = \"J10-J18\"\nwith = \"J09-J18\"\nsource = \"test\"\n",
-        );
+        let (_d, files) = fixture_files("[[replace]]\nblock = \"J10-J18\"\nwith = \"J09-J18\"\nsource = \"test\"\n");
         let mut system = empty_system();
         let mut report = LoadReport::default();
         load(&files, &mut system, &mut report).unwrap();
@@ -411,10 +458,16 @@ mod tests {
     #[test]
     fn strips_ranges_and_numerals_from_titles() {
         assert_eq!(strip_range("Maladies intestinales infectieuses(A00-A09)"), "Maladies intestinales infectieuses");
-        assert_eq!(strip_range("I Certaines maladies infectieuses et parasitaires"), "Certaines maladies infectieuses et parasitaires");
+        assert_eq!(
+            strip_range("I Certaines maladies infectieuses et parasitaires"),
+            "Certaines maladies infectieuses et parasitaires"
+        );
         assert_eq!(strip_range("Infections (aiguës)"), "Infections (aiguës)");
         assert_eq!(strip_range("Autres dorsopathies(M50-M54"), "Autres dorsopathies");
         assert_eq!(strip_range("(O95-O99) Autres problèmes obstétricaux"), "Autres problèmes obstétricaux");
-        assert_eq!(strip_range("Affections du système nerveux centralG10-G14)"), "Affections du système nerveux central");
+        assert_eq!(
+            strip_range("Affections du système nerveux centralG10-G14)"),
+            "Affections du système nerveux central"
+        );
     }
 }

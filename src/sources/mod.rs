@@ -67,11 +67,7 @@ pub struct FileDecl {
 impl FileDecl {
     /// The registry package this file comes from, if any.
     pub fn package(&self) -> Option<Package> {
-        Some(Package {
-            manager: self.manager.clone()?,
-            name: self.package.clone()?,
-            version: self.version.clone()?,
-        })
+        Some(Package { manager: self.manager.clone()?, name: self.package.clone()?, version: self.version.clone()? })
     }
 
     /// Where the file is on disk once fetched (package file) or as committed
@@ -111,9 +107,11 @@ impl std::fmt::Display for Package {
 impl SourcesFile {
     /// Reads and checks `data/sources.toml`.
     pub fn read(path: &Path) -> Result<SourcesFile> {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read {}: run harmonie from the project folder or pass --root", path.display()))?;
-        let file: SourcesFile = toml::from_str(&text).with_context(|| format!("{} is not a valid sources file", path.display()))?;
+        let text = std::fs::read_to_string(path).with_context(|| {
+            format!("cannot read {}: run harmonie from the project folder or pass --root", path.display())
+        })?;
+        let file: SourcesFile =
+            toml::from_str(&text).with_context(|| format!("{} is not a valid sources file", path.display()))?;
         let mut seen = BTreeMap::new();
         for s in &file.sources {
             for name in std::iter::once(&s.id).chain(&s.aliases) {
@@ -124,7 +122,12 @@ impl SourcesFile {
             for f in &s.files {
                 let complete = [&f.manager, &f.package, &f.version].iter().filter(|x| x.is_some()).count();
                 if complete != 0 && complete != 3 {
-                    bail!("{}: source {}, file {}: give manager, package and version together", path.display(), s.id, f.role);
+                    bail!(
+                        "{}: source {}, file {}: give manager, package and version together",
+                        path.display(),
+                        s.id,
+                        f.role
+                    );
                 }
                 if complete == 3 && f.sha256.is_none() {
                     bail!("{}: source {}, file {}: a package file needs its sha256", path.display(), s.id, f.role);
@@ -167,12 +170,9 @@ impl Inputs<'_> {
     /// Path of the file with this role; an error names what is missing and
     /// what to do.
     pub fn path(&self, role: &str) -> Result<PathBuf> {
-        let f = self
-            .decl
-            .files
-            .iter()
-            .find(|f| f.role == role)
-            .with_context(|| format!("source {} declares no file with role {role:?} (loader {})", self.decl.id, self.decl.loader))?;
+        let f = self.decl.files.iter().find(|f| f.role == role).with_context(|| {
+            format!("source {} declares no file with role {role:?} (loader {})", self.decl.id, self.decl.loader)
+        })?;
         let p = f.local_path(self.paths);
         if !p.exists() {
             match f.package() {

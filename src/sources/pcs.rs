@@ -39,7 +39,9 @@ pub fn load(path: &Path, system: &mut CodeSystem, report: &mut LoadReport) -> Re
         .prepare("SELECT id, code, description, level, parent_id FROM pcs ORDER BY id")
         .with_context(|| format!("{}: no table pcs(id, code, description, level, parent_id)", path.display()))?;
     let rows = stmt
-        .query_map([], |r| Ok(Row { id: r.get(0)?, code: r.get(1)?, description: r.get(2)?, level: r.get(3)?, parent_id: r.get(4)? }))?
+        .query_map([], |r| {
+            Ok(Row { id: r.get(0)?, code: r.get(1)?, description: r.get(2)?, level: r.get(3)?, parent_id: r.get(4)? })
+        })?
         .collect::<rusqlite::Result<Vec<Row>>>()
         .with_context(|| format!("{}: unreadable row in table pcs", path.display()))?;
 
@@ -63,12 +65,9 @@ pub fn load(path: &Path, system: &mut CodeSystem, report: &mut LoadReport) -> Re
         report.rows_read += 1;
         let parent = match r.parent_id {
             None => None,
-            Some(pid) => Some(
-                codes
-                    .get(&pid)
-                    .cloned()
-                    .with_context(|| format!("{}: row id {}: parent_id {pid} is not in the table", path.display(), r.id))?,
-            ),
+            Some(pid) => Some(codes.get(&pid).cloned().with_context(|| {
+                format!("{}: row id {}: parent_id {pid} is not in the table", path.display(), r.id)
+            })?),
         };
         let display = clean(&r.description, report);
         if display.is_empty() {
@@ -110,7 +109,10 @@ mod tests {
         assert_eq!(counts, [2, 2, 2, 3]);
         assert_eq!(system.find("21").unwrap().parent.as_deref(), Some("N2-21"));
         assert_eq!(system.find("N2-21").unwrap().parent.as_deref(), Some("2"));
-        assert_eq!(system.find("526a").unwrap().display, "Aides-soignants (de la fonction publique ou du secteur privé)");
+        assert_eq!(
+            system.find("526a").unwrap().display,
+            "Aides-soignants (de la fonction publique ou du secteur privé)"
+        );
         assert_eq!(system.find("488a").unwrap().display, "Maîtrise de restauration : cuisine/production");
         assert_eq!(report.notes["labels with spacing repaired"], 1);
         assert_eq!(report.notes["codes respelled to canonical form"], 1);
@@ -120,7 +122,10 @@ mod tests {
     fn names_the_row_whose_parent_is_missing() {
         let dir = tempfile::tempdir().unwrap();
         let p = fixture_db(dir.path());
-        Connection::open(&p).unwrap().execute_batch("PRAGMA foreign_keys = OFF; UPDATE pcs SET parent_id = 999 WHERE code = '526a'").unwrap();
+        Connection::open(&p)
+            .unwrap()
+            .execute_batch("PRAGMA foreign_keys = OFF; UPDATE pcs SET parent_id = 999 WHERE code = '526a'")
+            .unwrap();
         let err = load(&p, &mut empty_system(), &mut LoadReport::default()).unwrap_err().to_string();
         assert!(err.contains("parent_id 999"), "{err}");
     }

@@ -1,0 +1,56 @@
+//! Shared set-up of the integration tests: the real default data, fetched
+//! and built once into the project folder (fetch and build take locks, so
+//! parallel test processes wait for each other instead of colliding).
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+
+use harmonie::index::{self, Prepare, Snapshot};
+use harmonie::paths::Paths;
+
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn paths() -> Paths {
+    Paths::new(&root())
+}
+
+/// The snapshot of the real default sources, fetched and built if needed.
+pub fn snapshot() -> Arc<Snapshot> {
+    static SNAP: OnceLock<Arc<Snapshot>> = OnceLock::new();
+    SNAP.get_or_init(|| {
+        Arc::new(index::open_current(&paths(), Prepare::FetchAndBuild).expect("fetch and build the default data"))
+    })
+    .clone()
+}
+
+/// A fresh project folder with the repository's sources and curated files
+/// and copies of the already fetched upstream files (no network needed).
+pub fn scratch_project() -> tempfile::TempDir {
+    snapshot();
+    let dir = tempfile::tempdir().unwrap();
+    copy_tree(&root().join("data/sources.toml"), &dir.path().join("data/sources.toml"));
+    copy_tree(&root().join("data/curated"), &dir.path().join("data/curated"));
+    copy_tree(&root().join("data/upstream"), &dir.path().join("data/upstream"));
+    dir
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    if from.is_dir() {
+        std::fs::create_dir_all(to).unwrap();
+        for e in std::fs::read_dir(from).unwrap() {
+            let e = e.unwrap();
+            let name = e.file_name();
+            if name.to_string_lossy().starts_with('.') {
+                continue;
+            }
+            copy_tree(&e.path(), &to.join(name));
+        }
+    } else {
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(from, to).unwrap();
+    }
+}
