@@ -4,8 +4,10 @@
 
 pub mod api;
 pub mod codes;
+pub mod eval;
 pub mod fetch;
 pub mod index;
+pub mod lexicon;
 pub mod model;
 pub mod paths;
 pub mod search;

@@ -63,6 +63,13 @@ enum Command {
         explain: bool,
         query: Vec<String>,
     },
+    /// Measure search quality on evaluation sets (system, query, expected, kind).
+    Eval {
+        files: Vec<PathBuf>,
+        /// List the cases missed in the top 5.
+        #[arg(long)]
+        misses: bool,
+    },
     /// Show one concept, given its code in any common spelling.
     Lookup {
         system: String,
@@ -159,6 +166,30 @@ fn run(cli: Cli) -> Result<()> {
                 }
                 if response.results.is_empty() {
                     eprintln!("no result for {q:?}");
+                }
+            }
+        }
+        Command::Eval { files, misses } => {
+            if files.is_empty() {
+                bail!("give one or more evaluation files (system, query, expected, kind), e.g. ../shared/eval/autocomplete_dev.tsv");
+            }
+            let snap = index::open_current(&paths, Prepare::FetchAndBuild)?;
+            for file in &files {
+                let cases = harmonie::eval::read_cases(file)?;
+                let report = harmonie::eval::evaluate(&snap, &cases)?;
+                println!("== {}", file.display());
+                println!("{}", report.all.line("all"));
+                for (name, score) in &report.by_system {
+                    println!("{}", score.line(&format!("system {name}")));
+                }
+                for (name, score) in &report.by_kind {
+                    println!("{}", score.line(&format!("kind {name}")));
+                }
+                if misses {
+                    for (case, rank, first) in &report.misses {
+                        let rank = rank.map(|r| format!("rank {r}")).unwrap_or_else(|| "not found".into());
+                        println!("  miss [{}] {} {:?} → expected {} ({rank}); got {}", case.kind, case.system, case.query, case.expected.join("|"), first.join(", "));
+                    }
                 }
             }
         }

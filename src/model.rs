@@ -31,6 +31,10 @@ pub struct CodeSystem {
     pub syntax: CodeSyntax,
     /// Level names, from the root level (index 0) down.
     pub levels: Vec<String>,
+    /// First level whose concepts are codes people record (NAF sous-classe,
+    /// PCS profession, CIM-10 catégorie and below); shallower levels group.
+    #[serde(default)]
+    pub codable_from: u8,
     pub concepts: Vec<Concept>,
 }
 

@@ -5,7 +5,9 @@
 //! the snapshot format. It holds:
 //! * `manifest.json`: inputs with their sha256, per-system counts and load
 //!   reports ([`Manifest`]);
-//! * `systems.json`: the systems and their concepts;
+//! * `systems.json`: the systems and their concepts (lexicon synonyms
+//!   attached as designations);
+//! * `lexicon.json`: the lexicon's query-time expansions;
 //! * `codes.fst`: an fst map from `<system id>\0<canonical code>` to the
 //!   concept's ordinal;
 //! * `text/`: a tantivy index of the normalised labels and designations.
@@ -28,13 +30,14 @@ use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 
 use crate::fetch::{self, sha256_file, sha256_hex};
+use crate::lexicon::Lexicon;
 use crate::model::CodeSystem;
 use crate::paths::Paths;
 use crate::sources::{self, LoadReport, SourcesFile};
 
 /// Bumped whenever the snapshot layout or the analysis changes, so that old
 /// snapshots are rebuilt.
-pub const FORMAT: u32 = 1;
+pub const FORMAT: u32 = 2;
 
 /// What a snapshot was built from and what it holds.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -94,6 +97,10 @@ pub fn inputs(paths: &Paths, sources: &SourcesFile) -> Result<(String, Vec<Input
             });
         }
     }
+    if let Some(lex) = &sources.lexicon {
+        let p = paths.root.join(lex);
+        files.push(InputFile { source: "lexicon".into(), role: "lexicon".into(), path: lex.clone(), sha256: sha256_file(&p)? });
+    }
     let mut key =
         format!("format {FORMAT}\nversion {}\ncode {}\n", env!("CARGO_PKG_VERSION"), env!("HARMONIE_SNAPSHOT_CODE"));
     key.push_str(&sha256_file(&paths.sources)?);
@@ -135,10 +142,28 @@ pub fn build(paths: &Paths, sources: &SourcesFile, force: bool) -> Result<BuildO
         });
         systems.push(system);
     }
+    let mut expansions = Vec::new();
+    if let Some(lex) = &sources.lexicon {
+        let path = paths.root.join(lex);
+        let lexicon = Lexicon::read(&path)?;
+        let added = lexicon.apply_synonyms(&path, &mut systems)?;
+        for summary in summaries.iter_mut() {
+            if let Some(n) = added.get(&summary.id) {
+                summary.report.notes.insert("lexicon synonyms attached".into(), *n);
+            }
+        }
+        eprintln!(
+            "  lexicon: {} expansions, {} synonyms attached",
+            lexicon.expansions.len(),
+            added.values().sum::<usize>()
+        );
+        expansions = lexicon.expansions;
+    }
     let tmp = paths.index.join(format!(".build-{id}-{}", std::process::id()));
     std::fs::create_dir_all(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
     let result = (|| -> Result<()> {
         write_json(&tmp.join("systems.json"), &systems)?;
+        write_json(&tmp.join("lexicon.json"), &expansions)?;
         snapshot::write_codes(&tmp.join("codes.fst"), &systems)?;
         let t = Instant::now();
         TextIndex::write(&tmp.join("text"), &systems)?;

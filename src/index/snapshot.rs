@@ -20,10 +20,32 @@ struct Node {
     index: u32,
     parent: Option<u32>,
     children: Vec<u32>,
-    /// Stems of the display ([`crate::text::analyze`]).
-    label: Vec<Box<str>>,
-    /// Stems of each designation.
-    alt: Vec<Vec<Box<str>>>,
+    /// Vocabulary ids of the stems of the display ([`crate::text::analyze`]).
+    label: Vec<u32>,
+    /// Vocabulary ids of the stems of each designation.
+    alt: Vec<Vec<u32>>,
+}
+
+/// Every stem of every label and designation: an fst from stem to id (ids
+/// follow the sorted order, so a prefix is a contiguous id range) and, per
+/// id, the sorted ordinals of the concepts using it.
+pub struct Vocabulary {
+    pub fst: fst::Map<Vec<u8>>,
+    pub terms: Vec<Box<str>>,
+    pub postings: Vec<Vec<u32>>,
+}
+
+impl Vocabulary {
+    pub fn id(&self, stem: &str) -> Option<u32> {
+        self.fst.get(stem).map(|v| v as u32)
+    }
+
+    /// Ids of the stems starting with `prefix`, as a range.
+    pub fn prefix_range(&self, prefix: &str) -> std::ops::Range<u32> {
+        let lo = self.terms.partition_point(|t| t.as_ref() < prefix);
+        let hi = lo + self.terms[lo..].partition_point(|t| t.starts_with(prefix));
+        lo as u32..hi as u32
+    }
 }
 
 /// An immutable, loaded snapshot.
@@ -39,6 +61,9 @@ pub struct Snapshot {
     nodes: Vec<Node>,
     codes: fst::Map<Vec<u8>>,
     pub(crate) text: TextIndex,
+    pub(crate) vocab: Vocabulary,
+    /// Lexicon expansions, indexed by their first stem.
+    pub(crate) expansions: std::collections::HashMap<String, Vec<crate::lexicon::Expansion>>,
 }
 
 fn code_key(system: &str, code: &str) -> Vec<u8> {
@@ -91,9 +116,31 @@ impl Snapshot {
             serde_json::from_slice(&read("systems.json")?).context("corrupt systems.json")?;
         let codes = fst::Map::new(read("codes.fst")?).context("corrupt codes.fst")?;
         let text = TextIndex::open(&dir.join("text"))?;
+        let expansion_list: Vec<crate::lexicon::Expansion> =
+            serde_json::from_slice(&read("lexicon.json")?).context("corrupt lexicon.json")?;
+        let mut expansions: std::collections::HashMap<String, Vec<crate::lexicon::Expansion>> = Default::default();
+        for e in expansion_list {
+            expansions.entry(e.term[0].clone()).or_default().push(e);
+        }
+
+        // Stems of every label, then the vocabulary they make.
+        let mut label_stems: Vec<(Vec<String>, Vec<Vec<String>>)> = Vec::new();
+        for s in &systems {
+            for c in &s.concepts {
+                label_stems.push((stems(&c.display), c.designations.iter().map(|d| stems(&d.value)).collect()));
+            }
+        }
+        let mut terms: Vec<&str> =
+            label_stems.iter().flat_map(|(l, alts)| l.iter().chain(alts.iter().flatten())).map(String::as_str).collect();
+        terms.sort_unstable();
+        terms.dedup();
+        let vocab_fst = fst::Map::from_iter(terms.iter().enumerate().map(|(i, t)| (*t, i as u64)))?;
+        let id = |t: &String| vocab_fst.get(t).expect("every stem is in the vocabulary") as u32;
+        let mut postings: Vec<Vec<u32>> = vec![Vec::new(); terms.len()];
 
         let mut offsets = Vec::with_capacity(systems.len());
         let mut nodes = Vec::new();
+        let mut stems_iter = label_stems.iter();
         for (si, s) in systems.iter().enumerate() {
             let offset = nodes.len() as u32;
             offsets.push(offset);
@@ -103,16 +150,20 @@ impl Snapshot {
                     .as_deref()
                     .and_then(|p| s.concepts.binary_search_by(|x| x.code.as_str().cmp(p)).ok())
                     .map(|i| offset + i as u32);
-                nodes.push(Node {
-                    system: si as u16,
-                    index: ci as u32,
-                    parent,
-                    children: Vec::new(),
-                    label: stems(&c.display),
-                    alt: c.designations.iter().map(|d| stems(&d.value)).collect(),
-                });
+                let (l, alts) = stems_iter.next().expect("one entry per concept");
+                let label: Vec<u32> = l.iter().map(id).collect();
+                let alt: Vec<Vec<u32>> = alts.iter().map(|a| a.iter().map(id).collect()).collect();
+                let ord = nodes.len() as u32;
+                for &t in label.iter().chain(alt.iter().flatten()) {
+                    let p = &mut postings[t as usize];
+                    if p.last() != Some(&ord) {
+                        p.push(ord);
+                    }
+                }
+                nodes.push(Node { system: si as u16, index: ci as u32, parent, children: Vec::new(), label, alt });
             }
         }
+        let vocab = Vocabulary { terms: terms.iter().map(|t| Box::<str>::from(*t)).collect(), fst: vocab_fst, postings };
         for ord in 0..nodes.len() {
             if let Some(p) = nodes[ord].parent {
                 nodes[p as usize].children.push(ord as u32);
@@ -126,7 +177,7 @@ impl Snapshot {
                 nodes.len()
             );
         }
-        Ok(Snapshot { dir: dir.to_path_buf(), manifest, systems, offsets, nodes, codes, text })
+        Ok(Snapshot { dir: dir.to_path_buf(), manifest, systems, offsets, nodes, codes, text, vocab, expansions })
     }
 
     /// Number of concepts over all systems.
@@ -197,14 +248,26 @@ impl Snapshot {
         out
     }
 
-    /// Stems of the display of a concept.
-    pub(crate) fn label_stems(&self, r: ConceptRef) -> &[Box<str>] {
+    /// Vocabulary ids of the display of a concept.
+    pub(crate) fn label_terms(&self, r: ConceptRef) -> &[u32] {
         &self.nodes[r.0 as usize].label
     }
 
-    /// Stems of each designation of a concept.
-    pub(crate) fn designation_stems(&self, r: ConceptRef) -> &[Vec<Box<str>>] {
+    /// Vocabulary ids of each designation of a concept.
+    pub(crate) fn designation_terms(&self, r: ConceptRef) -> &[Vec<u32>] {
         &self.nodes[r.0 as usize].alt
+    }
+
+    /// Range of ordinals of a system's concepts.
+    pub fn ordinals_of(&self, system: usize) -> std::ops::Range<u32> {
+        let start = self.offsets[system];
+        start..start + self.systems[system].concepts.len() as u32
+    }
+
+    /// Whether a concept is at a level people record (see
+    /// [`CodeSystem::codable_from`]).
+    pub fn is_codable(&self, r: ConceptRef) -> bool {
+        self.concept(r).level >= self.system_of(r).codable_from
     }
 
     /// The concept with this canonical code.
@@ -250,6 +313,6 @@ impl Snapshot {
     }
 }
 
-fn stems(text: &str) -> Vec<Box<str>> {
-    crate::text::analyze(text).into_iter().map(|t| t.stem.into_boxed_str()).collect()
+fn stems(text: &str) -> Vec<String> {
+    crate::text::analyze(text).into_iter().map(|t| t.stem).collect()
 }

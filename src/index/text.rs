@@ -1,71 +1,89 @@
 //! The tantivy side of a snapshot: one document per concept, whose `terms`
 //! field holds the analysed stems ([`crate::text::analyze`]) of its display
-//! and designations, with its ordinal (`ord`, fast field) and system
-//! (`system`, raw term) for filtering.
+//! and designations and whose `context` field holds those of its ancestors'
+//! displays, with its ordinal (`ord`, fast field) and system (`system`, raw
+//! term) for filtering.
 //!
-//! Tantivy finds candidates (exact, prefix and fuzzy term matches through
-//! its fst term dictionary); ranking is done by [`crate::search`].
+//! As-you-type matching (exact, prefix, fuzzy, synonym) runs on the
+//! snapshot's own vocabulary ([`super::snapshot::Vocabulary`]); tantivy
+//! answers the free-text fallback, where BM25 weighs the rare words of a
+//! long description above its common ones.
 
+use std::collections::HashMap;
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use tantivy::collector::{Collector, SegmentCollector};
-use tantivy::columnar::Column;
-use tantivy::query::{BooleanQuery, FuzzyTermQuery, Occur, Query, TermQuery};
+use tantivy::collector::TopDocs;
+use tantivy::query::{BooleanQuery, BoostQuery, Occur, Query, TermQuery};
 use tantivy::schema::{FAST, Field, IndexRecordOption, STRING, Schema, TextFieldIndexing, TextOptions};
-use tantivy::{DocId, Index, IndexReader, Score, SegmentReader, Term, doc};
+use tantivy::{Index, IndexReader, Term, doc};
 
 use crate::model::CodeSystem;
-
-/// A term of a query, as the candidate generator needs it.
-#[derive(Clone, Debug)]
-pub struct QueryTerm {
-    pub stem: String,
-    /// Also match indexed terms starting with `stem` (the word being typed).
-    pub prefix: bool,
-    /// Edit distance allowed (0 = none).
-    pub fuzzy: u8,
-}
 
 /// The opened tantivy index of a snapshot.
 pub struct TextIndex {
     reader: IndexReader,
-    terms: Field,
-    system: Field,
+    fields: Fields,
 }
 
-fn schema() -> (Schema, Field, Field, Field) {
+#[derive(Clone, Copy)]
+struct Fields {
+    ord: Field,
+    system: Field,
+    terms: Field,
+    context: Field,
+}
+
+/// Weight of a match found only in the labels of a concept's ancestors.
+const CONTEXT_BOOST: f32 = 0.3;
+
+fn schema() -> (Schema, Fields) {
     let mut b = Schema::builder();
     let ord = b.add_u64_field("ord", FAST);
     let system = b.add_text_field("system", STRING);
-    let indexing = TextFieldIndexing::default().set_tokenizer("whitespace").set_index_option(IndexRecordOption::Basic);
-    let terms = b.add_text_field("terms", TextOptions::default().set_indexing_options(indexing));
-    (b.build(), ord, system, terms)
+    let indexing = TextFieldIndexing::default().set_tokenizer("whitespace").set_index_option(IndexRecordOption::WithFreqs);
+    let terms = b.add_text_field("terms", TextOptions::default().set_indexing_options(indexing.clone()));
+    let context = b.add_text_field("context", TextOptions::default().set_indexing_options(indexing));
+    (b.build(), Fields { ord, system, terms, context })
 }
 
 /// The text indexed for a concept: stems of its display and designations.
-pub fn indexed_text(display: &str, designations: impl Iterator<Item = impl AsRef<str>>) -> String {
+fn indexed_text<'a>(display: &str, designations: impl Iterator<Item = &'a str>) -> String {
     let mut out = crate::text::normalize(display);
     for d in designations {
         out.push(' ');
-        out.push_str(&crate::text::normalize(d.as_ref()));
+        out.push_str(&crate::text::normalize(d));
     }
     out
 }
 
 impl TextIndex {
     /// Writes the index of `systems` into `dir`; concept ordinals follow the
-    /// order of systems then concepts.
+    /// order of systems then concepts. Each concept also gets, as `context`,
+    /// the stems of its ancestors' displays (a sous-classe `Restauration
+    /// traditionnelle` is found by `restaurant` through its classe).
     pub fn write(dir: &Path, systems: &[CodeSystem]) -> Result<()> {
         std::fs::create_dir_all(dir)?;
-        let (schema, ord_f, system_f, terms_f) = schema();
+        let (schema, f) = schema();
         let index = Index::create_in_dir(dir, schema).context("cannot create the text index")?;
         let mut writer = index.writer_with_num_threads::<tantivy::TantivyDocument>(1, 100_000_000)?;
         let mut ord = 0u64;
         for s in systems {
+            let normalized: HashMap<&str, (String, Option<&str>)> = s
+                .concepts
+                .iter()
+                .map(|c| (c.code.as_str(), (crate::text::normalize(&c.display), c.parent.as_deref())))
+                .collect();
             for c in &s.concepts {
-                let text = indexed_text(&c.display, c.designations.iter().map(|d| &d.value));
-                writer.add_document(doc!(ord_f => ord, system_f => s.id.as_str(), terms_f => text))?;
+                let text = indexed_text(&c.display, c.designations.iter().map(|d| d.value.as_str()));
+                let mut context = String::new();
+                let mut parent = c.parent.as_deref();
+                while let Some((stems, up)) = parent.and_then(|p| normalized.get(p)) {
+                    context.push_str(stems);
+                    context.push(' ');
+                    parent = *up;
+                }
+                writer.add_document(doc!(f.ord => ord, f.system => s.id.as_str(), f.terms => text, f.context => context))?;
                 ord += 1;
             }
         }
@@ -75,103 +93,52 @@ impl TextIndex {
     }
 
     pub fn open(dir: &Path) -> Result<TextIndex> {
-        let index =
-            Index::open_in_dir(dir).with_context(|| format!("cannot open the text index in {}", dir.display()))?;
-        let (_, _, system, terms) = schema();
+        let index = Index::open_in_dir(dir).with_context(|| format!("cannot open the text index in {}", dir.display()))?;
+        let (_, fields) = schema();
         let reader = index.reader().context("cannot read the text index")?;
-        Ok(TextIndex { reader, terms, system })
+        Ok(TextIndex { reader, fields })
     }
 
-    /// Ordinals of concepts matching the query terms (all of them when
-    /// `all_required`, else at least one), within `systems` if given, at
-    /// most `cap` of them, in index order.
-    pub fn candidates(
-        &self,
-        terms: &[QueryTerm],
-        systems: Option<&[&str]>,
-        all_required: bool,
-        cap: usize,
-    ) -> Result<Vec<u32>> {
+    /// The `n` concepts best matching any of the query slots by BM25, within
+    /// `systems` if given: each slot is a list of alternative stems, a
+    /// concept scores for a slot when it has one of them. Used for long
+    /// free text, where no concept has every word.
+    pub fn best(&self, slots: &[Vec<String>], systems: Option<&[&str]>, n: usize) -> Result<Vec<(u32, f32)>> {
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-        for t in terms {
-            let term = Term::from_field_text(self.terms, &t.stem);
-            let mut options: Vec<(Occur, Box<dyn Query>)> =
-                vec![(Occur::Should, Box::new(TermQuery::new(term.clone(), IndexRecordOption::Basic)))];
-            if t.prefix {
-                options.push((Occur::Should, Box::new(FuzzyTermQuery::new_prefix(term.clone(), 0, true))));
+        for alternatives in slots {
+            let mut options: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+            for stem in alternatives {
+                let on = |field| TermQuery::new(Term::from_field_text(field, stem), IndexRecordOption::WithFreqs);
+                options.push((Occur::Should, Box::new(on(self.fields.terms))));
+                options.push((Occur::Should, Box::new(BoostQuery::new(Box::new(on(self.fields.context)), CONTEXT_BOOST))));
             }
-            if t.fuzzy > 0 {
-                options.push((Occur::Should, Box::new(FuzzyTermQuery::new(term.clone(), t.fuzzy, true))));
-                if t.prefix {
-                    options.push((Occur::Should, Box::new(FuzzyTermQuery::new_prefix(term, t.fuzzy, true))));
-                }
+            if !options.is_empty() {
+                clauses.push((Occur::Should, Box::new(BooleanQuery::new(options))));
             }
-            let occur = if all_required { Occur::Must } else { Occur::Should };
-            clauses.push((occur, Box::new(BooleanQuery::new(options))));
         }
+        if clauses.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut query: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Must, Box::new(BooleanQuery::new(clauses)))];
         if let Some(systems) = systems {
             let filter: Vec<(Occur, Box<dyn Query>)> = systems
                 .iter()
                 .map(|s| {
-                    (
-                        Occur::Should,
-                        Box::new(TermQuery::new(Term::from_field_text(self.system, s), IndexRecordOption::Basic))
-                            as Box<dyn Query>,
-                    )
+                    let term = Term::from_field_text(self.fields.system, s);
+                    (Occur::Should, Box::new(TermQuery::new(term, IndexRecordOption::Basic)) as Box<dyn Query>)
                 })
                 .collect();
-            clauses.push((Occur::Must, Box::new(BooleanQuery::new(filter))));
+            query.push((Occur::Must, Box::new(BooleanQuery::new(filter))));
         }
-        let query = BooleanQuery::new(clauses);
         let searcher = self.reader.searcher();
-        Ok(searcher.search(&query, &OrdCollector { cap })?)
-    }
-}
-
-/// Collects the `ord` fast field of matching documents, up to a cap,
-/// without scoring.
-struct OrdCollector {
-    cap: usize,
-}
-
-struct OrdSegmentCollector {
-    ords: Column<u64>,
-    out: Vec<u32>,
-    cap: usize,
-}
-
-impl Collector for OrdCollector {
-    type Fruit = Vec<u32>;
-    type Child = OrdSegmentCollector;
-
-    fn for_segment(&self, _ord: u32, segment: &SegmentReader) -> tantivy::Result<OrdSegmentCollector> {
-        Ok(OrdSegmentCollector { ords: segment.fast_fields().u64("ord")?, out: Vec::new(), cap: self.cap })
-    }
-
-    fn requires_scoring(&self) -> bool {
-        false
-    }
-
-    fn merge_fruits(&self, fruits: Vec<Vec<u32>>) -> tantivy::Result<Vec<u32>> {
-        let mut all: Vec<u32> = fruits.into_iter().flatten().collect();
-        all.sort_unstable();
-        all.truncate(self.cap);
-        Ok(all)
-    }
-}
-
-impl SegmentCollector for OrdSegmentCollector {
-    type Fruit = Vec<u32>;
-
-    fn collect(&mut self, doc: DocId, _score: Score) {
-        if self.out.len() < self.cap
-            && let Some(ord) = self.ords.first(doc)
-        {
-            self.out.push(ord as u32);
+        let top = searcher.search(&BooleanQuery::new(query), &TopDocs::with_limit(n).order_by_score())?;
+        let mut out = Vec::with_capacity(top.len());
+        for (score, addr) in top {
+            let column = searcher.segment_reader(addr.segment_ord).fast_fields().u64("ord")?;
+            if let Some(ord) = column.first(addr.doc_id) {
+                out.push((ord as u32, score));
+            }
         }
-    }
-
-    fn harvest(self) -> Vec<u32> {
-        self.out
+        Ok(out)
     }
 }

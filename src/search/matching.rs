@@ -1,35 +1,49 @@
-//! Grading one candidate against the query terms: which terms matched which
+//! Grading one candidate against a query plan: which slot matched which
 //! label term, and how. This is what ranking sorts on and what `explain`
 //! shows.
 
 use serde::Serialize;
 
 use super::MatchKind;
-use crate::index::text::QueryTerm;
-use crate::text::Term;
+use super::plan::{Plan, Slot};
+use crate::index::{ConceptRef, Snapshot};
 
-/// How one query term matched.
+/// How one query term matched, best first.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
+#[repr(u8)]
 pub enum How {
     /// The query was a code.
-    Code,
-    Exact,
+    Code = 0,
+    Exact = 1,
+    /// Through the lexicon (abbreviation, lay term, job title).
+    Synonym = 2,
     /// The term is the start of a label term (the word being typed).
-    Prefix,
+    Prefix = 3,
     /// Within the allowed edit distance.
-    Fuzzy,
+    Fuzzy = 4,
+}
+
+impl How {
+    fn from_u8(v: u8) -> How {
+        match v {
+            1 => How::Exact,
+            2 => How::Synonym,
+            3 => How::Prefix,
+            _ => How::Fuzzy,
+        }
+    }
 }
 
 /// One query term and what it matched, for `explain` and highlighting.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Matched {
-    /// The query word as folded (accents and case removed).
+    /// The query word(s) as folded (accents and case removed).
     pub term: String,
     pub how: How,
-    /// `display` or `designation`.
+    /// `display`, `designation` or `code`.
     pub field: &'static str,
-    /// The stem of the label term it matched.
+    /// The label term (stem) it matched.
     pub target: String,
 }
 
@@ -41,188 +55,125 @@ impl Matched {
 
 pub(super) struct Grade {
     pub kind: MatchKind,
-    pub matched_terms: usize,
     pub matched: Vec<Matched>,
 }
 
-/// The best match of query term `q` among `doc` terms: how, and where.
-fn match_term(q: &QueryTerm, doc: &[Box<str>]) -> Option<(How, usize)> {
-    let mut best: Option<(How, usize)> = None;
-    for (pos, d) in doc.iter().enumerate() {
-        let how = if **d == *q.stem {
-            How::Exact
-        } else if q.prefix && d.starts_with(q.stem.as_str()) {
-            How::Prefix
-        } else if q.fuzzy > 0 && within(&q.stem, d, q.fuzzy, q.prefix) {
-            How::Fuzzy
-        } else {
-            continue;
-        };
-        if best.is_none_or(|(b, _)| how < b) {
-            best = Some((how, pos));
-            if how == How::Exact {
+/// The best match of a slot among a label's terms: how, and where.
+fn match_slot(slot: &Slot, label: &[u32]) -> Option<(How, usize)> {
+    let mut best: Option<(u8, usize)> = None;
+    for (pos, &id) in label.iter().enumerate() {
+        let h = slot.how[id as usize];
+        if h != 0 && best.is_none_or(|(b, _)| h < b) {
+            best = Some((h, pos));
+            if h == How::Exact as u8 {
                 break;
             }
         }
     }
-    best
-}
-
-/// Whether `target` (or, for a prefix, its start) is within `max` edits of
-/// `q`.
-fn within(q: &str, target: &str, max: u8, prefix: bool) -> bool {
-    let max = usize::from(max);
-    let (q, t) = (q.as_bytes(), target.as_bytes());
-    if !prefix {
-        return t.len().abs_diff(q.len()) <= max && levenshtein(q, t) <= max;
-    }
-    let lo = q.len().saturating_sub(max);
-    let hi = (q.len() + max).min(t.len());
-    (lo..=hi).any(|k| k <= t.len() && levenshtein(q, &t[..k]) <= max)
-}
-
-/// Edit distance with adjacent transpositions counted as one edit.
-fn levenshtein(a: &[u8], b: &[u8]) -> usize {
-    let mut prev2: Vec<usize> = vec![0; b.len() + 1];
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    let mut cur = vec![0; b.len() + 1];
-    for i in 1..=a.len() {
-        cur[0] = i;
-        for j in 1..=b.len() {
-            let cost = usize::from(a[i - 1] != b[j - 1]);
-            cur[j] = (prev[j] + 1).min(cur[j - 1] + 1).min(prev[j - 1] + cost);
-            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
-                cur[j] = cur[j].min(prev2[j - 2] + 1);
-            }
+    for alt in &slot.multi {
+        if let Some(pos) = label.iter().position(|id| *id == alt[0])
+            && alt.iter().all(|a| label.contains(a))
+            && best.is_none_or(|(b, _)| How::Synonym as u8 <= b)
+        {
+            best = Some((How::Synonym as u8, pos));
         }
-        std::mem::swap(&mut prev2, &mut prev);
-        std::mem::swap(&mut prev, &mut cur);
     }
-    prev[b.len()]
-}
-
-/// Grades one label (display or designation) against every query term.
-fn grade_label(terms: &[QueryTerm], label: &[Box<str>]) -> Vec<Option<(How, usize)>> {
-    terms.iter().map(|t| match_term(t, label)).collect()
+    best.map(|(h, pos)| (How::from_u8(h), pos))
 }
 
 fn kind_of(matches: &[Option<(How, usize)>], label_len: usize) -> Option<MatchKind> {
-    let all: Option<Vec<(How, usize)>> = matches.iter().copied().collect();
-    let all = all?;
+    let all: Vec<(How, usize)> = matches.iter().copied().collect::<Option<_>>()?;
     if all.iter().any(|(h, _)| *h == How::Fuzzy) {
         return Some(MatchKind::Fuzzy);
     }
-    let positions: Vec<usize> = all.iter().map(|(_, p)| *p).collect();
-    let from_start = positions.iter().enumerate().all(|(i, p)| i == *p);
-    if from_start && label_len == all.len() && all.iter().all(|(h, _)| *h == How::Exact) {
+    let from_start = all.iter().enumerate().all(|(i, (_, p))| i == *p);
+    if from_start && label_len == all.len() && all.iter().all(|(h, _)| *h <= How::Synonym) {
         return Some(MatchKind::ExactLabel);
     }
     if from_start {
         return Some(MatchKind::LabelPrefix);
     }
-    if positions.windows(2).all(|w| w[0] < w[1]) {
+    if all.windows(2).all(|w| w[0].1 < w[1].1) {
         return Some(MatchKind::InOrder);
     }
     Some(MatchKind::AllTerms)
 }
 
-/// Grades a candidate: the best kind over its display and designations, or
-/// the union of their matches when no single label matches every term.
-pub(super) fn grade(words: &[Term], terms: &[QueryTerm], label: &[Box<str>], alts: &[Vec<Box<str>>]) -> Grade {
-    let explain = |matches: &[Option<(How, usize)>], doc: &[Box<str>], field: &'static str| -> Vec<Matched> {
+/// Grades concept `r`: the best kind over its display and designations, or
+/// the union of their matches when no single label matches every slot.
+pub(super) fn grade(snap: &Snapshot, plan: &Plan, r: ConceptRef) -> Grade {
+    let explain = |matches: &[Option<(How, usize)>], label: &[u32], field: &'static str| -> Vec<Matched> {
         matches
             .iter()
-            .zip(words)
-            .filter_map(|(m, w)| {
-                m.map(|(how, pos)| Matched { term: w.word.clone(), how, field, target: doc[pos].to_string() })
+            .zip(&plan.slots)
+            .filter_map(|(m, slot)| {
+                m.map(|(how, pos)| Matched {
+                    term: slot.word.clone(),
+                    how,
+                    field,
+                    target: snap.vocab.terms[label[pos] as usize].to_string(),
+                })
             })
             .collect()
     };
-    let on_label = grade_label(terms, label);
-    let mut best: Option<(MatchKind, Vec<Matched>)> =
-        kind_of(&on_label, label.len()).map(|k| (k, explain(&on_label, label, "display")));
+    let display = snap.label_terms(r);
+    let alts = snap.designation_terms(r);
+    let on = |label: &[u32]| plan.slots.iter().map(|s| match_slot(s, label)).collect::<Vec<_>>();
+
+    let m = on(display);
+    let mut best: Option<(MatchKind, Vec<Option<(How, usize)>>, &[u32], &'static str)> =
+        kind_of(&m, display.len()).map(|k| (k, m, display, "display"));
     for alt in alts {
-        let m = grade_label(terms, alt);
+        let m = on(alt);
         if let Some(k) = kind_of(&m, alt.len())
-            && best.as_ref().is_none_or(|(b, _)| k < *b)
+            && best.as_ref().is_none_or(|(b, ..)| k < *b)
         {
-            best = Some((k, explain(&m, alt, "designation")));
+            best = Some((k, m, alt, "designation"));
         }
     }
-    if let Some((kind, matched)) = best {
-        return Grade { kind, matched_terms: terms.len(), matched };
+    if let Some((kind, m, label, field)) = best {
+        return Grade { kind, matched: explain(&m, label, field) };
     }
-    // No single label has every term: take each term where it matches.
+    // No single label has every slot: take each slot where it matches.
     let mut matched = Vec::new();
-    for (i, t) in terms.iter().enumerate() {
-        let found = std::iter::once((label, "display"))
+    for slot in &plan.slots {
+        let found = std::iter::once((display, "display"))
             .chain(alts.iter().map(|a| (a.as_slice(), "designation")))
-            .find_map(|(doc, field)| {
-                match_term(t, doc).map(|(how, pos)| Matched {
-                    term: words[i].word.clone(),
+            .find_map(|(label, field)| {
+                match_slot(slot, label).map(|(how, pos)| Matched {
+                    term: slot.word.clone(),
                     how,
                     field,
-                    target: doc[pos].to_string(),
+                    target: snap.vocab.terms[label[pos] as usize].to_string(),
                 })
             });
-        if let Some(m) = found {
-            matched.push(m);
-        }
+        matched.extend(found);
     }
-    let kind = if matched.len() == terms.len() {
+    let kind = if matched.len() == plan.slots.len() {
         if matched.iter().any(|m| m.how == How::Fuzzy) { MatchKind::Fuzzy } else { MatchKind::AllTerms }
     } else {
         MatchKind::Partial
     };
-    Grade { kind, matched_terms: matched.len(), matched }
+    Grade { kind, matched }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn doc(s: &str) -> Vec<Box<str>> {
-        crate::text::analyze(s).into_iter().map(|t| t.stem.into_boxed_str()).collect()
-    }
-
-    fn q(s: &str, typing: bool) -> (Vec<Term>, Vec<QueryTerm>) {
-        let words = crate::text::analyze(s);
-        let n = words.len();
-        let terms = words
-            .iter()
-            .enumerate()
-            .map(|(i, t)| QueryTerm {
-                stem: t.stem.clone(),
-                prefix: typing && i + 1 == n,
-                fuzzy: super::super::fuzziness(&t.stem),
-            })
-            .collect();
-        (words, terms)
-    }
-
-    fn kind(query: &str, typing: bool, label: &str) -> MatchKind {
-        let (w, t) = q(query, typing);
-        grade(&w, &t, &doc(label), &[]).kind
+    fn m(v: &[(How, usize)]) -> Vec<Option<(How, usize)>> {
+        v.iter().map(|x| Some(*x)).collect()
     }
 
     #[test]
     fn kinds_follow_the_ranking_order() {
-        assert_eq!(kind("boulangerie", false, "Boulangerie"), MatchKind::ExactLabel);
-        assert_eq!(kind("fabrication de pa", true, "Fabrication de pain et de pâtisserie"), MatchKind::LabelPrefix);
-        assert_eq!(kind("boulangerie pât", true, "Boulangerie et boulangerie-pâtisserie"), MatchKind::InOrder);
-        assert_eq!(kind("culture riz", false, "Culture du riz"), MatchKind::ExactLabel);
-        assert_eq!(kind("fabrication pain", false, "Fabrication industrielle de pain"), MatchKind::InOrder);
-        assert_eq!(kind("pain fabrication", false, "Fabrication industrielle de pain"), MatchKind::AllTerms);
-        assert_eq!(kind("boulagerie", false, "Boulangerie"), MatchKind::Fuzzy);
-        assert_eq!(kind("boulangerie lune", false, "Boulangerie"), MatchKind::Partial);
-    }
-
-    #[test]
-    fn edit_distance_counts_transpositions_once() {
-        assert_eq!(levenshtein(b"imprimeire", b"imprimerie"), 1);
-        assert_eq!(levenshtein(b"chaudronerie", b"chaudronnerie"), 1);
-        assert_eq!(levenshtein(b"abc", b"abc"), 0);
-        assert!(within("lomba", "lombalgi", 1, true));
-        assert!(!within("lomba", "lumbago", 1, false));
+        use How::*;
+        assert_eq!(kind_of(&m(&[(Exact, 0)]), 1), Some(MatchKind::ExactLabel));
+        assert_eq!(kind_of(&m(&[(Synonym, 0), (Exact, 1)]), 2), Some(MatchKind::ExactLabel));
+        assert_eq!(kind_of(&m(&[(Exact, 0), (Prefix, 1)]), 4), Some(MatchKind::LabelPrefix));
+        assert_eq!(kind_of(&m(&[(Exact, 0), (Exact, 2)]), 4), Some(MatchKind::InOrder));
+        assert_eq!(kind_of(&m(&[(Exact, 2), (Exact, 0)]), 4), Some(MatchKind::AllTerms));
+        assert_eq!(kind_of(&m(&[(Exact, 0), (Fuzzy, 1)]), 2), Some(MatchKind::Fuzzy));
+        assert_eq!(kind_of(&[Some((Exact, 0)), None], 2), None);
     }
 }

@@ -3,32 +3,40 @@
 //!
 //! * A query shaped like a code of a system in scope
 //!   ([`crate::codes::CodeSyntax::code_prefix`]) is answered from the code
-//!   fst: the exact code first, then the codes beneath it in code order.
-//! * Any query is also analysed as text ([`crate::text::analyze`]); tantivy
-//!   returns the concepts whose terms match every query term exactly, as a
-//!   prefix (the last term, while typing) or within an edit distance (1 from
-//!   4 letters, 2 from 8). When no concept matches every term, concepts
-//!   matching some are returned, flagged [`MatchKind::Partial`].
+//!   fst: the exact code first, then the codes beneath it in code order. A
+//!   code-shaped word mixed with words (`10.71 boulangerie`) restricts the
+//!   word search to the codes beneath it.
+//! * Words are analysed ([`crate::text::analyze`]) into slots, one per query
+//!   term or per lexicon phrase ([`crate::lexicon`]). A slot matches a label
+//!   term exactly, through a lexicon expansion (synonym), as a prefix (the
+//!   last word, while typing) or within an edit distance (1 from 4 letters,
+//!   2 from 8). Matching runs on the snapshot's vocabulary and postings
+//!   ([`plan`]); every slot must match.
+//! * When no concept matches every slot, tantivy's BM25 ranks the concepts
+//!   matching some of them, flagged [`MatchKind::Partial`]: this is what long
+//!   free-text descriptions get.
 //! * Ranking is deterministic: [`MatchKind`] first, then the level asked
-//!   (default: leaves, the most detailed codable level), then shorter labels,
-//!   then code order.
+//!   (default: the codable levels, see [`crate::model::CodeSystem::codable_from`]),
+//!   then labels ATIH flags with `***` last, then BM25 for partial matches,
+//!   then shorter labels, then code order.
 
 mod matching;
+mod plan;
 
 use anyhow::Result;
 use serde::Serialize;
 
-use crate::index::text::QueryTerm;
 use crate::index::{ConceptRef, Snapshot};
-use matching::{Grade, grade};
 pub use matching::{How, Matched};
+use matching::{Grade, grade};
+use plan::{Bits, Plan};
 
 /// Most characters a query may have.
 pub const MAX_QUERY_CHARS: usize = 300;
 /// Most results a search may ask for.
 pub const MAX_LIMIT: usize = 100;
-/// Most candidates ranked per query.
-const CANDIDATE_CAP: usize = 5_000;
+/// Concepts the free-text fallback ranks.
+const FALLBACK_CANDIDATES: usize = 200;
 
 /// Why a hit matched, best first. The order is the ranking order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -89,6 +97,20 @@ pub struct Hit {
     pub matched: Vec<Matched>,
 }
 
+/// The ranking key, compared in field order.
+#[derive(PartialEq, Eq, PartialOrd, Ord)]
+struct SortKey {
+    kind: MatchKind,
+    /// 0 when at the level asked (or codable when none is asked).
+    level_miss: bool,
+    /// Labels ATIH marks with `***` (special or withdrawn use) come last.
+    flagged: bool,
+    /// Higher BM25 first (free-text fallback only).
+    bm25: std::cmp::Reverse<u32>,
+    label_len: usize,
+    ord: ConceptRef,
+}
+
 /// Searches `snap`. Deterministic: the same snapshot and request give the
 /// same hits in the same order.
 pub fn search(snap: &Snapshot, req: &SearchRequest) -> Result<Vec<Hit>> {
@@ -103,106 +125,148 @@ pub fn search(snap: &Snapshot, req: &SearchRequest) -> Result<Vec<Hit>> {
     let mut ranked: Vec<(SortKey, Hit)> = Vec::new();
     let mut seen = std::collections::HashSet::new();
 
-    // Codes.
+    // The whole query as a code.
     for &s in &scope {
         let Some(prefix) = snap.systems[s].syntax.code_prefix(q) else { continue };
-        let exact = snap.lookup(s, q);
-        if let Some(r) = exact {
+        if let Some(r) = snap.lookup(s, q) {
             seen.insert(r);
-            let hit = Hit { concept: r, kind: MatchKind::ExactCode, score: 1.0, matched: vec![Matched::code(q)] };
-            ranked.push((SortKey::new(snap, &hit, req, 1), hit));
+            push(&mut ranked, snap, req, r, MatchKind::ExactCode, 0.0, vec![Matched::code(q)]);
         }
         for r in snap.codes_with_prefix(s, &prefix, req.limit + 1) {
             if seen.insert(r) {
-                let hit = Hit {
-                    concept: r,
-                    kind: MatchKind::CodePrefix,
-                    score: MatchKind::CodePrefix.score(1.0),
-                    matched: vec![Matched::code(q)],
-                };
-                ranked.push((SortKey::new(snap, &hit, req, 1), hit));
+                push(&mut ranked, snap, req, r, MatchKind::CodePrefix, 0.0, vec![Matched::code(q)]);
             }
         }
     }
 
-    // Text.
-    let terms = crate::text::analyze(q);
-    if !terms.is_empty() {
-        let typing = !q.ends_with(|c: char| c.is_whitespace() || c.is_ascii_punctuation());
-        let query_terms: Vec<QueryTerm> = terms
-            .iter()
-            .enumerate()
-            .map(|(i, t)| QueryTerm {
-                stem: t.stem.clone(),
-                prefix: typing && i + 1 == terms.len(),
-                fuzzy: fuzziness(&t.stem),
-            })
-            .collect();
-        let ids: Vec<&str> = scope.iter().map(|&s| snap.systems[s].id.as_str()).collect();
-        let filter = req.system.map(|_| ids.as_slice());
-        let mut candidates = snap.text.candidates(&query_terms, filter, true, CANDIDATE_CAP)?;
-        if candidates.is_empty() && query_terms.len() > 1 {
-            candidates = snap.text.candidates(&query_terms, filter, false, CANDIDATE_CAP)?;
-        }
-        for ord in candidates {
-            let r = ConceptRef(ord);
-            if seen.contains(&r) {
-                continue;
-            }
-            let Grade { kind, matched_terms, matched } =
-                grade(&terms, &query_terms, snap.label_stems(r), snap.designation_stems(r));
-            if matched_terms == 0 {
-                continue;
-            }
-            let fraction = matched_terms as f32 / terms.len() as f32;
-            let hit = Hit { concept: r, kind, score: kind.score(fraction), matched };
-            ranked.push((SortKey::new(snap, &hit, req, matched_terms), hit));
-        }
+    // Words, possibly under a code typed with them.
+    let (words, restrict) = split_code_word(snap, &scope, q);
+    let mut text_hits = text_search(snap, req, &scope, words, restrict.as_ref(), &seen)?;
+    if text_hits.is_empty() && restrict.is_some() {
+        text_hits = text_search(snap, req, &scope, q, None, &seen)?;
     }
+    ranked.extend(text_hits);
 
+    let n = req.limit.min(ranked.len());
+    if n < ranked.len() {
+        ranked.select_nth_unstable_by(n, |a, b| a.0.cmp(&b.0));
+        ranked.truncate(n);
+    }
     ranked.sort_by(|a, b| a.0.cmp(&b.0));
-    ranked.truncate(req.limit);
     Ok(ranked.into_iter().map(|(_, h)| h).collect())
 }
 
-/// Edit distance allowed for a query term: 1 from 4 letters, 2 from 8.
-fn fuzziness(stem: &str) -> u8 {
-    match stem.chars().count() {
-        0..=3 => 0,
-        4..=7 => 1,
-        _ => 2,
-    }
-}
-
-/// The ranking key, compared in field order.
-#[derive(PartialEq, Eq, PartialOrd, Ord)]
-struct SortKey {
+fn push(
+    ranked: &mut Vec<(SortKey, Hit)>,
+    snap: &Snapshot,
+    req: &SearchRequest,
+    r: ConceptRef,
     kind: MatchKind,
-    /// More terms matched first (partial matches).
-    unmatched: usize,
-    /// 0 when at the level asked (or a leaf when none is asked).
-    level_miss: u8,
-    label_len: usize,
-    ord: ConceptRef,
+    bm25: f32,
+    matched: Vec<Matched>,
+) {
+    let code_order = matches!(kind, MatchKind::CodePrefix | MatchKind::ExactCode);
+    let concept = snap.concept(r);
+    let level_miss = match req.level {
+        Some(level) => !level_matches(snap, r, level),
+        None if code_order => false,
+        None => !snap.is_codable(r),
+    };
+    let fraction = if matched.is_empty() { 0.0 } else { 1.0 };
+    let key = SortKey {
+        kind,
+        level_miss,
+        flagged: concept.display.starts_with("***"),
+        bm25: std::cmp::Reverse((bm25 * 1000.0) as u32),
+        label_len: if code_order { 0 } else { concept.display.len() },
+        ord: r,
+    };
+    ranked.push((key, Hit { concept: r, kind, score: kind.score(fraction), matched }));
 }
 
-impl SortKey {
-    fn new(snap: &Snapshot, hit: &Hit, req: &SearchRequest, matched_terms: usize) -> SortKey {
-        let r = hit.concept;
-        let code_order = matches!(hit.kind, MatchKind::CodePrefix | MatchKind::ExactCode);
-        let level_miss = match req.level {
-            Some(level) => u8::from(!level_matches(snap, r, level)),
-            None if code_order => 0,
-            None => u8::from(!snap.is_leaf(r)),
-        };
-        SortKey {
-            kind: hit.kind,
-            unmatched: usize::MAX - matched_terms,
-            level_miss,
-            label_len: if code_order { 0 } else { snap.concept(r).display.chars().count() },
-            ord: r,
+/// Finds a code-shaped word among other words (`10.71 boulangerie`): returns
+/// the query without it and the (system, canonical prefix) it restricts to.
+fn split_code_word<'q>(snap: &Snapshot, scope: &[usize], q: &'q str) -> (&'q str, Option<(usize, String)>) {
+    let words: Vec<&str> = q.split_whitespace().collect();
+    if words.len() < 2 {
+        return (q, None);
+    }
+    for (i, w) in words.iter().enumerate() {
+        for &s in scope {
+            if let Some(prefix) = snap.systems[s].syntax.code_prefix(w) {
+                // The words after removing this one, as a slice of q when it is first or last.
+                let rest = if i == 0 {
+                    q.trim_start().strip_prefix(w).unwrap_or(q)
+                } else if i + 1 == words.len() {
+                    q.trim_end().strip_suffix(w).unwrap_or(q)
+                } else {
+                    continue;
+                };
+                return (rest, Some((s, prefix)));
+            }
         }
     }
+    (q, None)
+}
+
+/// Word search: every slot required; else the BM25 fallback.
+fn text_search(
+    snap: &Snapshot,
+    req: &SearchRequest,
+    scope: &[usize],
+    q: &str,
+    restrict: Option<&(usize, String)>,
+    seen: &std::collections::HashSet<ConceptRef>,
+) -> Result<Vec<(SortKey, Hit)>> {
+    let plan = Plan::new(snap, q);
+    if plan.slots.is_empty() {
+        return Ok(Vec::new());
+    }
+    let scope: Vec<usize> = match restrict {
+        Some((s, _)) => vec![*s],
+        None => scope.to_vec(),
+    };
+    let under = |r: ConceptRef| restrict.is_none_or(|(_, prefix)| snap.concept(r).code.starts_with(prefix.as_str()));
+    let mut out = Vec::new();
+
+    let mut bits = Bits::all(snap.len());
+    for slot in &plan.slots {
+        bits.and(&slot.candidates(snap));
+    }
+    bits.keep_ranges(scope.iter().map(|&s| snap.ordinals_of(s)));
+    for ord in bits.iter() {
+        let r = ConceptRef(ord);
+        if seen.contains(&r) || !under(r) {
+            continue;
+        }
+        let Grade { kind, matched } = grade(snap, &plan, r);
+        push(&mut out, snap, req, r, kind, 0.0, matched);
+    }
+    if out.len() >= req.limit {
+        return Ok(out);
+    }
+
+    // Too few concepts have every word: add what has some of them, by BM25.
+    let mut seen: std::collections::HashSet<ConceptRef> = seen.clone();
+    seen.extend(out.iter().map(|(_, h)| h.concept));
+    let ids: Vec<&str> = scope.iter().map(|&s| snap.systems[s].id.as_str()).collect();
+    let filter = (scope.len() < snap.systems.len()).then_some(ids.as_slice());
+    let bm25_slots: Vec<Vec<String>> = plan.slots.iter().map(|s| s.bm25_stems(snap)).collect();
+    for (ord, score) in snap.text.best(&bm25_slots, filter, FALLBACK_CANDIDATES)? {
+        let r = ConceptRef(ord);
+        if seen.contains(&r) || !under(r) {
+            continue;
+        }
+        let Grade { kind, matched } = grade(snap, &plan, r);
+        let matched_fraction = matched.len() as f32 / plan.slots.len() as f32;
+        push(&mut out, snap, req, r, kind, score, matched);
+        if let Some((_, hit)) = out.last_mut()
+            && kind == MatchKind::Partial
+        {
+            hit.score = kind.score(matched_fraction);
+        }
+    }
+    Ok(out)
 }
 
 /// Whether concept `r` is at `level` (a level name of its system, any case,

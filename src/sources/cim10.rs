@@ -84,6 +84,7 @@ struct AddBlock {
 pub fn load(files: &Files, system: &mut CodeSystem, report: &mut LoadReport) -> Result<()> {
     system.syntax = CodeSyntax::Cim10;
     system.levels = LEVELS.iter().map(|s| s.to_string()).collect();
+    system.codable_from = 2;
 
     let groups = read_categories(&files.chapters)?;
     let french = read_po_titles(&files.chapters_fr)?;

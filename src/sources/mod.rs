@@ -23,6 +23,9 @@ use crate::paths::Paths;
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SourcesFile {
+    /// Path of the project's lexicon (see [`crate::lexicon`]), relative to
+    /// the project folder.
+    pub lexicon: Option<String>,
     #[serde(rename = "source")]
     pub sources: Vec<SourceDecl>,
 }
@@ -198,6 +201,7 @@ pub fn load(decl: &SourceDecl, paths: &Paths) -> Result<(CodeSystem, LoadReport)
         url: decl.url.clone(),
         syntax: crate::codes::CodeSyntax::Plain,
         levels: Vec::new(),
+        codable_from: 0,
         concepts: Vec::new(),
     };
     let mut report = LoadReport::default();
@@ -261,6 +265,7 @@ pub(crate) mod tests {
             url: "urn:test".into(),
             syntax: crate::codes::CodeSyntax::Plain,
             levels: vec![],
+            codable_from: 0,
             concepts: vec![],
         }
     }

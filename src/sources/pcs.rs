@@ -47,6 +47,7 @@ pub fn load(path: &Path, system: &mut CodeSystem, report: &mut LoadReport) -> Re
 
     system.syntax = CodeSyntax::Pcs;
     system.levels = LEVELS.iter().map(|s| s.to_string()).collect();
+    system.codable_from = 3;
     let mut codes: HashMap<i64, String> = HashMap::new();
     for r in &rows {
         if !(1..=4).contains(&r.level) {
@@ -69,7 +70,7 @@ pub fn load(path: &Path, system: &mut CodeSystem, report: &mut LoadReport) -> Re
                 format!("{}: row id {}: parent_id {pid} is not in the table", path.display(), r.id)
             })?),
         };
-        let display = clean(&r.description, report);
+        let display = clean(&strip_cell_reference(&r.description, report), report);
         if display.is_empty() {
             bail!("{}: row id {} ({}): empty description", path.display(), r.id, r.code);
         }
@@ -83,6 +84,20 @@ pub fn load(path: &Path, system: &mut CodeSystem, report: &mut LoadReport) -> Re
         });
     }
     Ok(())
+}
+
+/// Removes spreadsheet cell references pasted into labels upstream
+/// (`Artistes+B493 de la musique` → `Artistes de la musique`), counting them.
+fn strip_cell_reference(label: &str, report: &mut LoadReport) -> String {
+    let b = label.as_bytes();
+    for i in 0..b.len() {
+        if b[i] == b'+' && i + 2 < b.len() && b[i + 1].is_ascii_uppercase() && b[i + 2].is_ascii_digit() {
+            let end = (i + 2..b.len()).find(|&j| !b[j].is_ascii_digit()).unwrap_or(b.len());
+            report.note("spreadsheet cell references removed from labels");
+            return format!("{}{}", &label[..i], &label[end..]);
+        }
+    }
+    label.to_string()
 }
 
 #[cfg(test)]
@@ -106,7 +121,7 @@ mod tests {
         load(&fixture_db(dir.path()), &mut system, &mut report).unwrap();
         system.check().unwrap();
         let counts: Vec<usize> = system.level_counts().into_iter().map(|(_, n)| n).collect();
-        assert_eq!(counts, [2, 2, 2, 3]);
+        assert_eq!(counts, [2, 2, 2, 4]);
         assert_eq!(system.find("21").unwrap().parent.as_deref(), Some("N2-21"));
         assert_eq!(system.find("N2-21").unwrap().parent.as_deref(), Some("2"));
         assert_eq!(
@@ -116,6 +131,8 @@ mod tests {
         assert_eq!(system.find("488a").unwrap().display, "Maîtrise de restauration : cuisine/production");
         assert_eq!(report.notes["labels with spacing repaired"], 1);
         assert_eq!(report.notes["codes respelled to canonical form"], 1);
+        assert_eq!(system.find("354b").unwrap().display, "Artistes de la musique et du chant");
+        assert_eq!(report.notes["spreadsheet cell references removed from labels"], 1);
     }
 
     #[test]

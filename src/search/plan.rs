@@ -1,0 +1,281 @@
+//! Query plans: the query's terms grouped into slots, each resolved once
+//! against the snapshot vocabulary into the label terms it matches and how.
+
+use std::sync::OnceLock;
+
+use fst::{IntoStreamer, Streamer};
+use levenshtein_automata::{DFA, Distance, LevenshteinAutomatonBuilder, SINK_STATE};
+
+use super::How;
+use crate::index::Snapshot;
+use crate::text::analyze;
+
+/// Slots beyond which fuzzy matching is skipped: a long description is
+/// served by the BM25 fallback, not by typo tolerance on every word.
+const MAX_FUZZY_SLOTS: usize = 4;
+
+/// One unit of meaning of the query: a term, or a lexicon phrase.
+pub(crate) struct Slot {
+    /// The folded query words it covers, for `explain`.
+    pub word: String,
+    /// Per vocabulary id, how it matches (0 = it does not): [`How`] as u8.
+    pub how: Vec<u8>,
+    /// Vocabulary ids it matches, to read postings.
+    pub ids: Vec<u32>,
+    /// Alternatives of several stems (all must be in one label).
+    pub multi: Vec<Vec<u32>>,
+}
+
+/// A query analysed into slots.
+pub(crate) struct Plan {
+    pub slots: Vec<Slot>,
+}
+
+fn builders() -> &'static [LevenshteinAutomatonBuilder; 2] {
+    static B: OnceLock<[LevenshteinAutomatonBuilder; 2]> = OnceLock::new();
+    B.get_or_init(|| [LevenshteinAutomatonBuilder::new(1, true), LevenshteinAutomatonBuilder::new(2, true)])
+}
+
+/// A Levenshtein DFA as an fst automaton.
+struct Lev<'a>(&'a DFA);
+
+impl fst::Automaton for Lev<'_> {
+    type State = u32;
+    fn start(&self) -> u32 {
+        self.0.initial_state()
+    }
+    fn is_match(&self, s: &u32) -> bool {
+        matches!(self.0.distance(*s), Distance::Exact(_))
+    }
+    fn can_match(&self, s: &u32) -> bool {
+        *s != SINK_STATE
+    }
+    fn accept(&self, s: &u32, b: u8) -> u32 {
+        self.0.transition(*s, b)
+    }
+}
+
+/// Edit distance allowed for a query stem: 1 from 4 letters, 2 from 8.
+pub(crate) fn fuzziness(stem: &str) -> u8 {
+    match stem.chars().count() {
+        0..=3 => 0,
+        4..=7 => 1,
+        _ => 2,
+    }
+}
+
+impl Slot {
+    fn new(snap: &Snapshot, word: String) -> Slot {
+        Slot { word, how: vec![0; snap.vocab.terms.len()], ids: Vec::new(), multi: Vec::new() }
+    }
+
+    fn set(&mut self, id: u32, how: How) {
+        let cur = &mut self.how[id as usize];
+        if *cur == 0 {
+            self.ids.push(id);
+        }
+        if *cur == 0 || (how as u8) < *cur {
+            *cur = how as u8;
+        }
+    }
+
+    /// Adds an alternative of one or more stems, matched `how`.
+    fn add_alternative(&mut self, snap: &Snapshot, stems: &[String], how: How) {
+        let ids: Option<Vec<u32>> = stems.iter().map(|s| snap.vocab.id(s)).collect();
+        match ids {
+            Some(ids) if ids.len() == 1 => self.set(ids[0], how),
+            Some(ids) if !ids.is_empty() => self.multi.push(ids),
+            _ => {}
+        }
+    }
+
+    fn add_prefix(&mut self, snap: &Snapshot, stem: &str) {
+        for id in snap.vocab.prefix_range(stem) {
+            self.set(id, How::Prefix);
+        }
+    }
+
+    /// Terms within the edit distance of `stem`; for the word being typed,
+    /// terms starting within one edit of it.
+    fn add_fuzzy(&mut self, snap: &Snapshot, stem: &str, prefix: bool) {
+        let d = if prefix { fuzziness(stem).min(1) } else { fuzziness(stem) };
+        if d == 0 {
+            return;
+        }
+        let b = &builders()[usize::from(d - 1)];
+        let dfa = if prefix { b.build_prefix_dfa(stem) } else { b.build_dfa(stem) };
+        let mut stream = snap.vocab.fst.search(Lev(&dfa)).into_stream();
+        while let Some((_, id)) = stream.next() {
+            self.set(id as u32, How::Fuzzy);
+        }
+    }
+
+    /// Ordinals of the concepts this slot matches.
+    pub fn candidates(&self, snap: &Snapshot) -> Bits {
+        let mut bits = Bits::none(snap.len());
+        for &id in &self.ids {
+            for &ord in &snap.vocab.postings[id as usize] {
+                bits.set(ord);
+            }
+        }
+        for alt in &self.multi {
+            let mut all = Bits::all(snap.len());
+            for &id in alt {
+                let mut one = Bits::none(snap.len());
+                for &ord in &snap.vocab.postings[id as usize] {
+                    one.set(ord);
+                }
+                all.and(&one);
+            }
+            bits.or(&all);
+        }
+        bits
+    }
+
+    /// The exact and synonym stems, for the BM25 fallback.
+    pub fn bm25_stems(&self, snap: &Snapshot) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .ids
+            .iter()
+            .filter(|&&id| self.how[id as usize] <= How::Synonym as u8)
+            .map(|&id| snap.vocab.terms[id as usize].to_string())
+            .collect();
+        for alt in &self.multi {
+            out.extend(alt.iter().map(|&id| snap.vocab.terms[id as usize].to_string()));
+        }
+        out
+    }
+}
+
+impl Plan {
+    /// Analyses `q`: terms, lexicon phrases (longest first), and for each
+    /// slot the vocabulary it matches.
+    pub fn new(snap: &Snapshot, q: &str) -> Plan {
+        let terms = analyze(q);
+        let typing = !q.ends_with(|c: char| c.is_whitespace() || c.is_ascii_punctuation());
+        let fuzzy = terms.len() <= MAX_FUZZY_SLOTS;
+        let mut slots = Vec::new();
+        let mut i = 0;
+        while i < terms.len() {
+            // The longest lexicon phrase starting here.
+            let phrase = snap.expansions.get(&terms[i].stem).and_then(|list| {
+                list.iter()
+                    .filter(|e| {
+                        e.term.len() <= terms.len() - i && e.term.iter().zip(&terms[i..]).all(|(a, b)| *a == b.stem)
+                    })
+                    .max_by_key(|e| e.term.len())
+            });
+            let span = phrase.map_or(1, |e| e.term.len());
+            let covered = &terms[i..i + span];
+            let last = i + span == terms.len();
+            let word = covered.iter().map(|t| t.word.as_str()).collect::<Vec<_>>().join(" ");
+            let mut slot = Slot::new(snap, word);
+            let stems: Vec<String> = covered.iter().map(|t| t.stem.clone()).collect();
+            slot.add_alternative(snap, &stems, How::Exact);
+            if let Some(e) = phrase {
+                for alt in &e.alternatives {
+                    slot.add_alternative(snap, alt, How::Synonym);
+                }
+            }
+            if span == 1 {
+                let stem = &covered[0].stem;
+                if last && typing {
+                    slot.add_prefix(snap, stem);
+                }
+                if fuzzy && !stem.chars().any(|c| c.is_ascii_digit()) {
+                    slot.add_fuzzy(snap, stem, last && typing);
+                }
+            }
+            slots.push(slot);
+            i += span;
+        }
+        Plan { slots }
+    }
+}
+
+/// A set of concept ordinals.
+pub(crate) struct Bits {
+    words: Vec<u64>,
+}
+
+impl Bits {
+    pub fn none(n: usize) -> Bits {
+        Bits { words: vec![0; n.div_ceil(64)] }
+    }
+
+    pub fn all(n: usize) -> Bits {
+        let mut b = Bits { words: vec![u64::MAX; n.div_ceil(64)] };
+        if n % 64 != 0
+            && let Some(last) = b.words.last_mut()
+        {
+            *last = (1u64 << (n % 64)) - 1;
+        }
+        b
+    }
+
+    pub fn set(&mut self, i: u32) {
+        self.words[(i / 64) as usize] |= 1 << (i % 64);
+    }
+
+    pub fn and(&mut self, other: &Bits) {
+        for (a, b) in self.words.iter_mut().zip(&other.words) {
+            *a &= b;
+        }
+    }
+
+    pub fn or(&mut self, other: &Bits) {
+        for (a, b) in self.words.iter_mut().zip(&other.words) {
+            *a |= b;
+        }
+    }
+
+    /// Clears every ordinal outside the given ranges.
+    pub fn keep_ranges(&mut self, ranges: impl Iterator<Item = std::ops::Range<u32>>) {
+        let mut keep = Bits::none(self.words.len() * 64);
+        for r in ranges {
+            for i in r {
+                keep.set(i);
+            }
+        }
+        self.and(&keep);
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = u32> + '_ {
+        self.words.iter().enumerate().flat_map(|(w, &bits)| {
+            let mut bits = bits;
+            std::iter::from_fn(move || {
+                if bits == 0 {
+                    return None;
+                }
+                let t = bits.trailing_zeros();
+                bits &= bits - 1;
+                Some(w as u32 * 64 + t)
+            })
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bits_set_and_iterate() {
+        let mut a = Bits::all(130);
+        assert_eq!(a.iter().count(), 130);
+        let mut b = Bits::none(130);
+        b.set(3);
+        b.set(129);
+        a.and(&b);
+        assert_eq!(a.iter().collect::<Vec<_>>(), [3, 129]);
+        a.keep_ranges([100..130].into_iter());
+        assert_eq!(a.iter().collect::<Vec<_>>(), [129]);
+    }
+
+    #[test]
+    fn fuzziness_grows_with_length() {
+        assert_eq!(fuzziness("tms"), 0);
+        assert_eq!(fuzziness("lomb"), 1);
+        assert_eq!(fuzziness("imprimeri"), 2);
+    }
+}
