@@ -1,7 +1,8 @@
 //! Search and lookup latency on the real default snapshot.
 //!
 //! Prints in-process latency percentiles (p50, p99, max) per query kind, then
-//! runs the criterion benchmarks. Run with `cargo bench --bench search`.
+//! runs the criterion benchmarks. Run with `cargo bench --bench search`
+//! (`HARMONIE_BENCH_PERCENTILES_ONLY=1` for the percentiles alone).
 
 use std::hint::black_box;
 use std::path::PathBuf;
@@ -69,6 +70,9 @@ fn percentiles(snap: &Snapshot) {
 fn main() {
     let snap = snapshot();
     percentiles(&snap);
+    if std::env::var_os("HARMONIE_BENCH_PERCENTILES_ONLY").is_some() {
+        return;
+    }
     let mut c = Criterion::default().configure_from_args();
     for (kind, queries) in KINDS {
         c.bench_function(&format!("search/{kind}"), |b| {

@@ -33,7 +33,11 @@ pub fn read_cases(path: &Path) -> Result<Vec<Case>> {
         }
         let f: Vec<&str> = line.split('\t').collect();
         if f.len() < 4 {
-            bail!("{}: line {}: expected 4 tab-separated fields (system, query, expected, kind)", path.display(), i + 1);
+            bail!(
+                "{}: line {}: expected 4 tab-separated fields (system, query, expected, kind)",
+                path.display(),
+                i + 1
+            );
         }
         out.push(Case {
             system: f[0].to_string(),

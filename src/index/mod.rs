@@ -99,7 +99,12 @@ pub fn inputs(paths: &Paths, sources: &SourcesFile) -> Result<(String, Vec<Input
     }
     if let Some(lex) = &sources.lexicon {
         let p = paths.root.join(lex);
-        files.push(InputFile { source: "lexicon".into(), role: "lexicon".into(), path: lex.clone(), sha256: sha256_file(&p)? });
+        files.push(InputFile {
+            source: "lexicon".into(),
+            role: "lexicon".into(),
+            path: lex.clone(),
+            sha256: sha256_file(&p)?,
+        });
     }
     let mut key =
         format!("format {FORMAT}\nversion {}\ncode {}\n", env!("CARGO_PKG_VERSION"), env!("HARMONIE_SNAPSHOT_CODE"));

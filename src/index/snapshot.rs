@@ -130,8 +130,11 @@ impl Snapshot {
                 label_stems.push((stems(&c.display), c.designations.iter().map(|d| stems(&d.value)).collect()));
             }
         }
-        let mut terms: Vec<&str> =
-            label_stems.iter().flat_map(|(l, alts)| l.iter().chain(alts.iter().flatten())).map(String::as_str).collect();
+        let mut terms: Vec<&str> = label_stems
+            .iter()
+            .flat_map(|(l, alts)| l.iter().chain(alts.iter().flatten()))
+            .map(String::as_str)
+            .collect();
         terms.sort_unstable();
         terms.dedup();
         let vocab_fst = fst::Map::from_iter(terms.iter().enumerate().map(|(i, t)| (*t, i as u64)))?;
@@ -163,7 +166,8 @@ impl Snapshot {
                 nodes.push(Node { system: si as u16, index: ci as u32, parent, children: Vec::new(), label, alt });
             }
         }
-        let vocab = Vocabulary { terms: terms.iter().map(|t| Box::<str>::from(*t)).collect(), fst: vocab_fst, postings };
+        let vocab =
+            Vocabulary { terms: terms.iter().map(|t| Box::<str>::from(*t)).collect(), fst: vocab_fst, postings };
         for ord in 0..nodes.len() {
             if let Some(p) = nodes[ord].parent {
                 nodes[p as usize].children.push(ord as u32);

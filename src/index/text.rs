@@ -41,7 +41,8 @@ fn schema() -> (Schema, Fields) {
     let mut b = Schema::builder();
     let ord = b.add_u64_field("ord", FAST);
     let system = b.add_text_field("system", STRING);
-    let indexing = TextFieldIndexing::default().set_tokenizer("whitespace").set_index_option(IndexRecordOption::WithFreqs);
+    let indexing =
+        TextFieldIndexing::default().set_tokenizer("whitespace").set_index_option(IndexRecordOption::WithFreqs);
     let terms = b.add_text_field("terms", TextOptions::default().set_indexing_options(indexing.clone()));
     let context = b.add_text_field("context", TextOptions::default().set_indexing_options(indexing));
     (b.build(), Fields { ord, system, terms, context })
@@ -83,7 +84,9 @@ impl TextIndex {
                     context.push(' ');
                     parent = *up;
                 }
-                writer.add_document(doc!(f.ord => ord, f.system => s.id.as_str(), f.terms => text, f.context => context))?;
+                writer.add_document(
+                    doc!(f.ord => ord, f.system => s.id.as_str(), f.terms => text, f.context => context),
+                )?;
                 ord += 1;
             }
         }
@@ -93,7 +96,8 @@ impl TextIndex {
     }
 
     pub fn open(dir: &Path) -> Result<TextIndex> {
-        let index = Index::open_in_dir(dir).with_context(|| format!("cannot open the text index in {}", dir.display()))?;
+        let index =
+            Index::open_in_dir(dir).with_context(|| format!("cannot open the text index in {}", dir.display()))?;
         let (_, fields) = schema();
         let reader = index.reader().context("cannot read the text index")?;
         Ok(TextIndex { reader, fields })
@@ -110,7 +114,8 @@ impl TextIndex {
             for stem in alternatives {
                 let on = |field| TermQuery::new(Term::from_field_text(field, stem), IndexRecordOption::WithFreqs);
                 options.push((Occur::Should, Box::new(on(self.fields.terms))));
-                options.push((Occur::Should, Box::new(BoostQuery::new(Box::new(on(self.fields.context)), CONTEXT_BOOST))));
+                options
+                    .push((Occur::Should, Box::new(BoostQuery::new(Box::new(on(self.fields.context)), CONTEXT_BOOST))));
             }
             if !options.is_empty() {
                 clauses.push((Occur::Should, Box::new(BooleanQuery::new(options))));

@@ -58,8 +58,11 @@ pub(super) struct Grade {
     pub matched: Vec<Matched>,
 }
 
+/// How a slot matched a label, and at which position; `None` if it did not.
+type SlotMatch = Option<(How, usize)>;
+
 /// The best match of a slot among a label's terms: how, and where.
-fn match_slot(slot: &Slot, label: &[u32]) -> Option<(How, usize)> {
+fn match_slot(slot: &Slot, label: &[u32]) -> SlotMatch {
     let mut best: Option<(u8, usize)> = None;
     for (pos, &id) in label.iter().enumerate() {
         let h = slot.how[id as usize];
@@ -81,7 +84,7 @@ fn match_slot(slot: &Slot, label: &[u32]) -> Option<(How, usize)> {
     best.map(|(h, pos)| (How::from_u8(h), pos))
 }
 
-fn kind_of(matches: &[Option<(How, usize)>], label_len: usize) -> Option<MatchKind> {
+fn kind_of(matches: &[SlotMatch], label_len: usize) -> Option<MatchKind> {
     let all: Vec<(How, usize)> = matches.iter().copied().collect::<Option<_>>()?;
     if all.iter().any(|(h, _)| *h == How::Fuzzy) {
         return Some(MatchKind::Fuzzy);
@@ -99,10 +102,13 @@ fn kind_of(matches: &[Option<(How, usize)>], label_len: usize) -> Option<MatchKi
     Some(MatchKind::AllTerms)
 }
 
+/// Which label of a concept matched.
+type Field = &'static str;
+
 /// Grades concept `r`: the best kind over its display and designations, or
 /// the union of their matches when no single label matches every slot.
 pub(super) fn grade(snap: &Snapshot, plan: &Plan, r: ConceptRef) -> Grade {
-    let explain = |matches: &[Option<(How, usize)>], label: &[u32], field: &'static str| -> Vec<Matched> {
+    let explain = |matches: &[SlotMatch], label: &[u32], field: &'static str| -> Vec<Matched> {
         matches
             .iter()
             .zip(&plan.slots)
@@ -121,7 +127,7 @@ pub(super) fn grade(snap: &Snapshot, plan: &Plan, r: ConceptRef) -> Grade {
     let on = |label: &[u32]| plan.slots.iter().map(|s| match_slot(s, label)).collect::<Vec<_>>();
 
     let m = on(display);
-    let mut best: Option<(MatchKind, Vec<Option<(How, usize)>>, &[u32], &'static str)> =
+    let mut best: Option<(MatchKind, Vec<SlotMatch>, &[u32], Field)> =
         kind_of(&m, display.len()).map(|k| (k, m, display, "display"));
     for alt in alts {
         let m = on(alt);
@@ -161,7 +167,7 @@ pub(super) fn grade(snap: &Snapshot, plan: &Plan, r: ConceptRef) -> Grade {
 mod tests {
     use super::*;
 
-    fn m(v: &[(How, usize)]) -> Vec<Option<(How, usize)>> {
+    fn m(v: &[(How, usize)]) -> Vec<SlotMatch> {
         v.iter().map(|x| Some(*x)).collect()
     }
 

@@ -27,8 +27,8 @@ use anyhow::Result;
 use serde::Serialize;
 
 use crate::index::{ConceptRef, Snapshot};
-pub use matching::{How, Matched};
 use matching::{Grade, grade};
+pub use matching::{How, Matched};
 use plan::{Bits, Plan};
 
 /// Most characters a query may have.

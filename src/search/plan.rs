@@ -205,7 +205,7 @@ impl Bits {
 
     pub fn all(n: usize) -> Bits {
         let mut b = Bits { words: vec![u64::MAX; n.div_ceil(64)] };
-        if n % 64 != 0
+        if !n.is_multiple_of(64)
             && let Some(last) = b.words.last_mut()
         {
             *last = (1u64 << (n % 64)) - 1;
@@ -268,7 +268,7 @@ mod tests {
         b.set(129);
         a.and(&b);
         assert_eq!(a.iter().collect::<Vec<_>>(), [3, 129]);
-        a.keep_ranges([100..130].into_iter());
+        a.keep_ranges(std::iter::once(100..130));
         assert_eq!(a.iter().collect::<Vec<_>>(), [129]);
     }
 
