@@ -47,23 +47,43 @@ fn snapshot() -> Snapshot {
 
 fn run(snap: &Snapshot, system: &str, q: &str) -> usize {
     let s = snap.system_index(system);
-    search(snap, &SearchRequest { q, system: s, limit: 10, level: None }).unwrap().len()
+    search(snap, &SearchRequest { q, system: s, limit: 10, level: None, leaf: false }).unwrap().len()
 }
 
 fn percentiles(snap: &Snapshot) {
     println!("{:<16} {:>9} {:>9} {:>9}", "kind", "p50 µs", "p99 µs", "max µs");
     for (kind, queries) in KINDS {
         let mut samples = Vec::new();
+        let mut per_query = vec![Vec::new(); queries.len()];
         for _ in 0..300 {
-            for (system, q) in *queries {
+            for (i, (system, q)) in queries.iter().enumerate() {
                 let t = Instant::now();
                 black_box(run(snap, system, q));
-                samples.push(t.elapsed().as_nanos() as f64 / 1000.0);
+                let us = t.elapsed().as_nanos() as f64 / 1000.0;
+                samples.push(us);
+                per_query[i].push(us);
             }
         }
         samples.sort_by(|a, b| a.total_cmp(b));
         let at = |p: f64| samples[((samples.len() as f64 - 1.0) * p) as usize];
-        println!("{:<16} {:>9.1} {:>9.1} {:>9.1}", kind, at(0.5), at(0.99), samples[samples.len() - 1]);
+        let slowest = per_query
+            .iter_mut()
+            .enumerate()
+            .map(|(i, v)| {
+                v.sort_by(|a, b| a.total_cmp(b));
+                (v[v.len() / 2], queries[i].1)
+            })
+            .max_by(|a, b| a.0.total_cmp(&b.0))
+            .unwrap();
+        println!(
+            "{:<16} {:>9.1} {:>9.1} {:>9.1}   slowest median: {:.1} µs for {:?}",
+            kind,
+            at(0.5),
+            at(0.99),
+            samples[samples.len() - 1],
+            slowest.0,
+            slowest.1
+        );
     }
 }
 

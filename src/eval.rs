@@ -101,7 +101,10 @@ pub fn evaluate(snap: &Snapshot, cases: &[Case]) -> Result<Report> {
         let system = snap
             .system_index(&case.system)
             .with_context(|| format!("unknown system {:?} in the evaluation set", case.system))?;
-        let hits = search(snap, &SearchRequest { q: &case.query, system: Some(system), limit: DEPTH, level: None })?;
+        let hits = search(
+            snap,
+            &SearchRequest { q: &case.query, system: Some(system), limit: DEPTH, level: None, leaf: false },
+        )?;
         let rank = hits.iter().position(|h| {
             std::iter::once(h.concept)
                 .chain(snap.ancestors(h.concept))

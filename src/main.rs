@@ -55,6 +55,9 @@ enum Command {
         /// Preferred level (name or depth).
         #[arg(long)]
         level: Option<String>,
+        /// Prefer concepts without children.
+        #[arg(long)]
+        leaf: bool,
         /// Print the JSON of GET /v1/search.
         #[arg(long)]
         json: bool,
@@ -135,7 +138,7 @@ fn run(cli: Cli) -> Result<()> {
                 api::serve(listener, api::AppState::new(snapshot)).await
             })?;
         }
-        Command::Search { system, limit, level, json, explain, query } => {
+        Command::Search { system, limit, level, leaf, json, explain, query } => {
             let snap = index::open_current(&paths, Prepare::FetchAndBuild)?;
             let q = query.join(" ");
             let system = match system {
@@ -149,7 +152,7 @@ fn run(cli: Cli) -> Result<()> {
                 bail!("--limit must be from 1 to {}", search::MAX_LIMIT);
             }
             let t = Instant::now();
-            let hits = search::search(&snap, &SearchRequest { q: &q, system, limit, level: level.as_deref() })?;
+            let hits = search::search(&snap, &SearchRequest { q: &q, system, limit, level: level.as_deref(), leaf })?;
             let took = t.elapsed().as_micros();
             let response = v1::search_response(&snap, &q, hits, explain || json, took);
             if json {

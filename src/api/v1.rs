@@ -71,6 +71,7 @@ pub struct SearchParams {
     pub system: Option<String>,
     pub limit: Option<String>,
     pub level: Option<String>,
+    pub leaf: Option<bool>,
     pub explain: Option<bool>,
 }
 
@@ -176,7 +177,13 @@ pub async fn search(
         None | Some("") => None,
         Some(name) => Some(resolve_system(&snap, name)?),
     };
-    let req = SearchRequest { q: &q, system, limit, level: p.level.as_deref().filter(|l| !l.is_empty()) };
+    let req = SearchRequest {
+        q: &q,
+        system,
+        limit,
+        level: p.level.as_deref().filter(|l| !l.is_empty()),
+        leaf: p.leaf.unwrap_or(false),
+    };
     let hits = search::search(&snap, &req)?;
     Ok(Json(search_response(&snap, &q, hits, p.explain.unwrap_or(false), started.elapsed().as_micros())))
 }

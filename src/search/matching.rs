@@ -7,6 +7,7 @@ use serde::Serialize;
 use super::MatchKind;
 use super::plan::{Plan, Slot};
 use crate::index::{ConceptRef, Snapshot};
+use crate::model::DesignationKind;
 
 /// How one query term matched, best first.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -41,7 +42,8 @@ pub struct Matched {
     /// The query word(s) as folded (accents and case removed).
     pub term: String,
     pub how: How,
-    /// `display`, `designation` or `code`.
+    /// `code`, `display`, or the designation that matched: `short`, `long`,
+    /// `synonym` (from the lexicon).
     pub field: &'static str,
     /// The label term (stem) it matched.
     pub target: String,
@@ -102,8 +104,17 @@ fn kind_of(matches: &[SlotMatch], label_len: usize) -> Option<MatchKind> {
     Some(MatchKind::AllTerms)
 }
 
-/// Which label of a concept matched.
+/// Which label of a concept matched: `display`, or the kind of designation
+/// (`short`, `long`, `synonym`).
 type Field = &'static str;
+
+fn field_name(kind: DesignationKind) -> Field {
+    match kind {
+        DesignationKind::Short => "short",
+        DesignationKind::Long => "long",
+        DesignationKind::Synonym => "synonym",
+    }
+}
 
 /// Grades concept `r`: the best kind over its display and designations, or
 /// the union of their matches when no single label matches every slot.
@@ -124,17 +135,26 @@ pub(super) fn grade(snap: &Snapshot, plan: &Plan, r: ConceptRef) -> Grade {
     };
     let display = snap.label_terms(r);
     let alts = snap.designation_terms(r);
-    let on = |label: &[u32]| plan.slots.iter().map(|s| match_slot(s, label)).collect::<Vec<_>>();
+    let concept = snap.concept(r);
+    let on = |label: &[u32], synonym: bool| {
+        plan.slots
+            .iter()
+            .map(|s| {
+                // An exact match on a lexicon synonym is a synonym match.
+                match_slot(s, label).map(|(h, p)| if synonym && h == How::Exact { (How::Synonym, p) } else { (h, p) })
+            })
+            .collect::<Vec<_>>()
+    };
 
-    let m = on(display);
+    let m = on(display, false);
     let mut best: Option<(MatchKind, Vec<SlotMatch>, &[u32], Field)> =
         kind_of(&m, display.len()).map(|k| (k, m, display, "display"));
-    for alt in alts {
-        let m = on(alt);
+    for (alt, d) in alts.iter().zip(&concept.designations) {
+        let m = on(alt, d.kind == DesignationKind::Synonym);
         if let Some(k) = kind_of(&m, alt.len())
             && best.as_ref().is_none_or(|(b, ..)| k < *b)
         {
-            best = Some((k, m, alt, "designation"));
+            best = Some((k, m, alt, field_name(d.kind)));
         }
     }
     if let Some((kind, m, label, field)) = best {
@@ -144,7 +164,7 @@ pub(super) fn grade(snap: &Snapshot, plan: &Plan, r: ConceptRef) -> Grade {
     let mut matched = Vec::new();
     for slot in &plan.slots {
         let found = std::iter::once((display, "display"))
-            .chain(alts.iter().map(|a| (a.as_slice(), "designation")))
+            .chain(alts.iter().zip(&concept.designations).map(|(a, d)| (a.as_slice(), field_name(d.kind))))
             .find_map(|(label, field)| {
                 match_slot(slot, label).map(|(how, pos)| Matched {
                     term: slot.word.clone(),

@@ -16,7 +16,8 @@
 //!   matching some of them, flagged [`MatchKind::Partial`]: this is what long
 //!   free-text descriptions get.
 //! * Ranking is deterministic: [`MatchKind`] first, then the level asked
-//!   (default: the codable levels, see [`crate::model::CodeSystem::codable_from`]),
+//!   (`level`, or leaves with `leaf`; default: the codable levels, see
+//!   [`crate::model::CodeSystem::codable_from`]),
 //!   then labels ATIH flags with `***` last, then BM25 for partial matches,
 //!   then shorter labels, then code order.
 
@@ -36,7 +37,9 @@ pub const MAX_QUERY_CHARS: usize = 300;
 /// Most results a search may ask for.
 pub const MAX_LIMIT: usize = 100;
 /// Concepts the free-text fallback ranks.
-const FALLBACK_CANDIDATES: usize = 200;
+const FALLBACK_CANDIDATES: usize = 100;
+/// From this many slots a query is a description rather than typed words.
+const LONG_QUERY_SLOTS: usize = 4;
 
 /// Why a hit matched, best first. The order is the ranking order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -86,6 +89,8 @@ pub struct SearchRequest<'a> {
     pub limit: usize,
     /// Preferred level (name, e.g. `sous-classe`, or depth number).
     pub level: Option<&'a str>,
+    /// Prefer concepts without children.
+    pub leaf: bool,
 }
 
 /// One result.
@@ -115,6 +120,7 @@ struct SortKey {
 /// same hits in the same order.
 pub fn search(snap: &Snapshot, req: &SearchRequest) -> Result<Vec<Hit>> {
     let q = req.q.trim();
+    let typing = !req.q.ends_with(|c: char| c.is_whitespace() || c.is_ascii_punctuation());
     if q.is_empty() || req.limit == 0 {
         return Ok(Vec::new());
     }
@@ -141,9 +147,9 @@ pub fn search(snap: &Snapshot, req: &SearchRequest) -> Result<Vec<Hit>> {
 
     // Words, possibly under a code typed with them.
     let (words, restrict) = split_code_word(snap, &scope, q);
-    let mut text_hits = text_search(snap, req, &scope, words, restrict.as_ref(), &seen)?;
+    let mut text_hits = text_search(snap, req, &scope, words, typing, restrict.as_ref(), &seen)?;
     if text_hits.is_empty() && restrict.is_some() {
-        text_hits = text_search(snap, req, &scope, q, None, &seen)?;
+        text_hits = text_search(snap, req, &scope, q, typing, None, &seen)?;
     }
     ranked.extend(text_hits);
 
@@ -169,6 +175,7 @@ fn push(
     let concept = snap.concept(r);
     let level_miss = match req.level {
         Some(level) => !level_matches(snap, r, level),
+        None if req.leaf => !snap.is_leaf(r),
         None if code_order => false,
         None => !snap.is_codable(r),
     };
@@ -215,10 +222,11 @@ fn text_search(
     req: &SearchRequest,
     scope: &[usize],
     q: &str,
+    typing: bool,
     restrict: Option<&(usize, String)>,
     seen: &std::collections::HashSet<ConceptRef>,
 ) -> Result<Vec<(SortKey, Hit)>> {
-    let plan = Plan::new(snap, q);
+    let plan = Plan::new(snap, q, typing);
     if plan.slots.is_empty() {
         return Ok(Vec::new());
     }
@@ -242,11 +250,13 @@ fn text_search(
         let Grade { kind, matched } = grade(snap, &plan, r);
         push(&mut out, snap, req, r, kind, 0.0, matched);
     }
-    if out.len() >= req.limit {
+    // A short query that some concepts match fully is served; a long
+    // description with too few full matches is completed by BM25.
+    if out.len() >= req.limit || (!out.is_empty() && plan.slots.len() < LONG_QUERY_SLOTS) {
         return Ok(out);
     }
 
-    // Too few concepts have every word: add what has some of them, by BM25.
+    // Add what has some of the words, by BM25.
     let mut seen: std::collections::HashSet<ConceptRef> = seen.clone();
     seen.extend(out.iter().map(|(_, h)| h.concept));
     let ids: Vec<&str> = scope.iter().map(|&s| snap.systems[s].id.as_str()).collect();

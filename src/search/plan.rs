@@ -89,10 +89,14 @@ impl Slot {
         }
     }
 
-    fn add_prefix(&mut self, snap: &Snapshot, stem: &str) {
-        for id in snap.vocab.prefix_range(stem) {
+    /// Adds the terms starting with `stem`; returns whether there were any.
+    fn add_prefix(&mut self, snap: &Snapshot, stem: &str) -> bool {
+        let range = snap.vocab.prefix_range(stem);
+        let any = !range.is_empty();
+        for id in range {
             self.set(id, How::Prefix);
         }
+        any
     }
 
     /// Terms within the edit distance of `stem`; for the word being typed,
@@ -150,9 +154,10 @@ impl Slot {
 impl Plan {
     /// Analyses `q`: terms, lexicon phrases (longest first), and for each
     /// slot the vocabulary it matches.
-    pub fn new(snap: &Snapshot, q: &str) -> Plan {
+    /// `typing`: the last word may be unfinished (no space or punctuation
+    /// after it in what the user typed).
+    pub fn new(snap: &Snapshot, q: &str, typing: bool) -> Plan {
         let terms = analyze(q);
-        let typing = !q.ends_with(|c: char| c.is_whitespace() || c.is_ascii_punctuation());
         let fuzzy = terms.len() <= MAX_FUZZY_SLOTS;
         let mut slots = Vec::new();
         let mut i = 0;
@@ -179,10 +184,14 @@ impl Plan {
             }
             if span == 1 {
                 let stem = &covered[0].stem;
+                let known = snap.vocab.id(stem).is_some();
+                let mut prefixed = false;
                 if last && typing {
-                    slot.add_prefix(snap, stem);
+                    prefixed = slot.add_prefix(snap, stem);
                 }
-                if fuzzy && !stem.chars().any(|c| c.is_ascii_digit()) {
+                // A word the vocabulary knows, or a start of one, is taken as
+                // typed; typo tolerance is for the others.
+                if fuzzy && !known && !prefixed && !stem.chars().any(|c| c.is_ascii_digit()) {
                     slot.add_fuzzy(snap, stem, last && typing);
                 }
             }

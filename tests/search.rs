@@ -1,0 +1,128 @@
+//! Search behaviour on the real default data: what a clinician typing in a
+//! form, or a legacy file, must get.
+
+mod common;
+
+use harmonie::search::{How, MatchKind, SearchRequest, search};
+
+/// Codes of the first `n` results.
+fn top(system: &str, q: &str, n: usize) -> Vec<String> {
+    hits(system, q, n).into_iter().map(|(c, _)| c).collect()
+}
+
+fn hits(system: &str, q: &str, n: usize) -> Vec<(String, MatchKind)> {
+    let snap = common::snapshot();
+    let s = snap.system_index(system).unwrap();
+    search(&snap, &SearchRequest { q, system: Some(s), limit: n, level: None, leaf: false })
+        .unwrap()
+        .into_iter()
+        .map(|h| (snap.concept(h.concept).code.clone(), h.kind))
+        .collect()
+}
+
+#[test]
+fn accents_case_and_plurals_do_not_matter() {
+    for q in ["SECRETAIRE", "secrétaire", "Secrétaires"] {
+        assert_eq!(top("pcs", q, 1), ["542a"], "{q}");
+    }
+    assert_eq!(top("naf", "COMMERCE DE DETAIL FRUITS LEGUMES", 1), ["47.21Z"]);
+}
+
+#[test]
+fn feminine_forms_meet_the_masculine_labels() {
+    assert!(top("pcs", "infirmière", 2).iter().all(|c| c.starts_with("431")));
+    assert!(top("pcs", "aide-soignante", 3).contains(&"526a".to_string()));
+    assert!(top("pcs", "vendeuse", 5).contains(&"553a".to_string()));
+}
+
+#[test]
+fn the_word_being_typed_is_a_prefix() {
+    assert_eq!(top("cim10", "lomb", 1), ["M54.5"]);
+    assert_eq!(top("pcs", "aide soign", 1), ["526a"]);
+    assert_eq!(top("naf", "boulang", 1), ["10.71C"]);
+    // A finished word (followed by a space) is not a prefix any more.
+    assert!(hits("cim10", "lomb ", 5).iter().all(|(c, _)| !c.starts_with("M54.5")));
+}
+
+#[test]
+fn typos_are_tolerated_from_four_letters() {
+    let h = hits("cim10", "canal carpein", 1);
+    assert_eq!(h[0], ("G56.0".to_string(), MatchKind::Fuzzy));
+    assert!(top("naf", "imprimeire", 2).iter().all(|c| c.starts_with("18.1")));
+    assert!(top("pcs", "plombeir", 3).contains(&"632f".to_string()));
+    // Three letters get no typo tolerance: "tns" is not "tms".
+    assert!(top("cim10", "tns", 5).iter().all(|c| !c.starts_with("M7")));
+}
+
+#[test]
+fn lexicon_abbreviations_and_lay_terms_reach_codes() {
+    let tms = top("cim10", "TMS", 5);
+    assert!(tms.contains(&"G56.0".to_string()) && tms.iter().any(|c| c.starts_with("M75")), "{tms:?}");
+    assert_eq!(top("pcs", "ASH", 1), ["525d"]);
+    assert_eq!(top("pcs", "nounou", 1), ["563a"]);
+    assert!(top("cim10", "mal de dos", 3).iter().any(|c| c.starts_with("M54")));
+    assert_eq!(top("naf", "BTP gros oeuvre", 1), ["43.99C"]);
+    assert!(top("naf", "pizzeria", 2).contains(&"56.10A".to_string()));
+}
+
+#[test]
+fn codes_in_any_spelling_come_first_then_codes_beneath() {
+    assert_eq!(hits("naf", "4722Z", 1)[0], ("47.22Z".to_string(), MatchKind::ExactCode));
+    let h = hits("naf", "56.1", 5);
+    assert_eq!(h[0], ("56.1".to_string(), MatchKind::ExactCode));
+    assert!(h[1..].iter().all(|(c, k)| c.starts_with("56.1") && *k == MatchKind::CodePrefix));
+    assert_eq!(top("pcs", "562B", 1), ["562b"]);
+    assert_eq!(top("cim10", "a15.1", 1), ["A15.1"]);
+}
+
+#[test]
+fn a_code_mixed_with_words_restricts_the_words() {
+    assert_eq!(top("naf", "10.71 boulangerie", 1), ["10.71C"]);
+    assert!(top("naf", "47 fruits", 5).iter().all(|c| c.starts_with("47")));
+    // A number that is no code prefix is ignored rather than emptying the results.
+    assert!(!top("naf", "99.9 boulangerie", 5).is_empty());
+}
+
+#[test]
+fn long_descriptions_get_flagged_partial_candidates() {
+    let h = hits("naf", "Pizzeria, snack, restauration rapide sur place et à emporter.", 5);
+    assert!(h.iter().any(|(c, _)| c == "56.10C"), "{h:?}");
+    assert!(h.iter().any(|(_, k)| *k == MatchKind::Partial), "{h:?}");
+}
+
+#[test]
+fn codable_levels_come_before_groups_by_default_and_level_is_honoured() {
+    let snap = common::snapshot();
+    let naf = snap.system_index("naf").unwrap();
+    let first = |q: &str, level: Option<&str>, leaf: bool| {
+        let h = search(&snap, &SearchRequest { q, system: Some(naf), limit: 1, level, leaf }).unwrap();
+        snap.concept(h[0].concept).code.clone()
+    };
+    // "pain" is in a classe and in its sous-classes, all matched in order.
+    assert_eq!(first("pain", None, false), "10.71A");
+    assert_eq!(first("pain", Some("classe"), false), "10.71");
+    assert_eq!(first("pain", Some("3"), false), "10.71");
+    assert_eq!(first("pain", None, true), "10.71A");
+    // The kind of match still comes first: an exact label beats the level asked.
+    assert_eq!(first("boulangerie", Some("groupe"), false), "10.71C");
+}
+
+#[test]
+fn explain_says_how_each_word_matched() {
+    let snap = common::snapshot();
+    let cim = snap.system_index("cim10").unwrap();
+    let h = search(&snap, &SearchRequest { q: "canal carpein", system: Some(cim), limit: 1, level: None, leaf: false })
+        .unwrap();
+    let how: Vec<(String, How)> = h[0].matched.iter().map(|m| (m.term.clone(), m.how)).collect();
+    assert_eq!(how, [("canal".to_string(), How::Exact), ("carpein".to_string(), How::Fuzzy)]);
+    let h = search(&snap, &SearchRequest { q: "TMS", system: Some(cim), limit: 1, level: None, leaf: false }).unwrap();
+    assert_eq!((h[0].matched[0].how, h[0].matched[0].field), (How::Synonym, "synonym"));
+}
+
+#[test]
+fn ranking_is_deterministic() {
+    for q in ["lomb", "aide", "commerce", "a"] {
+        assert_eq!(top("cim10", q, 20), top("cim10", q, 20), "{q}");
+        assert_eq!(top("naf", q, 20), top("naf", q, 20), "{q}");
+    }
+}
