@@ -10,6 +10,8 @@ pub mod index;
 pub mod lexicon;
 pub mod model;
 pub mod paths;
+pub mod rollup;
 pub mod search;
 pub mod sources;
 pub mod text;
+pub mod validate;

@@ -44,6 +44,31 @@ enum Command {
     Serve {
         #[arg(long, env = "HARMONIE_ADDR", default_value = "127.0.0.1:8080")]
         addr: SocketAddr,
+        /// Bearer token enabling POST /admin/reload (no token: no admin routes).
+        #[arg(long, env = "HARMONIE_ADMIN_TOKEN", hide_env_values = true)]
+        admin_token: Option<String>,
+        /// Origins allowed to call the API from a browser (CORS), comma-separated.
+        #[arg(long, env = "HARMONIE_CORS_ORIGINS", value_delimiter = ',')]
+        cors_origin: Vec<String>,
+        /// Longest time a request may take, in seconds.
+        #[arg(long, env = "HARMONIE_TIMEOUT_SECS", default_value_t = 10)]
+        timeout_secs: u64,
+        /// Largest request body, in MiB.
+        #[arg(long, env = "HARMONIE_MAX_BODY_MB", default_value_t = 20)]
+        max_body_mb: usize,
+    },
+    /// Aggregate counts by code (CSV rows code,count) at a level of the hierarchy.
+    Rollup {
+        #[arg(long)]
+        system: String,
+        /// Level name or depth (section, chapitre, groupe socioprofessionnel, 0…).
+        #[arg(long)]
+        level: String,
+        /// Print the JSON of POST /v1/rollup.
+        #[arg(long)]
+        json: bool,
+        /// CSV file of code,count rows (`-` for standard input).
+        file: PathBuf,
     },
     /// Search concepts by code or label.
     Search {
@@ -122,7 +147,7 @@ fn run(cli: Cli) -> Result<()> {
                 eprintln!("snapshot {} is up to date: {}", outcome.id, outcome.dir.display());
             }
         }
-        Command::Serve { addr } => {
+        Command::Serve { addr, admin_token, cors_origin, timeout_secs, max_body_mb } => {
             tracing_subscriber::fmt()
                 .with_env_filter(
                     tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
@@ -135,7 +160,15 @@ fn run(cli: Cli) -> Result<()> {
             runtime.block_on(async {
                 let listener = api::bind(addr).await?;
                 tracing::info!("listening on http://{}", listener.local_addr()?);
-                api::serve(listener, api::AppState::new(snapshot)).await
+                let mut config = api::ServerConfig::new(paths.clone());
+                config.admin_token = admin_token.filter(|t| !t.is_empty());
+                config.cors_origins = cors_origin.into_iter().filter(|o| !o.is_empty()).collect();
+                config.request_timeout = std::time::Duration::from_secs(timeout_secs.max(1));
+                config.max_body_bytes = max_body_mb.max(1) * 1024 * 1024;
+                if config.admin_token.is_some() {
+                    tracing::info!("admin routes enabled (POST /admin/reload)");
+                }
+                api::serve(listener, api::AppState::new(snapshot, config)).await
             })?;
         }
         Command::Search { system, limit, level, leaf, json, explain, query } => {
@@ -205,6 +238,41 @@ fn run(cli: Cli) -> Result<()> {
                 }
             }
         }
+        Command::Rollup { system, level, json, file } => {
+            let snap = index::open_current(&paths, Prepare::FetchAndBuild)?;
+            let s = snap
+                .system_index(&system)
+                .with_context(|| format!("unknown system {system:?}; known: {}", snap.system_names()))?;
+            let level = harmonie::rollup::resolve_level(&snap, s, &level)?;
+            let items = if file.as_os_str() == "-" {
+                harmonie::rollup::read_csv(std::io::stdin().lock())
+            } else {
+                let f = std::fs::File::open(&file).with_context(|| format!("cannot open {}", file.display()))?;
+                harmonie::rollup::read_csv(f)
+            }
+            .with_context(|| format!("reading {}", file.display()))?;
+            let result = harmonie::rollup::rollup(&snap, s, level, items);
+            if json {
+                println!("{}", serde_json::to_string_pretty(&result)?);
+            } else {
+                let mut out = csv::Writer::from_writer(std::io::stdout().lock());
+                out.write_record([result.level.as_str(), "display", "count"])?;
+                for g in &result.groups {
+                    out.write_record([g.code.as_str(), g.display.as_str(), &g.count.to_string()])?;
+                }
+                out.flush()?;
+                for u in &result.unplaced {
+                    eprintln!("unplaced: {} ({}): {}", u.code, u.count, u.reason);
+                }
+                eprintln!(
+                    "{} counted, {} placed at level {}, {} unplaced",
+                    result.total,
+                    result.placed,
+                    result.level,
+                    result.total - result.placed
+                );
+            }
+        }
         Command::Lookup { system, code, json } => {
             let snap = index::open_current(&paths, Prepare::FetchAndBuild)?;
             let s = snap
@@ -216,7 +284,7 @@ fn run(cli: Cli) -> Result<()> {
                     Some(c) => bail!("{c} is not a code of {}", snap.systems[s].id),
                 }
             };
-            let out = v1::concept_out(&snap, r);
+            let out = api::concepts::concept_out(&snap, r);
             if json {
                 println!("{}", serde_json::to_string_pretty(&out)?);
             } else {

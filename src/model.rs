@@ -53,17 +53,20 @@ pub struct Concept {
     pub designations: Vec<Designation>,
     #[serde(default)]
     pub status: Status,
+    /// For a retired concept, the canonical codes that replace it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub replaced_by: Vec<String>,
 }
 
 /// Another label of a concept.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Designation {
     #[serde(rename = "use")]
     pub kind: DesignationKind,
     pub value: String,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DesignationKind {
     /// An abbreviated label (NAF 40/65-character labels, CIM-10 short labels).
@@ -74,7 +77,7 @@ pub enum DesignationKind {
     Synonym,
 }
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     #[default]

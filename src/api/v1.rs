@@ -1,34 +1,27 @@
-//! v1 JSON handlers: small, each validating its input and delegating to the
-//! library.
+//! v1 JSON handlers for systems and search; the JSON shapes shared with the
+//! CLI.
 
 use std::time::Instant;
 
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 use super::AppState;
-use super::error::ApiError;
+use super::error::{ApiError, Problem};
 use crate::index::{ConceptRef, Snapshot};
 use crate::search::{self, Hit, MAX_LIMIT, MAX_QUERY_CHARS, MatchKind, Matched, SearchRequest};
 
-pub async fn healthz(State(state): State<AppState>) -> Json<serde_json::Value> {
-    let snap = state.snapshot.load();
-    Json(serde_json::json!({"status": "ok", "snapshot": snap.manifest.id, "concepts": snap.len()}))
-}
-
-pub async fn not_found() -> ApiError {
-    ApiError::not_found("no such route", "Route inconnue / unknown route: see GET /v1/systems and GET /v1/search?q=…")
-}
-
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct LevelCount {
     pub name: String,
     pub count: usize,
 }
 
-#[derive(Serialize)]
+/// A terminology served.
+#[derive(Serialize, ToSchema)]
 pub struct SystemOut {
     pub id: String,
     pub aliases: Vec<String>,
@@ -37,8 +30,10 @@ pub struct SystemOut {
     pub publisher: String,
     pub licence: String,
     pub attribution: String,
+    /// Canonical URL (FHIR `system`).
     pub url: String,
     pub concept_count: usize,
+    /// Concepts per level, from the root level down.
     pub levels: Vec<LevelCount>,
 }
 
@@ -61,44 +56,56 @@ pub fn systems_out(snap: &Snapshot) -> Vec<SystemOut> {
         .collect()
 }
 
+/// The systems served, with their counts per level.
+#[utoipa::path(get, path = "/v1/systems", tag = "systems", responses((status = 200, body = Vec<SystemOut>)))]
 pub async fn systems(State(state): State<AppState>) -> Json<Vec<SystemOut>> {
     Json(systems_out(&state.snapshot.load()))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
 pub struct SearchParams {
+    /// What the user typed: words, a code, or both.
     pub q: Option<String>,
+    /// System id or alias; all systems if absent.
     pub system: Option<String>,
+    /// Results wanted, 1 to 100 (default 10).
     pub limit: Option<String>,
+    /// Preferred level (name or depth).
     pub level: Option<String>,
+    /// Prefer concepts without children.
     pub leaf: Option<bool>,
+    /// Say how each query word matched.
     pub explain: Option<bool>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct ConceptBrief {
     pub code: String,
     pub display: String,
     pub level: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct SearchResult {
     pub system: String,
     pub code: String,
     pub display: String,
     pub level: String,
+    /// 0–1, from the kind of match.
     pub score: f32,
     #[serde(rename = "match")]
     pub kind: MatchKind,
+    /// From the root (section, chapter…) down to the parent.
     pub ancestors: Vec<ConceptBrief>,
+    /// With `explain=true`: how each query word matched.
     pub matched: Vec<Matched>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct SearchResponse {
     pub query: String,
     pub results: Vec<SearchResult>,
+    /// Time spent searching, in microseconds.
     pub took_us: u128,
 }
 
@@ -138,6 +145,18 @@ pub fn resolve_system(snap: &Snapshot, name: &str) -> Result<usize, ApiError> {
     })
 }
 
+/// Search concepts by code or words, as you type.
+#[utoipa::path(
+    get,
+    path = "/v1/search",
+    tag = "search",
+    params(SearchParams),
+    responses(
+        (status = 200, body = SearchResponse),
+        (status = 400, description = "query too long, invalid limit or parameter", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "unknown system", body = Problem, content_type = "application/problem+json"),
+    )
+)]
 pub async fn search(
     State(state): State<AppState>,
     params: Result<Query<SearchParams>, QueryRejection>,
@@ -159,20 +178,7 @@ pub async fn search(
             ),
         ));
     }
-    let limit = match p.limit.as_deref() {
-        None | Some("") => 10,
-        Some(l) => match l.parse::<usize>() {
-            Ok(n) if (1..=MAX_LIMIT).contains(&n) => n,
-            _ => {
-                return Err(ApiError::bad_request(
-                    "invalid limit",
-                    format!(
-                        "limit doit être un entier de 1 à {MAX_LIMIT} / limit must be an integer from 1 to {MAX_LIMIT}, got {l:?}"
-                    ),
-                ));
-            }
-        },
-    };
+    let limit = parse_limit(p.limit.as_deref(), 10, MAX_LIMIT)?;
     let system = match p.system.as_deref() {
         None | Some("") => None,
         Some(name) => Some(resolve_system(&snap, name)?),
@@ -188,53 +194,16 @@ pub async fn search(
     Ok(Json(search_response(&snap, &q, hits, p.explain.unwrap_or(false), started.elapsed().as_micros())))
 }
 
-#[derive(Serialize)]
-pub struct ConceptOut {
-    pub system: String,
-    pub code: String,
-    pub display: String,
-    pub level: String,
-    pub status: crate::model::Status,
-    pub designations: Vec<crate::model::Designation>,
-    pub parent: Option<ConceptBrief>,
-    pub ancestors: Vec<ConceptBrief>,
-    pub children: Vec<ConceptBrief>,
-}
-
-/// A concept with its relatives, shared by the API and `harmonie lookup --json`.
-pub fn concept_out(snap: &Snapshot, r: ConceptRef) -> ConceptOut {
-    let c = snap.concept(r);
-    ConceptOut {
-        system: snap.system_of(r).id.clone(),
-        code: c.code.clone(),
-        display: c.display.clone(),
-        level: snap.level_name(r).to_string(),
-        status: c.status,
-        designations: c.designations.clone(),
-        parent: snap.parent(r).map(|p| brief(snap, p)),
-        ancestors: snap.ancestors(r).into_iter().map(|a| brief(snap, a)).collect(),
-        children: snap.children(r).map(|ch| brief(snap, ch)).collect(),
-    }
-}
-
-pub async fn concept(
-    State(state): State<AppState>,
-    Path((system, code)): Path<(String, String)>,
-) -> Result<Json<ConceptOut>, ApiError> {
-    let snap = state.snapshot.load();
-    let s = resolve_system(&snap, &system)?;
-    match snap.lookup(s, &code) {
-        Some(r) => Ok(Json(concept_out(&snap, r))),
-        None if snap.systems[s].syntax.canonical(&code).is_none() => Err(ApiError::bad_request(
-            "malformed code",
-            format!(
-                "{code:?} n'a pas la forme d'un code {} / is not shaped like a {} code",
-                snap.systems[s].id, snap.systems[s].id
-            ),
-        )),
-        None => Err(ApiError::not_found(
-            "unknown code",
-            format!("Code inconnu / unknown code {code:?} in {}", snap.systems[s].id),
-        )),
+/// Parses a `limit` parameter: absent gives `default`, else 1 to `max`.
+pub fn parse_limit(limit: Option<&str>, default: usize, max: usize) -> Result<usize, ApiError> {
+    match limit {
+        None | Some("") => Ok(default),
+        Some(l) => match l.parse::<usize>() {
+            Ok(n) if (1..=max).contains(&n) => Ok(n),
+            _ => Err(ApiError::bad_request(
+                "invalid limit",
+                format!("limit doit être un entier de 1 à {max} / limit must be an integer from 1 to {max}, got {l:?}"),
+            )),
+        },
     }
 }

@@ -17,6 +17,7 @@
 //! build whose inputs did not change does nothing; builds and fetches take a
 //! lock so concurrent processes do not collide.
 
+pub(crate) mod fuzzy;
 mod snapshot;
 pub(crate) mod text;
 

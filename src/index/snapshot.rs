@@ -310,6 +310,58 @@ impl Snapshot {
         out
     }
 
+    /// Concepts of `system` whose canonical code is one keystroke (an edit or
+    /// a transposition) away from `code`, in code order, at most `limit`.
+    pub fn near_codes(&self, system: usize, code: &str, limit: usize) -> Vec<ConceptRef> {
+        let prefix = code_key(&self.systems[system].id, "");
+        let key = code_key(&self.systems[system].id, code);
+        let Ok(key) = std::str::from_utf8(&key) else { return Vec::new() };
+        let automaton = super::fuzzy::dfa(key, 1, false);
+        let mut stream = self.codes.search(super::fuzzy::Lev(&automaton)).into_stream();
+        let mut out = Vec::new();
+        while let Some((k, ord)) = stream.next() {
+            if k.starts_with(&prefix) && k != key.as_bytes() {
+                out.push(ConceptRef(ord as u32));
+                if out.len() >= limit {
+                    break;
+                }
+            }
+        }
+        out
+    }
+
+    /// Every concept beneath `r` (children, their children…), depth first in
+    /// code order.
+    pub fn descendants(&self, r: ConceptRef) -> Vec<ConceptRef> {
+        let mut out = Vec::new();
+        let mut stack: Vec<ConceptRef> = self.children(r).collect();
+        stack.reverse();
+        while let Some(c) = stack.pop() {
+            out.push(c);
+            let first = stack.len();
+            stack.extend(self.children(c));
+            stack[first..].reverse();
+        }
+        out
+    }
+
+    /// The concepts a code or a range of codes stands for: a code in any
+    /// spelling (a CIM-10 block such as `M50-M54` is a concept), or a range
+    /// `FROM-TO` of codes at the same level (`M40-M43`, `10.71A-10.72Z`),
+    /// which gives every concept of that level between them.
+    pub fn resolve_set(&self, system: usize, spec: &str) -> Option<Vec<ConceptRef>> {
+        if let Some(r) = self.lookup(system, spec) {
+            return Some(vec![r]);
+        }
+        let (from, to) = spec.split_once('-')?;
+        let (from, to) = (self.lookup(system, from)?, self.lookup(system, to)?);
+        let level = self.concept(from).level;
+        if self.concept(to).level != level || to < from {
+            return None;
+        }
+        Some((from.0..=to.0).map(ConceptRef).filter(|&r| self.concept(r).level == level).collect())
+    }
+
     /// All concepts of a system, in code order.
     pub fn concepts_of(&self, system: usize) -> impl Iterator<Item = ConceptRef> {
         let start = self.offsets[system];

@@ -10,7 +10,7 @@ use crate::index::{ConceptRef, Snapshot};
 use crate::model::DesignationKind;
 
 /// How one query term matched, best first.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 #[repr(u8)]
 pub enum How {
@@ -37,7 +37,7 @@ impl How {
 }
 
 /// One query term and what it matched, for `explain` and highlighting.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Matched {
     /// The query word(s) as folded (accents and case removed).
     pub term: String,
@@ -57,6 +57,9 @@ impl Matched {
 
 pub(super) struct Grade {
     pub kind: MatchKind,
+    /// Slots that matched somewhere.
+    pub matched_slots: usize,
+    /// How each slot matched; filled only when asked (it allocates).
     pub matched: Vec<Matched>,
 }
 
@@ -118,20 +121,12 @@ fn field_name(kind: DesignationKind) -> Field {
 
 /// Grades concept `r`: the best kind over its display and designations, or
 /// the union of their matches when no single label matches every slot.
-pub(super) fn grade(snap: &Snapshot, plan: &Plan, r: ConceptRef) -> Grade {
-    let explain = |matches: &[SlotMatch], label: &[u32], field: &'static str| -> Vec<Matched> {
-        matches
-            .iter()
-            .zip(&plan.slots)
-            .filter_map(|(m, slot)| {
-                m.map(|(how, pos)| Matched {
-                    term: slot.word.clone(),
-                    how,
-                    field,
-                    target: snap.vocab.terms[label[pos] as usize].to_string(),
-                })
-            })
-            .collect()
+pub(super) fn grade(snap: &Snapshot, plan: &Plan, r: ConceptRef, explain: bool) -> Grade {
+    let describe = |slot: &Slot, (how, pos): (How, usize), label: &[u32], field: Field| Matched {
+        term: slot.word.clone(),
+        how,
+        field,
+        target: snap.vocab.terms[label[pos] as usize].to_string(),
     };
     let display = snap.label_terms(r);
     let alts = snap.designation_terms(r);
@@ -158,29 +153,36 @@ pub(super) fn grade(snap: &Snapshot, plan: &Plan, r: ConceptRef) -> Grade {
         }
     }
     if let Some((kind, m, label, field)) = best {
-        return Grade { kind, matched: explain(&m, label, field) };
+        let matched = if explain {
+            m.iter().zip(&plan.slots).filter_map(|(m, slot)| m.map(|x| describe(slot, x, label, field))).collect()
+        } else {
+            Vec::new()
+        };
+        return Grade { kind, matched_slots: plan.slots.len(), matched };
     }
     // No single label has every slot: take each slot where it matches.
-    let mut matched = Vec::new();
-    for slot in &plan.slots {
-        let found = std::iter::once((display, "display"))
+    let labels = || {
+        std::iter::once((display, "display"))
             .chain(alts.iter().zip(&concept.designations).map(|(a, d)| (a.as_slice(), field_name(d.kind))))
-            .find_map(|(label, field)| {
-                match_slot(slot, label).map(|(how, pos)| Matched {
-                    term: slot.word.clone(),
-                    how,
-                    field,
-                    target: snap.vocab.terms[label[pos] as usize].to_string(),
-                })
-            });
-        matched.extend(found);
-    }
-    let kind = if matched.len() == plan.slots.len() {
-        if matched.iter().any(|m| m.how == How::Fuzzy) { MatchKind::Fuzzy } else { MatchKind::AllTerms }
-    } else {
-        MatchKind::Partial
     };
-    Grade { kind, matched }
+    let (mut matched_slots, mut fuzzy, mut matched) = (0, false, Vec::new());
+    for slot in &plan.slots {
+        if let Some((x, label, field)) =
+            labels().find_map(|(label, field)| match_slot(slot, label).map(|x| (x, label, field)))
+        {
+            matched_slots += 1;
+            fuzzy |= x.0 == How::Fuzzy;
+            if explain {
+                matched.push(describe(slot, x, label, field));
+            }
+        }
+    }
+    let kind = match (matched_slots == plan.slots.len(), fuzzy) {
+        (true, true) => MatchKind::Fuzzy,
+        (true, false) => MatchKind::AllTerms,
+        (false, _) => MatchKind::Partial,
+    };
+    Grade { kind, matched_slots, matched }
 }
 
 #[cfg(test)]

@@ -28,7 +28,7 @@ use anyhow::Result;
 use serde::Serialize;
 
 use crate::index::{ConceptRef, Snapshot};
-use matching::{Grade, grade};
+use matching::grade;
 pub use matching::{How, Matched};
 use plan::{Bits, Plan};
 
@@ -42,7 +42,7 @@ const FALLBACK_CANDIDATES: usize = 100;
 const LONG_QUERY_SLOTS: usize = 4;
 
 /// Why a hit matched, best first. The order is the ranking order.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum MatchKind {
     /// The query is the concept's code, in any spelling.
@@ -136,11 +136,11 @@ pub fn search(snap: &Snapshot, req: &SearchRequest) -> Result<Vec<Hit>> {
         let Some(prefix) = snap.systems[s].syntax.code_prefix(q) else { continue };
         if let Some(r) = snap.lookup(s, q) {
             seen.insert(r);
-            push(&mut ranked, snap, req, r, MatchKind::ExactCode, 0.0, vec![Matched::code(q)]);
+            push(&mut ranked, snap, req, r, MatchKind::ExactCode, 0.0, 1.0);
         }
         for r in snap.codes_with_prefix(s, &prefix, req.limit + 1) {
             if seen.insert(r) {
-                push(&mut ranked, snap, req, r, MatchKind::CodePrefix, 0.0, vec![Matched::code(q)]);
+                push(&mut ranked, snap, req, r, MatchKind::CodePrefix, 0.0, 1.0);
             }
         }
     }
@@ -153,15 +153,20 @@ pub fn search(snap: &Snapshot, req: &SearchRequest) -> Result<Vec<Hit>> {
     }
     ranked.extend(text_hits);
 
-    let n = req.limit.min(ranked.len());
-    if n < ranked.len() {
-        ranked.select_nth_unstable_by(n, |a, b| a.0.cmp(&b.0));
-        ranked.truncate(n);
-    }
-    ranked.sort_by(|a, b| a.0.cmp(&b.0));
-    Ok(ranked.into_iter().map(|(_, h)| h).collect())
+    keep_best(&mut ranked, req.limit);
+    Ok(ranked
+        .into_iter()
+        .map(|(_, mut h)| {
+            if matches!(h.kind, MatchKind::ExactCode | MatchKind::CodePrefix) {
+                h.matched = vec![Matched::code(q)];
+            }
+            h
+        })
+        .collect())
 }
 
+/// Adds a hit with its ranking key; `fraction` of the query slots matched
+/// (for the score of partial matches).
 fn push(
     ranked: &mut Vec<(SortKey, Hit)>,
     snap: &Snapshot,
@@ -169,7 +174,7 @@ fn push(
     r: ConceptRef,
     kind: MatchKind,
     bm25: f32,
-    matched: Vec<Matched>,
+    fraction: f32,
 ) {
     let code_order = matches!(kind, MatchKind::CodePrefix | MatchKind::ExactCode);
     let concept = snap.concept(r);
@@ -179,7 +184,6 @@ fn push(
         None if code_order => false,
         None => !snap.is_codable(r),
     };
-    let fraction = if matched.is_empty() { 0.0 } else { 1.0 };
     let key = SortKey {
         kind,
         level_miss,
@@ -188,7 +192,7 @@ fn push(
         label_len: if code_order { 0 } else { concept.display.len() },
         ord: r,
     };
-    ranked.push((key, Hit { concept: r, kind, score: kind.score(fraction), matched }));
+    ranked.push((key, Hit { concept: r, kind, score: kind.score(fraction), matched: Vec::new() }));
 }
 
 /// Finds a code-shaped word among other words (`10.71 boulangerie`): returns
@@ -247,36 +251,43 @@ fn text_search(
         if seen.contains(&r) || !under(r) {
             continue;
         }
-        let Grade { kind, matched } = grade(snap, &plan, r);
-        push(&mut out, snap, req, r, kind, 0.0, matched);
-    }
-    // A short query that some concepts match fully is served; a long
-    // description with too few full matches is completed by BM25.
-    if out.len() >= req.limit || (!out.is_empty() && plan.slots.len() < LONG_QUERY_SLOTS) {
-        return Ok(out);
+        let g = grade(snap, &plan, r, false);
+        push(&mut out, snap, req, r, g.kind, 0.0, g.matched_slots as f32 / plan.slots.len() as f32);
     }
 
-    // Add what has some of the words, by BM25.
-    let mut seen: std::collections::HashSet<ConceptRef> = seen.clone();
-    seen.extend(out.iter().map(|(_, h)| h.concept));
-    let ids: Vec<&str> = scope.iter().map(|&s| snap.systems[s].id.as_str()).collect();
-    let filter = (scope.len() < snap.systems.len()).then_some(ids.as_slice());
-    let bm25_slots: Vec<Vec<String>> = plan.slots.iter().map(|s| s.bm25_stems(snap)).collect();
-    for (ord, score) in snap.text.best(&bm25_slots, filter, FALLBACK_CANDIDATES)? {
-        let r = ConceptRef(ord);
-        if seen.contains(&r) || !under(r) {
-            continue;
-        }
-        let Grade { kind, matched } = grade(snap, &plan, r);
-        let matched_fraction = matched.len() as f32 / plan.slots.len() as f32;
-        push(&mut out, snap, req, r, kind, score, matched);
-        if let Some((_, hit)) = out.last_mut()
-            && kind == MatchKind::Partial
-        {
-            hit.score = kind.score(matched_fraction);
+    // A short query that some concepts match fully is served; a long
+    // description with too few full matches is completed by BM25.
+    if out.len() < req.limit && (out.is_empty() || plan.slots.len() >= LONG_QUERY_SLOTS) {
+        let mut seen: std::collections::HashSet<ConceptRef> = seen.clone();
+        seen.extend(out.iter().map(|(_, h)| h.concept));
+        let ids: Vec<&str> = scope.iter().map(|&s| snap.systems[s].id.as_str()).collect();
+        let filter = (scope.len() < snap.systems.len()).then_some(ids.as_slice());
+        let bm25_slots: Vec<Vec<String>> = plan.slots.iter().map(|s| s.bm25_stems(snap)).collect();
+        for (ord, score) in snap.text.best(&bm25_slots, filter, FALLBACK_CANDIDATES)? {
+            let r = ConceptRef(ord);
+            if seen.contains(&r) || !under(r) {
+                continue;
+            }
+            let g = grade(snap, &plan, r, false);
+            push(&mut out, snap, req, r, g.kind, score, g.matched_slots as f32 / plan.slots.len() as f32);
         }
     }
+
+    // Only the hits shown are explained.
+    keep_best(&mut out, req.limit);
+    for (_, hit) in out.iter_mut() {
+        hit.matched = grade(snap, &plan, hit.concept, true).matched;
+    }
     Ok(out)
+}
+
+/// Keeps the `n` best of `ranked`, sorted.
+fn keep_best(ranked: &mut Vec<(SortKey, Hit)>, n: usize) {
+    if n < ranked.len() {
+        ranked.select_nth_unstable_by(n, |a, b| a.0.cmp(&b.0));
+        ranked.truncate(n);
+    }
+    ranked.sort_by(|a, b| a.0.cmp(&b.0));
 }
 
 /// Whether concept `r` is at `level` (a level name of its system, any case,

@@ -1,13 +1,11 @@
 //! Query plans: the query's terms grouped into slots, each resolved once
 //! against the snapshot vocabulary into the label terms it matches and how.
 
-use std::sync::OnceLock;
-
 use fst::{IntoStreamer, Streamer};
-use levenshtein_automata::{DFA, Distance, LevenshteinAutomatonBuilder, SINK_STATE};
 
 use super::How;
 use crate::index::Snapshot;
+use crate::index::fuzzy::{Lev, dfa};
 use crate::text::analyze;
 
 /// Slots beyond which fuzzy matching is skipped: a long description is
@@ -29,30 +27,6 @@ pub(crate) struct Slot {
 /// A query analysed into slots.
 pub(crate) struct Plan {
     pub slots: Vec<Slot>,
-}
-
-fn builders() -> &'static [LevenshteinAutomatonBuilder; 2] {
-    static B: OnceLock<[LevenshteinAutomatonBuilder; 2]> = OnceLock::new();
-    B.get_or_init(|| [LevenshteinAutomatonBuilder::new(1, true), LevenshteinAutomatonBuilder::new(2, true)])
-}
-
-/// A Levenshtein DFA as an fst automaton.
-struct Lev<'a>(&'a DFA);
-
-impl fst::Automaton for Lev<'_> {
-    type State = u32;
-    fn start(&self) -> u32 {
-        self.0.initial_state()
-    }
-    fn is_match(&self, s: &u32) -> bool {
-        matches!(self.0.distance(*s), Distance::Exact(_))
-    }
-    fn can_match(&self, s: &u32) -> bool {
-        *s != SINK_STATE
-    }
-    fn accept(&self, s: &u32, b: u8) -> u32 {
-        self.0.transition(*s, b)
-    }
 }
 
 /// Edit distance allowed for a query stem: 1 from 4 letters, 2 from 8.
@@ -106,9 +80,8 @@ impl Slot {
         if d == 0 {
             return;
         }
-        let b = &builders()[usize::from(d - 1)];
-        let dfa = if prefix { b.build_prefix_dfa(stem) } else { b.build_dfa(stem) };
-        let mut stream = snap.vocab.fst.search(Lev(&dfa)).into_stream();
+        let automaton = dfa(stem, d, prefix);
+        let mut stream = snap.vocab.fst.search(Lev(&automaton)).into_stream();
         while let Some((_, id)) = stream.next() {
             self.set(id as u32, How::Fuzzy);
         }
@@ -242,8 +215,14 @@ impl Bits {
     pub fn keep_ranges(&mut self, ranges: impl Iterator<Item = std::ops::Range<u32>>) {
         let mut keep = Bits::none(self.words.len() * 64);
         for r in ranges {
-            for i in r {
-                keep.set(i);
+            let (start, end) = (r.start as usize, (r.end as usize).min(self.words.len() * 64));
+            let mut i = start;
+            while i < end {
+                let (w, bit) = (i / 64, i % 64);
+                let n = (64 - bit).min(end - i);
+                let mask = if n == 64 { u64::MAX } else { ((1u64 << n) - 1) << bit };
+                keep.words[w] |= mask;
+                i += n;
             }
         }
         self.and(&keep);
@@ -279,6 +258,11 @@ mod tests {
         assert_eq!(a.iter().collect::<Vec<_>>(), [3, 129]);
         a.keep_ranges(std::iter::once(100..130));
         assert_eq!(a.iter().collect::<Vec<_>>(), [129]);
+        let mut all = Bits::all(200);
+        all.keep_ranges([3..5, 60..130, 199..200].into_iter());
+        let kept: Vec<u32> = all.iter().collect();
+        assert_eq!(kept.len(), 2 + 70 + 1);
+        assert_eq!((kept[0], kept[2], kept[71], kept[72]), (3, 60, 129, 199));
     }
 
     #[test]

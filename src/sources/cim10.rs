@@ -116,6 +116,7 @@ pub fn load(files: &Files, system: &mut CodeSystem, report: &mut LoadReport) -> 
                 parent: None,
                 designations: Vec::new(),
                 status: Status::Active,
+                replaced_by: Vec::new(),
             });
         } else {
             blocks.push((g.code.clone(), g.parent_id.clone().unwrap_or_default(), label));
@@ -152,6 +153,7 @@ pub fn load(files: &Files, system: &mut CodeSystem, report: &mut LoadReport) -> 
             parent: Some(chapter.clone()),
             designations: Vec::new(),
             status: Status::Active,
+            replaced_by: Vec::new(),
         });
     }
 
@@ -197,7 +199,18 @@ pub fn load(files: &Files, system: &mut CodeSystem, report: &mut LoadReport) -> 
             _ => 5,
         };
         if codes
-            .insert(code.clone(), Concept { code, display, level, parent: None, designations, status: Status::Active })
+            .insert(
+                code.clone(),
+                Concept {
+                    code,
+                    display,
+                    level,
+                    parent: None,
+                    designations,
+                    status: Status::Active,
+                    replaced_by: Vec::new(),
+                },
+            )
             .is_some()
         {
             bail!("{}: line {line}: code {raw} appears twice", files.codes.display());

@@ -79,6 +79,7 @@ pub fn load(path: &Path, system: &mut CodeSystem, report: &mut LoadReport) -> Re
                             parent: parent.clone(),
                             designations: Vec::new(),
                             status: Status::Active,
+                            replaced_by: Vec::new(),
                         },
                     );
                 }

@@ -81,6 +81,7 @@ pub fn load(path: &Path, system: &mut CodeSystem, report: &mut LoadReport) -> Re
             parent,
             designations: Vec::new(),
             status: Status::Active,
+            replaced_by: Vec::new(),
         });
     }
     Ok(())

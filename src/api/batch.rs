@@ -1,0 +1,162 @@
+//! Batch routes: validation of stored codes and roll-ups of counts.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::AppState;
+use super::error::{ApiError, Problem};
+use super::v1::resolve_system;
+use crate::rollup::{self, Rollup};
+use crate::validate::{self, Validation, Verdict};
+
+/// Most items of one validation or roll-up request.
+pub const MAX_BATCH: usize = 10_000;
+
+#[derive(Deserialize, ToSchema)]
+pub struct ValidateRequest {
+    /// At most 10,000 items.
+    pub items: Vec<validate::Item>,
+}
+
+#[derive(Serialize, ToSchema, Default)]
+pub struct ValidateSummary {
+    pub active: usize,
+    pub retired: usize,
+    pub unknown: usize,
+    pub malformed: usize,
+    pub unknown_system: usize,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ValidateResponse {
+    /// One result per item, in the order given.
+    pub results: Vec<Validation>,
+    pub summary: ValidateSummary,
+}
+
+fn too_many(n: usize) -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "batch too large",
+        format!("{n} éléments, maximum {MAX_BATCH} / {n} items, at most {MAX_BATCH} per request: split the batch"),
+    )
+}
+
+fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(body).map_err(|e| {
+        ApiError::bad_request(
+            "invalid JSON",
+            format!("JSON invalide / invalid JSON at line {}, column {}: {e}", e.line(), e.column()),
+        )
+    })
+}
+
+/// Validate stored codes: each answered in order (active, retired, unknown, malformed), with near misses.
+#[utoipa::path(
+    post,
+    path = "/v1/validate",
+    tag = "batch",
+    request_body = ValidateRequest,
+    responses(
+        (status = 200, body = ValidateResponse),
+        (status = 400, description = "invalid JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "more than 10,000 items or body too large", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn validate(State(state): State<AppState>, body: Bytes) -> Result<Json<ValidateResponse>, ApiError> {
+    let req: ValidateRequest = parse_json(&body)?;
+    if req.items.len() > MAX_BATCH {
+        return Err(too_many(req.items.len()));
+    }
+    let snap = state.snapshot.load_full();
+    let results = tokio::task::spawn_blocking(move || {
+        req.items.iter().map(|item| validate::validate(&snap, item)).collect::<Vec<_>>()
+    })
+    .await
+    .map_err(|e| ApiError::internal(format!("validation failed: {e}")))?;
+    let mut summary = ValidateSummary::default();
+    for r in &results {
+        match r.status {
+            Verdict::Active => summary.active += 1,
+            Verdict::Retired => summary.retired += 1,
+            Verdict::Unknown => summary.unknown += 1,
+            Verdict::Malformed => summary.malformed += 1,
+            Verdict::UnknownSystem => summary.unknown_system += 1,
+        }
+    }
+    Ok(Json(ValidateResponse { results, summary }))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct RollupRequest {
+    /// System id or alias.
+    pub system: String,
+    /// Level to aggregate at (name or depth), e.g. `section`, `chapitre`, `groupe socioprofessionnel`.
+    pub level: String,
+    /// At most 10,000 items.
+    pub items: Vec<rollup::Item>,
+}
+
+#[derive(Deserialize, IntoParams)]
+pub struct RollupParams {
+    /// With a CSV body: the system.
+    pub system: Option<String>,
+    /// With a CSV body: the level.
+    pub level: Option<String>,
+}
+
+/// Aggregate counts by code at a level of the hierarchy; codes that cannot be placed are listed apart.
+///
+/// JSON body `{system, level, items:[{code, count}]}`, or a CSV body
+/// (`Content-Type: text/csv`, rows `code,count`) with `?system=&level=`.
+#[utoipa::path(
+    post,
+    path = "/v1/rollup",
+    tag = "batch",
+    params(RollupParams),
+    request_body(content(
+        (RollupRequest = "application/json"),
+        (String = "text/csv", example = "code,count\nM54.5,12\nJ45,3\n")
+    )),
+    responses(
+        (status = 200, body = Rollup),
+        (status = 400, description = "invalid body, unknown level", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "unknown system", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "more than 10,000 items", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn rollup(
+    State(state): State<AppState>,
+    params: Result<Query<RollupParams>, QueryRejection>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Rollup>, ApiError> {
+    let Query(p) = params.map_err(|e| ApiError::bad_request("invalid parameters", e.body_text()))?;
+    let is_csv =
+        headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("text/csv"));
+    let req = if is_csv {
+        let missing = || {
+            ApiError::bad_request("missing parameter", "avec un CSV, donner / with a CSV body, give ?system=…&level=…")
+        };
+        RollupRequest {
+            system: p.system.ok_or_else(missing)?,
+            level: p.level.ok_or_else(missing)?,
+            items: rollup::read_csv(&body[..]).map_err(|e| ApiError::bad_request("invalid CSV", format!("{e:#}")))?,
+        }
+    } else {
+        parse_json::<RollupRequest>(&body)?
+    };
+    if req.items.len() > MAX_BATCH {
+        return Err(too_many(req.items.len()));
+    }
+    let snap = state.snapshot.load_full();
+    let s = resolve_system(&snap, &req.system)?;
+    let level = rollup::resolve_level(&snap, s, &req.level)
+        .map_err(|e| ApiError::bad_request("unknown level", e.to_string()))?;
+    Ok(Json(rollup::rollup(&snap, s, level, req.items)))
+}

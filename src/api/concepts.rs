@@ -1,0 +1,236 @@
+//! Concepts: lookup in any spelling, descendants, and browsing or exporting
+//! a system or a subtree (streamed JSON or CSV).
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::AppState;
+use super::error::{ApiError, Problem};
+use super::v1::{ConceptBrief, brief, resolve_system};
+use crate::index::{ConceptRef, Snapshot};
+use crate::model::{Designation, Status};
+
+/// A concept with its relatives.
+#[derive(Serialize, ToSchema)]
+pub struct ConceptOut {
+    pub system: String,
+    /// Canonical code.
+    pub code: String,
+    pub display: String,
+    pub level: String,
+    pub status: Status,
+    /// Short labels, lexicon synonyms…
+    pub designations: Vec<Designation>,
+    pub parent: Option<ConceptBrief>,
+    /// From the root (section, chapter…) down to the parent.
+    pub ancestors: Vec<ConceptBrief>,
+    pub children: Vec<ConceptBrief>,
+    /// For a retired concept, what replaces it.
+    pub replaced_by: Vec<ConceptBrief>,
+}
+
+/// A concept with its relatives, shared by the API and `harmonie lookup --json`.
+pub fn concept_out(snap: &Snapshot, r: ConceptRef) -> ConceptOut {
+    let c = snap.concept(r);
+    let s = snap.system_index_of(r);
+    ConceptOut {
+        system: snap.system_of(r).id.clone(),
+        code: c.code.clone(),
+        display: c.display.clone(),
+        level: snap.level_name(r).to_string(),
+        status: c.status,
+        designations: c.designations.clone(),
+        parent: snap.parent(r).map(|p| brief(snap, p)),
+        ancestors: snap.ancestors(r).into_iter().map(|a| brief(snap, a)).collect(),
+        children: snap.children(r).map(|ch| brief(snap, ch)).collect(),
+        replaced_by: c.replaced_by.iter().filter_map(|code| snap.get(s, code)).map(|x| brief(snap, x)).collect(),
+    }
+}
+
+/// Resolves a code of a system, telling a malformed code from an unknown one.
+fn find(snap: &Snapshot, system: usize, code: &str) -> Result<ConceptRef, ApiError> {
+    let id = &snap.systems[system].id;
+    match snap.lookup(system, code) {
+        Some(r) => Ok(r),
+        None if snap.systems[system].syntax.canonical(code).is_none() => Err(ApiError::bad_request(
+            "malformed code",
+            format!("{code:?} n'a pas la forme d'un code {id} / is not shaped like a {id} code"),
+        )),
+        None => Err(ApiError::not_found("unknown code", format!("Code inconnu / unknown code {code:?} in {id}"))),
+    }
+}
+
+/// One concept, given its code in any common spelling (`1071c`, `10.71 C`, `M545`, `526A`).
+#[utoipa::path(
+    get,
+    path = "/v1/systems/{system}/concepts/{code}",
+    tag = "concepts",
+    params(("system" = String, Path, description = "system id or alias"), ("code" = String, Path, description = "a code in any spelling")),
+    responses(
+        (status = 200, body = ConceptOut),
+        (status = 400, description = "malformed code", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "unknown system or code", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn lookup(
+    State(state): State<AppState>,
+    Path((system, code)): Path<(String, String)>,
+) -> Result<Json<ConceptOut>, ApiError> {
+    let snap = state.snapshot.load();
+    let s = resolve_system(&snap, &system)?;
+    Ok(Json(concept_out(&snap, find(&snap, s, &code)?)))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct DescendantsOut {
+    pub system: String,
+    /// The code or range asked, canonical.
+    pub of: Vec<ConceptBrief>,
+    pub count: usize,
+    pub descendants: Vec<ConceptBrief>,
+}
+
+/// Every concept beneath a code, or beneath each code of a range (`M50-M54`, `M40-M43`).
+#[utoipa::path(
+    get,
+    path = "/v1/systems/{system}/concepts/{code}/descendants",
+    tag = "concepts",
+    params(("system" = String, Path, description = "system id or alias"), ("code" = String, Path, description = "a code in any spelling, or a range FROM-TO")),
+    responses(
+        (status = 200, body = DescendantsOut),
+        (status = 400, description = "malformed code", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "unknown system or code", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn descendants(
+    State(state): State<AppState>,
+    Path((system, code)): Path<(String, String)>,
+) -> Result<Json<DescendantsOut>, ApiError> {
+    let snap = state.snapshot.load();
+    let s = resolve_system(&snap, &system)?;
+    let set = match snap.resolve_set(s, &code) {
+        Some(set) => set,
+        None => vec![find(&snap, s, &code)?],
+    };
+    let descendants: Vec<ConceptBrief> =
+        set.iter().flat_map(|&r| snap.descendants(r)).map(|r| brief(&snap, r)).collect();
+    Ok(Json(DescendantsOut {
+        system: snap.systems[s].id.clone(),
+        of: set.iter().map(|&r| brief(&snap, r)).collect(),
+        count: descendants.len(),
+        descendants,
+    }))
+}
+
+#[derive(Deserialize, IntoParams)]
+pub struct BrowseParams {
+    /// Only concepts beneath this code or range (`10`, `M50-M54`).
+    pub parent: Option<String>,
+    /// Only concepts at this level (name or depth).
+    pub level: Option<String>,
+    /// `json` (default) or `csv`.
+    pub format: Option<String>,
+}
+
+/// One row of an export.
+#[derive(Serialize, ToSchema)]
+pub struct ConceptRow {
+    pub code: String,
+    pub display: String,
+    pub level: String,
+    pub parent: Option<String>,
+}
+
+/// Rows per chunk of a streamed export.
+const CHUNK: usize = 500;
+
+/// Browse or export a system or a subtree, streamed, in code order.
+#[utoipa::path(
+    get,
+    path = "/v1/systems/{system}/concepts",
+    tag = "concepts",
+    params(("system" = String, Path, description = "system id or alias"), BrowseParams),
+    responses(
+        (status = 200, description = "JSON array of rows, or CSV (code,display,level,parent)", body = Vec<ConceptRow>),
+        (status = 400, description = "bad level, format or parent", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "unknown system or parent", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn browse(
+    State(state): State<AppState>,
+    Path(system): Path<String>,
+    params: Result<Query<BrowseParams>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(p) = params.map_err(|e| ApiError::bad_request("invalid parameters", e.body_text()))?;
+    let snap: Arc<Snapshot> = state.snapshot.load_full();
+    let s = resolve_system(&snap, &system)?;
+    let level = match p.level.as_deref().filter(|l| !l.is_empty()) {
+        None => None,
+        Some(l) => Some(
+            crate::rollup::resolve_level(&snap, s, l)
+                .map_err(|e| ApiError::bad_request("unknown level", e.to_string()))?,
+        ),
+    };
+    let csv = match p.format.as_deref().unwrap_or("json") {
+        "json" => false,
+        "csv" => true,
+        other => {
+            return Err(ApiError::bad_request("invalid format", format!("format: json ou/or csv, pas/not {other:?}")));
+        }
+    };
+    let concepts: Vec<ConceptRef> = match p.parent.as_deref().filter(|x| !x.is_empty()) {
+        None => snap.concepts_of(s).collect(),
+        Some(parent) => {
+            let set = match snap.resolve_set(s, parent) {
+                Some(set) => set,
+                None => vec![find(&snap, s, parent)?],
+            };
+            set.iter().flat_map(|&r| snap.descendants(r)).collect()
+        }
+    };
+    let concepts: Vec<ConceptRef> =
+        concepts.into_iter().filter(|&r| level.is_none_or(|l| snap.concept(r).level == l)).collect();
+
+    // Rows are rendered chunk by chunk as the client reads.
+    let total = concepts.len();
+    let chunks = (0..total.div_ceil(CHUNK).max(1)).map(move |i| {
+        let mut out = String::new();
+        if i == 0 {
+            out.push_str(if csv { "code,display,level,parent\n" } else { "[" });
+        }
+        for (j, &r) in concepts[(i * CHUNK).min(total)..((i + 1) * CHUNK).min(total)].iter().enumerate() {
+            let c = snap.concept(r);
+            let row = ConceptRow {
+                code: c.code.clone(),
+                display: c.display.clone(),
+                level: snap.level_name(r).to_string(),
+                parent: c.parent.clone(),
+            };
+            if csv {
+                let mut w = csv::WriterBuilder::new().has_headers(false).from_writer(Vec::new());
+                let _ = w.serialize((&row.code, &row.display, &row.level, row.parent.as_deref().unwrap_or("")));
+                out.push_str(&String::from_utf8_lossy(&w.into_inner().unwrap_or_default()));
+            } else {
+                if i * CHUNK + j > 0 {
+                    out.push(',');
+                }
+                out.push_str(&serde_json::to_string(&row).unwrap_or_default());
+            }
+        }
+        if !csv && (i + 1) * CHUNK >= total {
+            out.push(']');
+        }
+        Ok::<_, std::convert::Infallible>(out)
+    });
+    let body = Body::from_stream(futures_util::stream::iter(chunks));
+    let ctype = if csv { "text/csv; charset=utf-8" } else { "application/json" };
+    Ok(([(header::CONTENT_TYPE, ctype)], body).into_response())
+}

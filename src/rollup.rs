@@ -1,0 +1,159 @@
+//! Roll-ups for statisticians: counts by code, aggregated at a level of the
+//! hierarchy (NAF section, CIM-10 chapter, PCS groupe…), with the codes that
+//! cannot be placed kept apart, never dropped.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+
+use anyhow::{Context, Result, bail};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::index::{ConceptRef, Snapshot};
+
+/// One count to roll up.
+#[derive(Clone, Debug, Deserialize, ToSchema)]
+pub struct Item {
+    /// A code in any spelling.
+    pub code: String,
+    pub count: u64,
+}
+
+/// Counts of one concept of the asked level.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct Group {
+    pub code: String,
+    pub display: String,
+    pub count: u64,
+}
+
+/// Counts that could not be placed, by code as given.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct Unplaced {
+    pub code: String,
+    pub count: u64,
+    pub reason: String,
+}
+
+/// The result of a roll-up.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct Rollup {
+    pub system: String,
+    pub level: String,
+    /// Concepts of the level, in code order, with their counts.
+    pub groups: Vec<Group>,
+    pub unplaced: Vec<Unplaced>,
+    /// Sum of all counts given.
+    pub total: u64,
+    /// Sum of the counts placed in groups.
+    pub placed: u64,
+}
+
+/// Resolves a level name (any case) or depth number of `system`.
+pub fn resolve_level(snap: &Snapshot, system: usize, level: &str) -> Result<u8> {
+    let levels = &snap.systems[system].levels;
+    let found = match level.trim().parse::<usize>() {
+        Ok(n) if n < levels.len() => Some(n),
+        Ok(_) => None,
+        Err(_) => levels.iter().position(|l| l.eq_ignore_ascii_case(level.trim())),
+    };
+    match found {
+        Some(n) => Ok(n as u8),
+        None => bail!(
+            "niveau inconnu / unknown level {level:?} for {}; niveaux / levels: {}",
+            snap.systems[system].id,
+            levels.iter().enumerate().map(|(i, l)| format!("{i} {l}")).collect::<Vec<_>>().join(", ")
+        ),
+    }
+}
+
+/// Aggregates `items` of `system` at `level`.
+pub fn rollup(snap: &Snapshot, system: usize, level: u8, items: impl IntoIterator<Item = Item>) -> Rollup {
+    let sys = &snap.systems[system];
+    let mut groups: BTreeMap<ConceptRef, u64> = BTreeMap::new();
+    let mut unplaced: BTreeMap<(String, String), u64> = BTreeMap::new();
+    let (mut total, mut placed) = (0u64, 0u64);
+    for item in items {
+        total = total.saturating_add(item.count);
+        let reason = match snap.lookup(system, &item.code) {
+            None if sys.syntax.canonical(&item.code).is_none() => format!("not shaped like a {} code", sys.id),
+            None => format!("not a code of {}", sys.id),
+            Some(r) if snap.concept(r).level < level => format!("above the level {}", sys.levels[usize::from(level)]),
+            Some(r) => {
+                let at_level = std::iter::once(r)
+                    .chain(snap.ancestors(r).into_iter().rev())
+                    .find(|&a| snap.concept(a).level == level);
+                match at_level {
+                    Some(g) => {
+                        *groups.entry(g).or_default() += item.count;
+                        placed = placed.saturating_add(item.count);
+                        continue;
+                    }
+                    // A CIM-10 category outside any block has no bloc ancestor.
+                    None => format!("has no ancestor at the level {}", sys.levels[usize::from(level)]),
+                }
+            }
+        };
+        *unplaced.entry((item.code.trim().to_string(), reason)).or_default() += item.count;
+    }
+    Rollup {
+        system: sys.id.clone(),
+        level: sys.levels[usize::from(level)].clone(),
+        groups: groups
+            .into_iter()
+            .map(|(r, count)| Group {
+                code: snap.concept(r).code.clone(),
+                display: snap.concept(r).display.clone(),
+                count,
+            })
+            .collect(),
+        unplaced: unplaced.into_iter().map(|((code, reason), count)| Unplaced { code, count, reason }).collect(),
+        total,
+        placed,
+    }
+}
+
+/// Reads `code,count` rows (`,`, `;` or tab separated; a header line is
+/// recognised by its non-numeric count). Errors name the line.
+pub fn read_csv(mut input: impl Read) -> Result<Vec<Item>> {
+    let mut text = String::new();
+    input.read_to_string(&mut text).context("the CSV is not UTF-8 text")?;
+    let first = text.lines().next().unwrap_or_default();
+    let delimiter = [b';', b'\t', b','].into_iter().find(|d| first.as_bytes().contains(d)).unwrap_or(b',');
+    let mut rdr =
+        csv::ReaderBuilder::new().has_headers(false).delimiter(delimiter).flexible(true).from_reader(text.as_bytes());
+    let mut items = Vec::new();
+    for (i, rec) in rdr.records().enumerate() {
+        let line = i + 1;
+        let rec = rec.with_context(|| format!("line {line}: malformed CSV"))?;
+        if rec.iter().all(|f| f.trim().is_empty()) {
+            continue;
+        }
+        let code = rec.get(0).unwrap_or_default().trim();
+        let count = rec.get(1).unwrap_or_default().trim();
+        match count.parse::<u64>() {
+            Ok(n) => items.push(Item { code: code.to_string(), count: n }),
+            Err(_) if line == 1 => {} // header
+            Err(_) => bail!(
+                "line {line}: the count {count:?} is not a whole number (expected: code{}count)",
+                delimiter as char
+            ),
+        }
+    }
+    Ok(items)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_csv_with_header_and_any_separator() {
+        let items = read_csv("code;count\nM545;3\n\nJ45;2\n".as_bytes()).unwrap();
+        assert_eq!(items.iter().map(|i| (i.code.as_str(), i.count)).collect::<Vec<_>>(), [("M545", 3), ("J45", 2)]);
+        let items = read_csv("10.71C,5\n".as_bytes()).unwrap();
+        assert_eq!(items[0].count, 5);
+        let err = read_csv("code,count\nM545,three\n".as_bytes()).unwrap_err().to_string();
+        assert!(err.contains("line 2"), "{err}");
+    }
+}

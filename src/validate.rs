@@ -1,0 +1,144 @@
+//! Validation of stored codes: is this a code of the system, in which
+//! canonical form, is it current, and if not, what is near.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::index::{ConceptRef, Snapshot};
+use crate::model::Status;
+
+/// Most near-miss suggestions returned per item.
+pub const MAX_SUGGESTIONS: usize = 5;
+
+/// One code to validate.
+#[derive(Clone, Debug, Deserialize, ToSchema)]
+pub struct Item {
+    /// System id or alias (`naf`, `cim10`, `pcs-2003`…).
+    pub system: String,
+    /// The code as stored, in any spelling.
+    pub code: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// A current code of the system.
+    Active,
+    /// A code of the system that is no longer to be used (see `replaced_by`).
+    Retired,
+    /// Shaped like a code of the system but not one of its codes.
+    Unknown,
+    /// Not shaped like a code of the system.
+    Malformed,
+    /// The system itself is unknown.
+    UnknownSystem,
+}
+
+/// A concept offered in an answer.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct Suggestion {
+    pub code: String,
+    pub display: String,
+    /// Why it is offered (`one keystroke away`, `replacement`).
+    pub reason: String,
+}
+
+/// The answer for one item.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct Validation {
+    /// The system as given.
+    pub system: String,
+    /// The code as given.
+    pub input: String,
+    /// True for an active code of the system.
+    pub valid: bool,
+    pub status: Verdict,
+    /// Canonical code, when the input is a code of the system.
+    pub code: Option<String>,
+    pub display: Option<String>,
+    /// What was found and what to do, in French and English.
+    pub message: String,
+    /// Replacements of a retired code.
+    pub replaced_by: Vec<Suggestion>,
+    /// Near misses for an unknown code.
+    pub suggestions: Vec<Suggestion>,
+}
+
+fn suggestion(snap: &Snapshot, r: ConceptRef, reason: &str) -> Suggestion {
+    let c = snap.concept(r);
+    Suggestion { code: c.code.clone(), display: c.display.clone(), reason: reason.to_string() }
+}
+
+/// Validates one item against `snap`.
+pub fn validate(snap: &Snapshot, item: &Item) -> Validation {
+    let mut v = Validation {
+        system: item.system.clone(),
+        input: item.code.clone(),
+        valid: false,
+        status: Verdict::UnknownSystem,
+        code: None,
+        display: None,
+        message: String::new(),
+        replaced_by: Vec::new(),
+        suggestions: Vec::new(),
+    };
+    let Some(s) = snap.system_index(&item.system) else {
+        v.message =
+            format!("Système inconnu / unknown system {:?}; systèmes / systems: {}", item.system, snap.system_names());
+        return v;
+    };
+    let system = &snap.systems[s];
+    let Some(canonical) = system.syntax.canonical(&item.code) else {
+        v.status = Verdict::Malformed;
+        v.message =
+            format!("{:?} n'a pas la forme d'un code {id} / is not shaped like a {id} code", item.code, id = system.id);
+        return v;
+    };
+    match snap.lookup(s, &item.code) {
+        Some(r) => {
+            let c = snap.concept(r);
+            v.code = Some(c.code.clone());
+            v.display = Some(c.display.clone());
+            match c.status {
+                Status::Active => {
+                    v.valid = true;
+                    v.status = Verdict::Active;
+                    v.message = if c.code == item.code.trim() {
+                        "Code valide / valid code".to_string()
+                    } else {
+                        format!("Code valide, forme canonique {0} / valid code, canonical form {0}", c.code)
+                    };
+                }
+                Status::Retired => {
+                    v.status = Verdict::Retired;
+                    v.replaced_by = c
+                        .replaced_by
+                        .iter()
+                        .filter_map(|code| snap.get(s, code))
+                        .map(|r| suggestion(snap, r, "replacement"))
+                        .collect();
+                    v.message = format!(
+                        "Code retiré / retired code {}: utiliser / use {}",
+                        c.code,
+                        if c.replaced_by.is_empty() { "-".to_string() } else { c.replaced_by.join(", ") }
+                    );
+                }
+            }
+        }
+        None => {
+            v.status = Verdict::Unknown;
+            v.code = None;
+            v.suggestions = snap
+                .near_codes(s, &canonical, MAX_SUGGESTIONS)
+                .into_iter()
+                .map(|r| suggestion(snap, r, "one keystroke away"))
+                .collect();
+            v.message = format!(
+                "{canonical} n'est pas un code de {id} / is not a code of {id}{}",
+                if v.suggestions.is_empty() { "" } else { "; voir / see suggestions" },
+                id = system.id
+            );
+        }
+    }
+    v
+}
