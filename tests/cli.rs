@@ -38,6 +38,24 @@ fn search_and_lookup_read_the_snapshot() {
 }
 
 #[test]
+fn rollup_reads_a_csv_and_prints_counts_by_level() {
+    common::snapshot();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("counts.csv");
+    std::fs::write(&file, "code;count\nM545;3\nJ45.0;2\nM5416;1\nnot-a-code;4\n").unwrap();
+    let out = harmonie(&common::root(), &["rollup", "--system", "cim10", "--level", "chapitre", file.to_str().unwrap()]);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    let rows: Vec<&str> = stdout.lines().collect();
+    assert_eq!(rows[0], "chapitre,display,count");
+    assert!(rows.iter().any(|r| r.starts_with("XIII,") && r.ends_with(",4")), "{stdout}");
+    assert!(rows.iter().any(|r| r.starts_with("X,") && r.ends_with(",2")), "{stdout}");
+    assert!(stderr.contains("unplaced: not-a-code (4)") && stderr.contains("10 counted, 6 placed"), "{stderr}");
+    let out = harmonie(&common::root(), &["rollup", "--system", "cim10", "--level", "planet", file.to_str().unwrap()]);
+    assert!(!out.status.success() && text(&out).1.contains("chapitre"), "{:?}", text(&out));
+}
+
+#[test]
 fn build_is_atomic_and_does_nothing_when_inputs_are_unchanged() {
     let project = common::scratch_project();
     let root = project.path();
