@@ -98,6 +98,29 @@ enum Command {
         #[arg(long)]
         misses: bool,
     },
+    /// Recode a legacy CSV/TSV/XLSX file: every row kept, in order, with the current code,
+    /// method, confidence, candidates and a review flag.
+    Recode {
+        /// Input file (CSV/TSV in UTF-8 or Windows-1252, or XLSX/XLS/ODS).
+        input: PathBuf,
+        #[arg(long)]
+        system: String,
+        /// Column holding the old code.
+        #[arg(long)]
+        code_col: Option<String>,
+        /// Column holding the free-text label.
+        #[arg(long)]
+        label_col: Option<String>,
+        /// Output CSV (default: standard output).
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+        /// Field separator of the input (default: detected): ';', ',', 'tab'.
+        #[arg(long)]
+        delimiter: Option<String>,
+        /// Confidence from which harmonie_code is filled.
+        #[arg(long, default_value_t = harmonie::recode::DEFAULT_THRESHOLD)]
+        threshold: f32,
+    },
     /// Show one concept, given its code in any common spelling.
     Lookup {
         system: String,
@@ -245,7 +268,7 @@ fn run(cli: Cli) -> Result<()> {
                 .with_context(|| format!("unknown system {system:?}; known: {}", snap.system_names()))?;
             let level = harmonie::rollup::resolve_level(&snap, s, &level)?;
             let items = if file.as_os_str() == "-" {
-                harmonie::rollup::read_csv(std::io::stdin().lock())
+                harmonie::rollup::read_csv(std::io::stdin())
             } else {
                 let f = std::fs::File::open(&file).with_context(|| format!("cannot open {}", file.display()))?;
                 harmonie::rollup::read_csv(f)
@@ -272,6 +295,40 @@ fn run(cli: Cli) -> Result<()> {
                     result.total - result.placed
                 );
             }
+        }
+        Command::Recode { input, system, code_col, label_col, output, delimiter, threshold } => {
+            use harmonie::recode::pipeline;
+            let delimiter = match delimiter.as_deref() {
+                None => None,
+                Some("tab" | "\\t" | "\t") => Some(b'\t'),
+                Some(d) if d.len() == 1 => Some(d.as_bytes()[0]),
+                Some(d) => bail!("--delimiter must be one character or 'tab', got {d:?}"),
+            };
+            let snap = index::open_current(&paths, Prepare::FetchAndBuild)?;
+            let table = harmonie::table::TableReader::open(&input, delimiter)?;
+            let job = pipeline::Job::new(&snap, table, &pipeline::Options { system, code_col, label_col, threshold })?;
+            let started = Instant::now();
+            let tty = std::io::IsTerminal::is_terminal(&std::io::stderr());
+            let mut last = Instant::now();
+            let progress = |rows: u64| {
+                if tty && last.elapsed().as_millis() >= 250 {
+                    last = Instant::now();
+                    let rate = rows as f64 / started.elapsed().as_secs_f64().max(1e-9);
+                    eprint!("\r{rows} rows recoded ({rate:.0} rows/s)   ");
+                }
+            };
+            let summary = match &output {
+                Some(path) => {
+                    let file = std::fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
+                    pipeline::to_csv(job, std::io::BufWriter::new(file), progress)?
+                }
+                None => pipeline::to_csv(job, std::io::BufWriter::new(std::io::stdout().lock()), progress)?,
+            };
+            if tty {
+                eprintln!();
+            }
+            let secs = started.elapsed().as_secs_f64();
+            eprintln!("{} in {secs:.1} s ({:.0} rows/s)", summary.describe(), summary.rows as f64 / secs.max(1e-9));
         }
         Command::Lookup { system, code, json } => {
             let snap = index::open_current(&paths, Prepare::FetchAndBuild)?;

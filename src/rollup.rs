@@ -5,11 +5,12 @@
 use std::collections::BTreeMap;
 use std::io::Read;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::index::{ConceptRef, Snapshot};
+use crate::table::{Row, TableReader};
 
 /// One count to roll up.
 #[derive(Clone, Debug, Deserialize, ToSchema)]
@@ -113,31 +114,25 @@ pub fn rollup(snap: &Snapshot, system: usize, level: u8, items: impl IntoIterato
     }
 }
 
-/// Reads `code,count` rows (`,`, `;` or tab separated; a header line is
-/// recognised by its non-numeric count). Errors name the line.
-pub fn read_csv(mut input: impl Read) -> Result<Vec<Item>> {
-    let mut text = String::new();
-    input.read_to_string(&mut text).context("the CSV is not UTF-8 text")?;
-    let first = text.lines().next().unwrap_or_default();
-    let delimiter = [b';', b'\t', b','].into_iter().find(|d| first.as_bytes().contains(d)).unwrap_or(b',');
-    let mut rdr =
-        csv::ReaderBuilder::new().has_headers(false).delimiter(delimiter).flexible(true).from_reader(text.as_bytes());
+/// Reads `code,count` rows with [`crate::table::TableReader`] (any
+/// separator and encoding; a header line is recognised by its non-numeric
+/// count). Errors name the line.
+pub fn read_csv(input: impl Read + Send + 'static) -> Result<Vec<Item>> {
+    let mut table = TableReader::from_reader(input, None)?;
+    let header = Row { line: 1, fields: table.header().to_vec(), problem: None };
+    let first_is_data = header.fields.get(1).is_some_and(|c| c.trim().parse::<u64>().is_ok());
     let mut items = Vec::new();
-    for (i, rec) in rdr.records().enumerate() {
-        let line = i + 1;
-        let rec = rec.with_context(|| format!("line {line}: malformed CSV"))?;
-        if rec.iter().all(|f| f.trim().is_empty()) {
+    let rows = first_is_data.then_some(Ok(header)).into_iter().chain(table.by_ref());
+    for row in rows {
+        let row = row?;
+        if row.fields.iter().all(|f| f.trim().is_empty()) {
             continue;
         }
-        let code = rec.get(0).unwrap_or_default().trim();
-        let count = rec.get(1).unwrap_or_default().trim();
+        let code = row.fields.first().map(|c| c.trim()).unwrap_or_default();
+        let count = row.fields.get(1).map(|c| c.trim()).unwrap_or_default();
         match count.parse::<u64>() {
             Ok(n) => items.push(Item { code: code.to_string(), count: n }),
-            Err(_) if line == 1 => {} // header
-            Err(_) => bail!(
-                "line {line}: the count {count:?} is not a whole number (expected: code{}count)",
-                delimiter as char
-            ),
+            Err(_) => bail!("line {}: the count {count:?} is not a whole number (expected: code{}count)", row.line, table.delimiter as char),
         }
     }
     Ok(items)

@@ -8,6 +8,7 @@
 //! * `systems.json`: the systems and their concepts (lexicon synonyms
 //!   attached as designations);
 //! * `lexicon.json`: the lexicon's query-time expansions;
+//! * `maps.json`: the correspondence tables, targets canonical;
 //! * `codes.fst`: an fst map from `<system id>\0<canonical code>` to the
 //!   concept's ordinal;
 //! * `text/`: a tantivy index of the normalised labels and designations.
@@ -32,13 +33,14 @@ use serde::{Deserialize, Serialize};
 
 use crate::fetch::{self, sha256_file, sha256_hex};
 use crate::lexicon::Lexicon;
+use crate::recode::maps::ConceptMap;
 use crate::model::CodeSystem;
 use crate::paths::Paths;
 use crate::sources::{self, LoadReport, SourcesFile};
 
 /// Bumped whenever the snapshot layout or the analysis changes, so that old
 /// snapshots are rebuilt.
-pub const FORMAT: u32 = 2;
+pub const FORMAT: u32 = 3;
 
 /// What a snapshot was built from and what it holds.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -107,6 +109,13 @@ pub fn inputs(paths: &Paths, sources: &SourcesFile) -> Result<(String, Vec<Input
             sha256: sha256_file(&p)?,
         });
     }
+    for m in &sources.mappings {
+        let p = paths.root.join(&m.path);
+        if !p.exists() {
+            bail!("{} is missing: mapping {} is declared in data/sources.toml; put the file there or remove the declaration", p.display(), m.id);
+        }
+        files.push(InputFile { source: m.id.clone(), role: "mapping".into(), path: m.path.clone(), sha256: sha256_file(&p)? });
+    }
     let mut key =
         format!("format {FORMAT}\nversion {}\ncode {}\n", env!("CARGO_PKG_VERSION"), env!("HARMONIE_SNAPSHOT_CODE"));
     key.push_str(&sha256_file(&paths.sources)?);
@@ -165,11 +174,13 @@ pub fn build(paths: &Paths, sources: &SourcesFile, force: bool) -> Result<BuildO
         );
         expansions = lexicon.expansions;
     }
+    let maps = load_maps(paths, sources, &systems, &mut summaries)?;
     let tmp = paths.index.join(format!(".build-{id}-{}", std::process::id()));
     std::fs::create_dir_all(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
     let result = (|| -> Result<()> {
         write_json(&tmp.join("systems.json"), &systems)?;
         write_json(&tmp.join("lexicon.json"), &expansions)?;
+        write_json(&tmp.join("maps.json"), &maps)?;
         snapshot::write_codes(&tmp.join("codes.fst"), &systems)?;
         let t = Instant::now();
         TextIndex::write(&tmp.join("text"), &systems)?;
@@ -201,6 +212,46 @@ pub fn build(paths: &Paths, sources: &SourcesFile, force: bool) -> Result<BuildO
     write_current(paths, &id)?;
     remove_old_snapshots(&paths.index, &[id.as_str(), previous.trim()])?;
     Ok(BuildOutcome { id, dir, built: true })
+}
+
+/// Loads the declared correspondence tables, with target codes made
+/// canonical; targets that are not codes of the target system are counted
+/// in the target's report and left out.
+fn load_maps(
+    paths: &Paths,
+    sources: &SourcesFile,
+    systems: &[CodeSystem],
+    summaries: &mut [SystemSummary],
+) -> Result<Vec<ConceptMap>> {
+    let mut maps = Vec::new();
+    for decl in &sources.mappings {
+        let Some(si) = systems.iter().position(|s| s.id.eq_ignore_ascii_case(&decl.target) || s.aliases.iter().any(|a| a.eq_ignore_ascii_case(&decl.target)))
+        else {
+            bail!("mapping {}: target system {:?} is not declared", decl.id, decl.target);
+        };
+        let target = &systems[si];
+        let path = paths.root.join(&decl.path);
+        let mut map = ConceptMap::load(&decl.loader, &path, &decl.id, &decl.title, &decl.source, &target.id)?;
+        let mut unknown = 0;
+        for e in map.elements.values_mut() {
+            e.targets.retain_mut(|t| match target.syntax.canonical(&t.code).filter(|c| target.find(c).is_some()) {
+                Some(c) => {
+                    t.code = c;
+                    true
+                }
+                None => {
+                    unknown += 1;
+                    false
+                }
+            });
+        }
+        if unknown > 0 {
+            summaries[si].report.notes.insert(format!("mapping {}: targets not in {} (left out)", decl.id, target.id), unknown);
+        }
+        eprintln!("  mapping {}: {} source codes to {}", decl.id, map.elements.len(), target.id);
+        maps.push(map);
+    }
+    Ok(maps)
 }
 
 fn describe_notes(report: &LoadReport) -> String {

@@ -62,6 +62,8 @@ pub struct Snapshot {
     codes: fst::Map<Vec<u8>>,
     pub(crate) text: TextIndex,
     pub(crate) vocab: Vocabulary,
+    /// Correspondence tables, targets canonical and present in their system.
+    pub maps: Vec<crate::recode::maps::ConceptMap>,
     /// Lexicon expansions, indexed by their first stem.
     pub(crate) expansions: std::collections::HashMap<String, Vec<crate::lexicon::Expansion>>,
 }
@@ -181,7 +183,8 @@ impl Snapshot {
                 nodes.len()
             );
         }
-        Ok(Snapshot { dir: dir.to_path_buf(), manifest, systems, offsets, nodes, codes, text, vocab, expansions })
+        let maps = serde_json::from_slice(&read("maps.json")?).context("corrupt maps.json")?;
+        Ok(Snapshot { dir: dir.to_path_buf(), manifest, systems, offsets, nodes, codes, text, vocab, expansions, maps })
     }
 
     /// Number of concepts over all systems.

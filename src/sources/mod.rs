@@ -8,6 +8,7 @@
 
 pub mod cim10;
 pub mod naf;
+pub mod naf2025;
 pub mod pcs;
 
 use std::collections::BTreeMap;
@@ -28,6 +29,25 @@ pub struct SourcesFile {
     pub lexicon: Option<String>,
     #[serde(rename = "source")]
     pub sources: Vec<SourceDecl>,
+    /// Correspondence tables (see [`crate::recode::maps`]).
+    #[serde(default, rename = "mapping")]
+    pub mappings: Vec<MappingDecl>,
+}
+
+/// A correspondence table declared in `data/sources.toml`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MappingDecl {
+    pub id: String,
+    pub title: String,
+    /// Name of the source code system (`naf-rev1`, `naf-2008`, `pcs-2003`, a local thesaurus).
+    pub source: String,
+    /// Id or alias of the served target system.
+    pub target: String,
+    /// `insee-naf1-naf2`, `insee-naf2-naf2025`, `insee-pcs2003-2020`, `mapping-csv`.
+    pub loader: String,
+    /// Path of the file inside the project (usually `data/local/…`).
+    pub path: String,
 }
 
 /// One terminology as declared in `data/sources.toml`.
@@ -208,6 +228,7 @@ pub fn load(decl: &SourceDecl, paths: &Paths) -> Result<(CodeSystem, LoadReport)
     match decl.loader.as_str() {
         "naf-json" => naf::load(&inputs.path("main")?, &mut system, &mut report)?,
         "pcs-sqlite" => pcs::load(&inputs.path("main")?, &mut system, &mut report)?,
+        "insee-naf2025-xlsx" => naf2025::load(&inputs.path("main")?, &mut system, &mut report)?,
         "cim10-edsnlp" => cim10::load(
             &cim10::Files {
                 codes: inputs.path("main")?,
@@ -218,7 +239,10 @@ pub fn load(decl: &SourceDecl, paths: &Paths) -> Result<(CodeSystem, LoadReport)
             &mut system,
             &mut report,
         )?,
-        other => bail!("source {}: unknown loader {other:?} (known: naf-json, pcs-sqlite, cim10-edsnlp)", decl.id),
+        other => bail!(
+            "source {}: unknown loader {other:?} (known: naf-json, pcs-sqlite, cim10-edsnlp, insee-naf2025-xlsx)",
+            decl.id
+        ),
     }
     system.check().with_context(|| format!("source {} failed its consistency check", decl.id))?;
     Ok((system, report))

@@ -1,0 +1,233 @@
+//! Correspondence tables (ConceptMaps): old or local codes to codes of a
+//! served system, read from INSEE's official files or a generic mapping CSV.
+//!
+//! | loader | file | layout |
+//! |---|---|---|
+//! | `insee-naf1-naf2` | `table_NAF1-NAF2.xls` | columns found by content: NAF rév. 1 code (`NN.NL`), NAF rév. 2 code (`NN.NNL`), link type `CC` (main), `CA` (secondary), `NC` (no correspondence), labels next to the codes |
+//! | `insee-naf2-naf2025` | `table-correspondance-naf2025.xls`, `Correspondances_NAFrev2-NAF2025.xlsx` | header `NAFold-code`, `NACEold-code`, `NAFold-intitulé`, `NACEnew-code`, `NAFnew-code`, `NAFnew-intitulé`; one old code on several rows when it splits |
+//! | `insee-pcs2003-2020` | `PCS2003_to_2020.csv` | `PCS2003;PCS2020;pct`, `pct` a share in percent, `a` or `ns` |
+//! | `mapping-csv` | any CSV | `source_code`, `source_label`, `target_system`, `target_code`, `equivalence` (`equivalent`, `wider`, `narrower`, `inexact`) |
+//!
+//! Source codes are keyed by their compact form (upper case, no dots or
+//! spaces), so that every spelling of an old code finds its element.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+use serde::{Deserialize, Serialize};
+
+use crate::table::TableReader;
+
+/// How a target relates to its source code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Equivalence {
+    Equivalent,
+    /// The target is wider than the source.
+    Wider,
+    /// The target is narrower than the source (a split).
+    Narrower,
+    /// Related, secondary link.
+    Inexact,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Target {
+    /// Target code as written in the table (canonicalised when loaded into a snapshot).
+    pub code: String,
+    pub equivalence: Equivalence,
+    /// Share of the source that goes to this target, 0–1, when the table gives it.
+    pub share: Option<f32>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Element {
+    /// Source code as written in the table.
+    pub code: String,
+    pub display: Option<String>,
+    /// Empty when the table says there is no correspondence.
+    pub targets: Vec<Target>,
+}
+
+/// A correspondence table.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ConceptMap {
+    pub id: String,
+    pub title: String,
+    /// Name of the source code system (may not be served, e.g. `naf-rev1`).
+    pub source: String,
+    /// Id of the target system (served).
+    pub target: String,
+    /// Keyed by compact source code.
+    pub elements: BTreeMap<String, Element>,
+}
+
+/// Upper case, no dots, spaces or dashes: the key of source codes.
+pub fn compact(code: &str) -> String {
+    code.chars().filter(|c| !c.is_whitespace() && !matches!(c, '.' | '-')).flat_map(char::to_uppercase).collect()
+}
+
+impl ConceptMap {
+    fn new(id: &str, title: &str, source: &str, target: &str) -> ConceptMap {
+        ConceptMap { id: id.into(), title: title.into(), source: source.into(), target: target.into(), elements: BTreeMap::new() }
+    }
+
+    /// The element of a source code in any spelling.
+    pub fn get(&self, code: &str) -> Option<&Element> {
+        self.elements.get(&compact(code))
+    }
+
+    fn add(&mut self, source: &str, display: Option<String>, target: Option<Target>) {
+        let e = self.elements.entry(compact(source)).or_insert_with(|| Element {
+            code: source.trim().to_string(),
+            display: None,
+            targets: Vec::new(),
+        });
+        if e.display.is_none() {
+            e.display = display.filter(|d| !d.trim().is_empty()).map(|d| d.trim().to_string());
+        }
+        if let Some(t) = target
+            && !e.targets.iter().any(|x| compact(&x.code) == compact(&t.code))
+        {
+            e.targets.push(t);
+        }
+    }
+
+    /// Reads a table with the named loader (see the module table).
+    pub fn load(loader: &str, path: &Path, id: &str, title: &str, source: &str, target: &str) -> Result<ConceptMap> {
+        let mut map = ConceptMap::new(id, title, source, target);
+        let context = || format!("{} (loader {loader})", path.display());
+        match loader {
+            "insee-naf1-naf2" => map.read_naf1_naf2(path).with_context(context)?,
+            "insee-naf2-naf2025" => map.read_naf2_naf2025(path).with_context(context)?,
+            "insee-pcs2003-2020" => map.read_pcs2003_2020(path).with_context(context)?,
+            "mapping-csv" => map.read_mapping_csv(path).with_context(context)?,
+            other => bail!("unknown mapping loader {other:?} (known: insee-naf1-naf2, insee-naf2-naf2025, insee-pcs2003-2020, mapping-csv)"),
+        }
+        if map.elements.is_empty() {
+            bail!("{}: no correspondence read; check the file against the layout of loader {loader}", path.display());
+        }
+        Ok(map)
+    }
+
+    fn read_naf1_naf2(&mut self, path: &Path) -> Result<()> {
+        let table = TableReader::open(path, None)?;
+        let rows: Vec<Vec<String>> = std::iter::once(Ok(table.header().to_vec()))
+            .chain(table.map(|r| r.map(|r| r.fields)))
+            .collect::<Result<_>>()?;
+        let width = rows.iter().map(Vec::len).max().unwrap_or(0);
+        let share = |pred: &dyn Fn(&str) -> bool, col: usize| {
+            let vals: Vec<&str> = rows.iter().filter_map(|r| r.get(col)).map(|s| s.trim()).filter(|s| !s.is_empty()).collect();
+            if vals.is_empty() { 0.0 } else { vals.iter().filter(|v| pred(v)).count() as f64 / vals.len() as f64 }
+        };
+        let rev1 = |s: &str| {
+            let c = compact(s);
+            c.len() == 4 && c[..3].bytes().all(|b| b.is_ascii_digit()) && c.as_bytes()[3].is_ascii_uppercase() && s.contains('.')
+        };
+        let rev2 = |s: &str| crate::codes::CodeSyntax::Naf.canonical(s).is_some_and(|c| c.len() == 6) && !rev1(s);
+        let link = |s: &str| matches!(s.trim().to_uppercase().as_str(), "CC" | "CA" | "NC");
+        let best = |pred: &dyn Fn(&str) -> bool| (0..width).max_by(|&a, &b| share(pred, a).total_cmp(&share(pred, b))).filter(|&c| share(pred, c) > 0.5);
+        let (Some(c1), Some(c2)) = (best(&rev1), best(&rev2)) else {
+            bail!("no column of NAF rév. 1 codes (NN.NL) and NAF rév. 2 codes (NN.NNL) found");
+        };
+        let cl = best(&link);
+        let label = |row: &Vec<String>, col: usize| row.get(col + 1).filter(|s| !rev1(s) && !rev2(s) && !link(s)).cloned();
+        for row in &rows {
+            let (Some(src), Some(dst)) = (row.get(c1), row.get(c2)) else { continue };
+            if !rev1(src) {
+                continue;
+            }
+            let kind = cl.and_then(|c| row.get(c)).map(|s| s.trim().to_uppercase()).unwrap_or_else(|| "CC".into());
+            let target = match kind.as_str() {
+                "NC" => None,
+                _ if !rev2(dst) => None,
+                "CA" => Some(Target { code: dst.trim().into(), equivalence: Equivalence::Inexact, share: None }),
+                _ => Some(Target { code: dst.trim().into(), equivalence: Equivalence::Equivalent, share: None }),
+            };
+            self.add(src, label(row, c1), target);
+        }
+        // A source with several main links is split: its targets are narrower.
+        for e in self.elements.values_mut() {
+            if e.targets.iter().filter(|t| t.equivalence == Equivalence::Equivalent).count() > 1 {
+                for t in e.targets.iter_mut().filter(|t| t.equivalence == Equivalence::Equivalent) {
+                    t.equivalence = Equivalence::Narrower;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn read_naf2_naf2025(&mut self, path: &Path) -> Result<()> {
+        let mut table = TableReader::open(path, None)?;
+        let col = |t: &TableReader, names: &[&str]| names.iter().find_map(|n| t.column(n).ok());
+        let (Some(old), Some(new)) = (col(&table, &["NAFold-code", "NAF old code"]), col(&table, &["NAFnew-code", "NAF new code"])) else {
+            bail!("expected the columns NAFold-code and NAFnew-code; found {:?}", table.header());
+        };
+        let old_label = col(&table, &["NAFold-intitulé", "NAFold-intitule"]);
+        for row in table.by_ref() {
+            let row = row?;
+            let (Some(src), Some(dst)) = (row.fields.get(old), row.fields.get(new)) else { continue };
+            if src.trim().is_empty() {
+                continue;
+            }
+            let target = (!dst.trim().is_empty()).then(|| Target { code: dst.trim().into(), equivalence: Equivalence::Equivalent, share: None });
+            self.add(src, old_label.and_then(|c| row.fields.get(c).cloned()), target);
+        }
+        for e in self.elements.values_mut() {
+            if e.targets.len() > 1 {
+                for t in e.targets.iter_mut() {
+                    t.equivalence = Equivalence::Narrower;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn read_pcs2003_2020(&mut self, path: &Path) -> Result<()> {
+        let mut table = TableReader::open(path, None)?;
+        let (src, dst, pct) = (table.column("PCS2003")?, table.column("PCS2020")?, table.column("pct")?);
+        for row in table.by_ref() {
+            let row = row?;
+            let (Some(s), Some(d)) = (row.fields.get(src), row.fields.get(dst)) else { continue };
+            if s.trim().is_empty() || d.trim().is_empty() {
+                continue;
+            }
+            let share = row.fields.get(pct).and_then(|p| p.trim().replace(',', ".").parse::<f32>().ok()).map(|p| (p / 100.0).clamp(0.0, 1.0));
+            let equivalence = if share.is_some_and(|s| s >= 0.999) { Equivalence::Equivalent } else { Equivalence::Narrower };
+            self.add(s, None, Some(Target { code: d.trim().into(), equivalence, share }));
+        }
+        Ok(())
+    }
+
+    fn read_mapping_csv(&mut self, path: &Path) -> Result<()> {
+        let mut table = TableReader::open(path, None)?;
+        let (src, label, system, dst, eq) = (
+            table.column("source_code")?,
+            table.column("source_label")?,
+            table.column("target_system")?,
+            table.column("target_code")?,
+            table.column("equivalence")?,
+        );
+        for row in table.by_ref() {
+            let row = row?;
+            let get = |i: usize| row.fields.get(i).map(|s| s.trim()).unwrap_or_default();
+            if get(src).is_empty() {
+                continue;
+            }
+            if !get(system).is_empty() && !get(system).eq_ignore_ascii_case(&self.target) {
+                bail!("line {}: target_system {:?} is not this mapping's target {:?}", row.line, get(system), self.target);
+            }
+            let equivalence = match get(eq).to_lowercase().as_str() {
+                "" | "equivalent" | "equal" => Equivalence::Equivalent,
+                "wider" => Equivalence::Wider,
+                "narrower" => Equivalence::Narrower,
+                "inexact" | "relatedto" | "related" => Equivalence::Inexact,
+                other => bail!("line {}: equivalence {other:?} is not equivalent, wider, narrower or inexact", row.line),
+            };
+            let target = (!get(dst).is_empty()).then(|| Target { code: get(dst).into(), equivalence, share: None });
+            self.add(get(src), Some(get(label).to_string()), target);
+        }
+        Ok(())
+    }
+}

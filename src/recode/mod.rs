@@ -1,0 +1,338 @@
+//! Bulk recoding of legacy data: old codes, local spellings and free-text
+//! labels to current codes, with a method, a confidence and candidates for
+//! every row.
+//!
+//! [`Recoder`] decides one row; [`pipeline`] streams a whole table through
+//! it, keeping every row once and in order.
+
+pub mod maps;
+pub mod pipeline;
+
+use std::collections::HashMap;
+
+use serde::Serialize;
+
+use crate::index::{ConceptRef, Snapshot};
+use crate::search::{Hit, MatchKind, SearchRequest, search};
+
+/// Confidence from which a code is written in `harmonie_code`.
+pub const DEFAULT_THRESHOLD: f32 = 0.6;
+
+/// How a row was recoded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Method {
+    /// The code is a current code, written canonically.
+    Exact,
+    /// The code is a current code written otherwise (`1071 C`, `141Z`).
+    Respelled,
+    /// The code was translated by a correspondence table.
+    Transcoded,
+    /// The label is a label (or lexicon synonym) of the code.
+    LabelExact,
+    /// The label's words match the code's label.
+    LabelMatch,
+    /// The label matches with typos.
+    Fuzzy,
+    /// Several codes fit equally; candidates given, no code.
+    Ambiguous,
+    /// Nothing usable.
+    None,
+}
+
+impl Method {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Exact => "exact",
+            Method::Respelled => "respelled",
+            Method::Transcoded => "transcoded",
+            Method::LabelExact => "label_exact",
+            Method::LabelMatch => "label_match",
+            Method::Fuzzy => "fuzzy",
+            Method::Ambiguous => "ambiguous",
+            Method::None => "none",
+        }
+    }
+}
+
+/// The decision for one row.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Outcome {
+    /// Filled only when `confidence` reaches the threshold.
+    pub code: Option<String>,
+    pub display: Option<String>,
+    pub method: Method,
+    pub confidence: f32,
+    /// Up to three candidates with their scores.
+    pub candidates: Vec<(String, f32)>,
+    /// A person should look at this row.
+    pub review: bool,
+    /// Why, when something is off.
+    pub note: String,
+}
+
+/// Words legacy files put where no activity or occupation was known.
+const JUNK: &[&str] = &[
+    "divers", "diver", "autre", "autres", "inconnu", "inconnue", "neant", "ras", "na", "nc", "nr", "nd", "xxx", "xx", "x",
+    "test", "aucun", "aucune", "sans", "idem", "voir", "null", "none", "vide", "non renseigne", "a completer",
+];
+
+/// Decides rows for one target system, caching repeated (code, label) pairs.
+pub struct Recoder<'a> {
+    snap: &'a Snapshot,
+    system: usize,
+    threshold: f32,
+    maps: Vec<&'a maps::ConceptMap>,
+    cache: HashMap<(String, String), Outcome>,
+}
+
+const CACHE_LIMIT: usize = 100_000;
+
+impl<'a> Recoder<'a> {
+    pub fn new(snap: &'a Snapshot, system: usize, threshold: f32) -> Recoder<'a> {
+        let id = &snap.systems[system].id;
+        let maps = snap.maps.iter().filter(|m| &m.target == id).collect();
+        Recoder { snap, system, threshold, maps, cache: HashMap::new() }
+    }
+
+    /// Recodes one row from its code and/or label (either may be empty).
+    pub fn recode(&mut self, code: &str, label: &str) -> Outcome {
+        let key = (code.trim().to_string(), label.trim().to_string());
+        if let Some(o) = self.cache.get(&key) {
+            return o.clone();
+        }
+        let mut o = self.decide(&key.0, &key.1);
+        o.confidence = (o.confidence * 100.0).round() / 100.0;
+        if o.confidence < self.threshold || matches!(o.method, Method::Ambiguous | Method::None) {
+            o.code = None;
+            o.display = None;
+        }
+        o.review |= o.code.is_none() && !(code.trim().is_empty() && label.trim().is_empty()) || o.confidence < 0.8;
+        if self.cache.len() >= CACHE_LIMIT {
+            self.cache.clear();
+        }
+        self.cache.insert(key, o.clone());
+        o
+    }
+
+    fn outcome(&self, r: ConceptRef, method: Method, confidence: f32) -> Outcome {
+        let c = self.snap.concept(r);
+        Outcome {
+            code: Some(c.code.clone()),
+            display: Some(c.display.clone()),
+            method,
+            confidence,
+            candidates: vec![(c.code.clone(), confidence)],
+            review: false,
+            note: String::new(),
+        }
+    }
+
+    fn none(note: String) -> Outcome {
+        Outcome { code: None, display: None, method: Method::None, confidence: 0.0, candidates: Vec::new(), review: true, note }
+    }
+
+    fn decide(&self, code: &str, label: &str) -> Outcome {
+        if code.is_empty() {
+            return self.by_label(label);
+        }
+        let syntax = self.snap.systems[self.system].syntax;
+        if let Some(r) = self.snap.lookup(self.system, code) {
+            let method = if syntax.canonical(code).as_deref() == Some(code) { Method::Exact } else { Method::Respelled };
+            if !self.snap.is_codable(r) {
+                return self.complete(r, label);
+            }
+            let mut o = self.outcome(r, method, if method == Method::Exact { 1.0 } else { 0.98 });
+            self.check_label(r, label, &mut o);
+            return o;
+        }
+        if let Some(o) = self.transcode(code, label) {
+            return o;
+        }
+        let near: Vec<(String, f32)> = syntax
+            .canonical(code)
+            .map(|c| self.snap.near_codes(self.system, &c, 3))
+            .unwrap_or_default()
+            .into_iter()
+            .map(|r| (self.snap.concept(r).code.clone(), 0.3))
+            .collect();
+        let what = if syntax.canonical(code).is_some() { "unknown code" } else { "malformed code" };
+        let mut o = if label.is_empty() { Recoder::none(String::new()) } else { self.by_label(label) };
+        o.review = true;
+        if o.candidates.is_empty() {
+            o.candidates = near;
+        }
+        o.note = format!("{what} {code:?}{}{}", if o.note.is_empty() { "" } else { "; " }, o.note);
+        o
+    }
+
+    /// Through the correspondence tables targeting this system; one-to-many
+    /// links are settled with the label when it points to one of them.
+    fn transcode(&self, code: &str, label: &str) -> Option<Outcome> {
+        for map in &self.maps {
+            let Some(element) = map.get(code) else { continue };
+            let targets: Vec<(ConceptRef, &maps::Target)> =
+                element.targets.iter().filter_map(|t| self.snap.get(self.system, &t.code).map(|r| (r, t))).collect();
+            let note = format!("{} {} via {}", map.source, element.code, map.id);
+            match targets.as_slice() {
+                [] => return Some(Recoder::none(format!("{note}: no correspondence"))),
+                [(r, t)] => {
+                    let confidence = if t.equivalence == maps::Equivalence::Inexact { 0.8 } else { 0.95 };
+                    let mut o = self.outcome(*r, Method::Transcoded, confidence);
+                    o.note = note;
+                    return Some(o);
+                }
+                many => {
+                    let candidates: Vec<(String, f32)> =
+                        many.iter().map(|(r, t)| (self.snap.concept(*r).code.clone(), t.share.unwrap_or(1.0 / many.len() as f32))).collect();
+                    // The label settles the split when it ranks one of the targets first among them.
+                    if !label.is_empty() {
+                        let hits = self.search(label, 50);
+                        let pick = hits.iter().find_map(|h| many.iter().find(|(r, _)| self.related(*r, h.concept)).map(|(r, _)| *r));
+                        if let Some(r) = pick {
+                            let mut o = self.outcome(r, Method::Transcoded, 0.85);
+                            o.candidates = candidates;
+                            o.note = format!("{note}: split settled by the label");
+                            return Some(o);
+                        }
+                    }
+                    if let Some((r, t)) = many.iter().max_by(|a, b| a.1.share.unwrap_or(0.0).total_cmp(&b.1.share.unwrap_or(0.0)))
+                        && t.share.is_some_and(|s| s >= 0.8)
+                    {
+                        let mut o = self.outcome(*r, Method::Transcoded, 0.9 * t.share.unwrap_or(0.0));
+                        o.candidates = candidates;
+                        o.note = format!("{note}: main share of the split");
+                        return Some(o);
+                    }
+                    return Some(Outcome {
+                        code: None,
+                        display: None,
+                        method: Method::Ambiguous,
+                        confidence: 0.5,
+                        candidates,
+                        review: true,
+                        note: format!("{note}: split into {} codes, the label does not settle it", many.len()),
+                    });
+                }
+            }
+        }
+        None
+    }
+
+    /// A code above the codable level (a NAF classe, a PCS catégorie):
+    /// its only codable descendant, or the one the label points to.
+    fn complete(&self, r: ConceptRef, label: &str) -> Outcome {
+        let group = self.snap.concept(r).code.clone();
+        let codable: Vec<ConceptRef> = self.snap.descendants(r).into_iter().filter(|&d| self.snap.is_codable(d)).collect();
+        let candidates: Vec<(String, f32)> = codable.iter().take(3).map(|&d| (self.snap.concept(d).code.clone(), 0.5)).collect();
+        if let [only] = codable.as_slice() {
+            let mut o = self.outcome(*only, Method::Respelled, 0.95);
+            o.note = format!("{group} has one sous-niveau codable: {}", self.snap.concept(*only).code);
+            return o;
+        }
+        if !label.is_empty() && !is_junk(label) {
+            let hits = self.search(label, 50);
+            if let Some(h) = hits.iter().find(|h| codable.contains(&h.concept)) {
+                let mut o = self.outcome(h.concept, Method::LabelMatch, 0.85);
+                o.note = format!("{group} completed by the label");
+                return o;
+            }
+        }
+        Outcome {
+            code: None,
+            display: None,
+            method: Method::Ambiguous,
+            confidence: 0.5,
+            candidates,
+            review: true,
+            note: format!("{group} is a {}; {} codes beneath it", self.snap.level_name(r), codable.len()),
+        }
+    }
+
+    /// Whether `a` and `b` are the same concept or one is beneath the other.
+    fn related(&self, a: ConceptRef, b: ConceptRef) -> bool {
+        a == b || self.snap.ancestors(a).contains(&b) || self.snap.ancestors(b).contains(&a)
+    }
+
+    fn search(&self, label: &str, limit: usize) -> Vec<Hit> {
+        search(self.snap, &SearchRequest { q: label, system: Some(self.system), limit, level: None, leaf: false })
+            .unwrap_or_default()
+    }
+
+    /// A valid code whose label points elsewhere is kept but flagged.
+    fn check_label(&self, r: ConceptRef, label: &str, o: &mut Outcome) {
+        if label.is_empty() || is_junk(label) {
+            return;
+        }
+        let hits = self.search(label, 5);
+        if hits.is_empty() || hits.iter().any(|h| self.related(r, h.concept)) {
+            return;
+        }
+        if hits[0].kind <= MatchKind::InOrder {
+            let top = &self.snap.concept(hits[0].concept).code;
+            o.review = true;
+            o.confidence = o.confidence.min(0.75);
+            o.note = format!("the label suggests {top}, not {}", self.snap.concept(r).code);
+            o.candidates.extend(hits.iter().take(2).map(|h| (self.snap.concept(h.concept).code.clone(), h.score)));
+        }
+    }
+
+    fn by_label(&self, label: &str) -> Outcome {
+        if label.is_empty() {
+            return Recoder::none("no code and no label".into());
+        }
+        if is_junk(label) {
+            return Recoder::none(format!("no usable label: {label:?}"));
+        }
+        let hits = self.search(label, 5);
+        let Some(top) = hits.first() else {
+            return Recoder::none("no concept matches the label".into());
+        };
+        let candidates: Vec<(String, f32)> = hits.iter().take(3).map(|h| (self.snap.concept(h.concept).code.clone(), h.score)).collect();
+        let (method, mut confidence) = match top.kind {
+            MatchKind::ExactCode | MatchKind::CodePrefix => (Method::Respelled, 0.9),
+            MatchKind::ExactLabel => (Method::LabelExact, 0.95),
+            MatchKind::LabelPrefix => (Method::LabelMatch, 0.85),
+            MatchKind::InOrder => (Method::LabelMatch, 0.8),
+            MatchKind::AllTerms => (Method::LabelMatch, 0.72),
+            MatchKind::Fuzzy => (Method::Fuzzy, 0.65),
+            // Share of the label's words matched, and the lead over the next candidate.
+            MatchKind::Partial => {
+                let fraction = |h: &Hit| h.score / 0.4;
+                let next = hits.get(1).filter(|h| h.kind == MatchKind::Partial).map_or(0.0, fraction);
+                (Method::LabelMatch, 0.3 + 0.4 * fraction(top) + 0.2 * (fraction(top) - next).max(0.0))
+            }
+        };
+        let ties = hits[1..].iter().filter(|h| h.kind == top.kind).count();
+        if ties > 0 && top.kind <= MatchKind::LabelPrefix && top.kind != MatchKind::ExactCode {
+            return Outcome {
+                code: None,
+                display: None,
+                method: Method::Ambiguous,
+                confidence: 0.5,
+                candidates,
+                review: true,
+                note: format!("{} codes fit the label equally", ties + 1),
+            };
+        }
+        if top.kind != MatchKind::Partial {
+            confidence /= 1.0 + 0.15 * ties as f32;
+        }
+        if !self.snap.is_codable(top.concept) {
+            confidence = confidence.min(0.5);
+        }
+        let mut o = self.outcome(top.concept, method, confidence);
+        o.candidates = candidates;
+        o
+    }
+}
+
+/// Whether a label says nothing (`DIVERS`, `???`, `néant`, `xxx`).
+pub fn is_junk(label: &str) -> bool {
+    let words = crate::text::fold_words(label);
+    if words.is_empty() || words.iter().all(|w| w.len() <= 1 && !w.chars().all(|c| c.is_ascii_digit())) {
+        return true;
+    }
+    let joined = words.join(" ");
+    JUNK.contains(&joined.as_str()) || words.iter().all(|w| JUNK.contains(&w.as_str()) || w.chars().all(|c| c == 'x'))
+}

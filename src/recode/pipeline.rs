@@ -1,0 +1,208 @@
+//! A whole table through the [`Recoder`]: streamed in batches (memory stays
+//! flat), two workers per batch, rows written back in input order, each
+//! input row exactly once.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+
+use anyhow::{Context, Result, bail};
+use serde::Serialize;
+
+use super::{Method, Outcome, Recoder};
+use crate::index::Snapshot;
+use crate::table::{Row, TableReader};
+
+/// Columns added to every row.
+pub const COLUMNS: [&str; 7] = [
+    "harmonie_code",
+    "harmonie_display",
+    "harmonie_method",
+    "harmonie_confidence",
+    "harmonie_candidates",
+    "harmonie_review",
+    "harmonie_note",
+];
+
+const BATCH: usize = 4096;
+
+/// What to recode.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// System id or alias.
+    pub system: String,
+    pub code_col: Option<String>,
+    pub label_col: Option<String>,
+    pub threshold: f32,
+}
+
+/// Counts of a run.
+#[derive(Clone, Debug, Default, Serialize, utoipa::ToSchema)]
+pub struct Summary {
+    pub rows: u64,
+    pub by_method: BTreeMap<String, u64>,
+    pub review: u64,
+    /// Rows that did not fit the header (kept, method `none` unless recoded).
+    pub malformed: u64,
+    pub encoding: String,
+    pub delimiter: String,
+}
+
+impl Summary {
+    /// One line for humans.
+    pub fn describe(&self) -> String {
+        let methods: Vec<String> = self.by_method.iter().map(|(m, n)| format!("{m} {n}")).collect();
+        format!(
+            "{} rows read ({}; separator {}): {}; {} for review; {} malformed",
+            self.rows,
+            self.encoding,
+            self.delimiter,
+            methods.join(", "),
+            self.review,
+            self.malformed
+        )
+    }
+}
+
+/// The values of the added columns for an outcome.
+pub fn columns(o: &Outcome) -> [String; 7] {
+    let candidates: Vec<String> = o.candidates.iter().take(3).map(|(c, s)| format!("{c}:{s:.2}")).collect();
+    [
+        o.code.clone().unwrap_or_default(),
+        o.display.clone().unwrap_or_default(),
+        o.method.as_str().to_string(),
+        format!("{:.2}", o.confidence),
+        candidates.join("|"),
+        o.review.to_string(),
+        o.note.clone(),
+    ]
+}
+
+/// A table set up for recoding: where the code and label are.
+pub struct Job<'a> {
+    snap: &'a Snapshot,
+    system: usize,
+    threshold: f32,
+    code: Option<usize>,
+    label: Option<usize>,
+    pub table: TableReader,
+}
+
+impl<'a> Job<'a> {
+    pub fn new(snap: &'a Snapshot, table: TableReader, opts: &Options) -> Result<Job<'a>> {
+        let system = snap
+            .system_index(&opts.system)
+            .with_context(|| format!("unknown system {:?}; known: {}", opts.system, snap.system_names()))?;
+        let code = opts.code_col.as_deref().map(|c| table.column(c)).transpose().context("--code-col")?;
+        let label = opts.label_col.as_deref().map(|c| table.column(c)).transpose().context("--label-col")?;
+        if code.is_none() && label.is_none() {
+            bail!("give the column of codes (--code-col), of labels (--label-col), or both");
+        }
+        if !(0.0..=1.0).contains(&opts.threshold) {
+            bail!("the threshold must be between 0 and 1, got {}", opts.threshold);
+        }
+        Ok(Job { snap, system, threshold: opts.threshold, code, label, table })
+    }
+
+    /// The output header: the input's, then [`COLUMNS`].
+    pub fn header(&self) -> Vec<String> {
+        self.table.header().iter().cloned().chain(COLUMNS.iter().map(|c| c.to_string())).collect()
+    }
+
+    /// Recodes every row, handing each (input row, its output fields) to
+    /// `emit` in input order, and calling `progress` after each batch.
+    pub fn run(mut self, mut emit: impl FnMut(&Row, Vec<String>) -> Result<()>, mut progress: impl FnMut(u64)) -> Result<Summary> {
+        let width = self.table.header().len();
+        let mut summary = Summary {
+            encoding: self.table.encoding.to_string(),
+            delimiter: match self.table.delimiter {
+                b'\t' => "tab".into(),
+                d => (d as char).to_string(),
+            },
+            ..Summary::default()
+        };
+        let (snap, system, threshold, code_col, label_col) = (self.snap, self.system, self.threshold, self.code, self.label);
+        let mut workers = [Recoder::new(snap, system, threshold), Recoder::new(snap, system, threshold)];
+        let mut batch: Vec<Row> = Vec::with_capacity(BATCH);
+        loop {
+            batch.clear();
+            let mut end = false;
+            while batch.len() < BATCH {
+                match self.table.next_row() {
+                    None => {
+                        end = true;
+                        break;
+                    }
+                    Some(Ok(row)) => batch.push(row),
+                    // The reader cannot go on (I/O): report what was read so far.
+                    Some(Err(e)) => return Err(e.context(format!("after {} rows", summary.rows + batch.len() as u64))),
+                }
+            }
+            let half = batch.len().div_ceil(2);
+            let (left, right) = batch.split_at(half);
+            let decide = |w: &mut Recoder, rows: &[Row]| -> Vec<Outcome> {
+                rows.iter()
+                    .map(|row| {
+                        let get = |c: Option<usize>| c.and_then(|i| row.fields.get(i)).map(String::as_str).unwrap_or_default();
+                        w.recode(get(code_col), get(label_col))
+                    })
+                    .collect()
+            };
+            let [w1, w2] = &mut workers;
+            let (a, b) = std::thread::scope(|s| {
+                let h = s.spawn(|| decide(w2, right));
+                (decide(w1, left), h.join())
+            });
+            let outcomes = a.into_iter().chain(b.map_err(|_| anyhow::anyhow!("a recoding worker panicked"))?);
+            for (row, mut o) in batch.iter().zip(outcomes) {
+                let mut fields = row.fields.clone();
+                if let Some(problem) = &row.problem {
+                    summary.malformed += 1;
+                    o.review = true;
+                    let extra = if fields.len() > width { fields.split_off(width) } else { Vec::new() };
+                    o.note = if extra.is_empty() {
+                        format!("{problem}{}{}", if o.note.is_empty() { "" } else { "; " }, o.note)
+                    } else {
+                        format!("{problem}; extra fields kept here: {}", extra.join(" | "))
+                    };
+                }
+                fields.resize(width.max(fields.len()), String::new());
+                summary.rows += 1;
+                *summary.by_method.entry(o.method.as_str().to_string()).or_default() += 1;
+                summary.review += u64::from(o.review);
+                fields.extend(columns(&o));
+                emit(row, fields)?;
+            }
+            progress(summary.rows);
+            if end {
+                return Ok(summary);
+            }
+        }
+    }
+}
+
+/// Recodes a table into CSV (the input's separator, UTF-8) on `out`.
+pub fn to_csv(job: Job, out: impl Write, progress: impl FnMut(u64)) -> Result<Summary> {
+    let delimiter = job.table.delimiter;
+    let mut w = csv::WriterBuilder::new().delimiter(delimiter).flexible(true).from_writer(out);
+    w.write_record(job.header())?;
+    let summary = job.run(|_, fields| Ok(w.write_record(&fields)?), progress)?;
+    w.flush()?;
+    Ok(summary)
+}
+
+/// Counts rows per method, for tests and reports.
+pub fn method_of(fields: &[String], header: &[String]) -> Option<Method> {
+    let i = header.iter().position(|h| h == "harmonie_method")?;
+    [
+        Method::Exact,
+        Method::Respelled,
+        Method::Transcoded,
+        Method::LabelExact,
+        Method::LabelMatch,
+        Method::Fuzzy,
+        Method::Ambiguous,
+        Method::None,
+    ]
+    .into_iter()
+    .find(|m| m.as_str() == fields.get(i).map(String::as_str).unwrap_or_default())
+}

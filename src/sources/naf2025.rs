@@ -1,0 +1,56 @@
+//! NAF 2025 from INSEE's `Structure_NAF_2025*.xlsx`: sheet `NAF 2025`,
+//! column A the NACE 2.1 code (section letter, division `NN`, groupe
+//! `NN.N`, classe `NN.NN`), column B the NAF sous-classe `NN.NNL` (on the
+//! sous-classe rows), column C the intitulé. Rows come in hierarchical
+//! order, so a division belongs to the last section above it.
+
+use std::path::Path;
+
+use anyhow::{Result, bail};
+
+use super::{LoadReport, clean, sentence_case};
+use crate::codes::CodeSyntax;
+use crate::model::{CodeSystem, Concept, Status};
+use crate::table::TableReader;
+
+/// Reads the `NAF 2025` sheet into `system`.
+pub fn load(path: &Path, system: &mut CodeSystem, report: &mut LoadReport) -> Result<()> {
+    let table = TableReader::open_sheet(path, Some("NAF 2025"))?;
+    system.syntax = CodeSyntax::Naf;
+    system.levels = super::naf::LEVELS.iter().map(|s| s.to_string()).collect();
+    system.codable_from = 4;
+    let mut section: Option<String> = None;
+    for row in table {
+        let row = row?;
+        report.rows_read += 1;
+        let cell = |i: usize| row.fields.get(i).map(|s| s.trim()).unwrap_or_default();
+        let (nace, sous_classe, label) = (cell(0), cell(1), cell(2));
+        let written = if sous_classe.is_empty() { nace } else { sous_classe };
+        if written.is_empty() {
+            report.note("rows without a code (skipped: titles or notes)");
+            continue;
+        }
+        let Some(code) = CodeSyntax::Naf.canonical(written) else {
+            bail!("{}: line {}: {written:?} is not a NAF code", path.display(), row.line);
+        };
+        let (level, parent) = match code.len() {
+            1 => (0, None),
+            2 => (1, section.clone()),
+            4 => (2, Some(code[..2].to_string())),
+            5 => (3, Some(code[..4].to_string())),
+            _ => (4, Some(code[..5].to_string())),
+        };
+        if level == 1 && section.is_none() {
+            bail!("{}: line {}: division {code} comes before any section", path.display(), row.line);
+        }
+        if level == 0 {
+            section = Some(code.clone());
+        }
+        let display = sentence_case(&clean(label, report), report);
+        if display.is_empty() {
+            bail!("{}: line {}: {code} has no intitulé (column C)", path.display(), row.line);
+        }
+        system.concepts.push(Concept { code, display, level, parent, designations: Vec::new(), status: Status::Active, replaced_by: Vec::new() });
+    }
+    Ok(())
+}
