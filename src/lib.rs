@@ -13,7 +13,7 @@ pub mod paths;
 pub mod recode;
 pub mod rollup;
 pub mod search;
-pub mod table;
 pub mod sources;
+pub mod table;
 pub mod text;
 pub mod validate;

@@ -319,7 +319,8 @@ fn run(cli: Cli) -> Result<()> {
             };
             let summary = match &output {
                 Some(path) => {
-                    let file = std::fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
+                    let file =
+                        std::fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
                     pipeline::to_csv(job, std::io::BufWriter::new(file), progress)?
                 }
                 None => pipeline::to_csv(job, std::io::BufWriter::new(std::io::stdout().lock()), progress)?,

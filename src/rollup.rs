@@ -132,7 +132,11 @@ pub fn read_csv(input: impl Read + Send + 'static) -> Result<Vec<Item>> {
         let count = row.fields.get(1).map(|c| c.trim()).unwrap_or_default();
         match count.parse::<u64>() {
             Ok(n) => items.push(Item { code: code.to_string(), count: n }),
-            Err(_) => bail!("line {}: the count {count:?} is not a whole number (expected: code{}count)", row.line, table.delimiter as char),
+            Err(_) => bail!(
+                "line {}: the count {count:?} is not a whole number (expected: code{}count)",
+                row.line,
+                table.delimiter as char
+            ),
         }
     }
     Ok(items)

@@ -132,7 +132,8 @@ impl TableReader {
     /// first non-empty row is the header.
     pub fn open_sheet(path: &Path, sheet: Option<&str>) -> Result<TableReader> {
         use calamine::Reader;
-        let mut wb = calamine::open_workbook_auto(path).with_context(|| format!("cannot open {} as a spreadsheet", path.display()))?;
+        let mut wb = calamine::open_workbook_auto(path)
+            .with_context(|| format!("cannot open {} as a spreadsheet", path.display()))?;
         let names = wb.sheet_names();
         let name = match sheet {
             Some(s) => names
@@ -142,19 +143,29 @@ impl TableReader {
                 .with_context(|| format!("{}: no sheet {s:?}; sheets: {}", path.display(), names.join(", ")))?,
             None => names.first().cloned().with_context(|| format!("{}: no sheet", path.display()))?,
         };
-        let range = wb.worksheet_range(&name).with_context(|| format!("{}: cannot read sheet {name:?}", path.display()))?;
+        let range =
+            wb.worksheet_range(&name).with_context(|| format!("{}: cannot read sheet {name:?}", path.display()))?;
         let start_row = range.start().map(|(r, _)| r as u64).unwrap_or(0);
         let mut rows: Vec<Row> = range
             .rows()
             .enumerate()
-            .map(|(i, cells)| Row { line: start_row + i as u64 + 1, fields: cells.iter().map(cell_text).collect(), problem: None })
+            .map(|(i, cells)| Row {
+                line: start_row + i as u64 + 1,
+                fields: cells.iter().map(cell_text).collect(),
+                problem: None,
+            })
             .filter(|r| r.fields.iter().any(|f| !f.trim().is_empty()))
             .collect();
         if rows.is_empty() {
             bail!("{}: sheet {name:?} is empty", path.display());
         }
         let header = rows.remove(0).fields;
-        Ok(TableReader { header, encoding: Encoding::Spreadsheet, delimiter: b',', source: Source::Sheet(rows.into_iter()) })
+        Ok(TableReader {
+            header,
+            encoding: Encoding::Spreadsheet,
+            delimiter: b',',
+            source: Source::Sheet(rows.into_iter()),
+        })
     }
 
     /// Reads CSV from any reader; the first record is the header.
@@ -168,7 +179,8 @@ impl TableReader {
         }
         let delimiter = delimiter.unwrap_or_else(|| sniff_delimiter(&sample));
         let stream: Box<dyn Read + Send> = Box::new(std::io::Cursor::new(sample).chain(reader));
-        let mut csv = csv::ReaderBuilder::new().has_headers(false).flexible(true).delimiter(delimiter).from_reader(stream);
+        let mut csv =
+            csv::ReaderBuilder::new().has_headers(false).flexible(true).delimiter(delimiter).from_reader(stream);
         let mut record = csv::ByteRecord::new();
         let mut lossy = false;
         let header = if csv.read_byte_record(&mut record).context("cannot read the header line")? {
@@ -187,7 +199,10 @@ impl TableReader {
     /// ignored), or an error listing the columns.
     pub fn column(&self, name: &str) -> Result<usize> {
         self.header.iter().position(|h| h.trim().eq_ignore_ascii_case(name.trim())).with_context(|| {
-            format!("no column {name:?}; the columns are: {}", self.header.iter().map(|h| format!("{h:?}")).collect::<Vec<_>>().join(", "))
+            format!(
+                "no column {name:?}; the columns are: {}",
+                self.header.iter().map(|h| format!("{h:?}")).collect::<Vec<_>>().join(", ")
+            )
         })
     }
 
@@ -248,7 +263,8 @@ mod tests {
 
     #[test]
     fn strips_the_bom_and_keeps_quoted_newlines_and_separators() {
-        let bytes = "\u{feff}code,label\n\"10.71C\",\"Boulangerie, pâtisserie\nsur deux lignes\"\n4722Z,Boucherie\n".as_bytes();
+        let bytes =
+            "\u{feff}code,label\n\"10.71C\",\"Boulangerie, pâtisserie\nsur deux lignes\"\n4722Z,Boucherie\n".as_bytes();
         let (t, rows) = read(bytes);
         assert_eq!((t.encoding, t.delimiter), (Encoding::Utf8Bom, b','));
         assert_eq!(t.header(), ["code", "label"]);
@@ -268,7 +284,7 @@ mod tests {
 
     #[test]
     fn stray_invalid_bytes_in_utf8_are_flagged() {
-        let mut bytes = "code,label\n".repeat(1).into_bytes();
+        let mut bytes = b"code,label\n".to_vec();
         bytes.extend_from_slice("x,".as_bytes());
         bytes.extend(std::iter::repeat_n(b'a', SNIFF));
         bytes.extend_from_slice(b"\xff\n");

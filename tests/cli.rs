@@ -43,7 +43,8 @@ fn rollup_reads_a_csv_and_prints_counts_by_level() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("counts.csv");
     std::fs::write(&file, "code;count\nM545;3\nJ45.0;2\nM5416;1\nnot-a-code;4\n").unwrap();
-    let out = harmonie(&common::root(), &["rollup", "--system", "cim10", "--level", "chapitre", file.to_str().unwrap()]);
+    let out =
+        harmonie(&common::root(), &["rollup", "--system", "cim10", "--level", "chapitre", file.to_str().unwrap()]);
     let (stdout, stderr) = text(&out);
     assert!(out.status.success(), "{stderr}");
     let rows: Vec<&str> = stdout.lines().collect();

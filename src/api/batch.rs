@@ -146,7 +146,8 @@ pub async fn rollup(
         RollupRequest {
             system: p.system.ok_or_else(missing)?,
             level: p.level.ok_or_else(missing)?,
-            items: rollup::read_csv(std::io::Cursor::new(body)).map_err(|e| ApiError::bad_request("invalid CSV", format!("{e:#}")))?,
+            items: rollup::read_csv(std::io::Cursor::new(body))
+                .map_err(|e| ApiError::bad_request("invalid CSV", format!("{e:#}")))?,
         }
     } else {
         parse_json::<RollupRequest>(&body)?

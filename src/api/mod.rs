@@ -14,6 +14,7 @@ pub mod error;
 pub mod metrics;
 pub mod openapi;
 pub mod ops;
+pub mod recode;
 pub mod v1;
 
 use std::net::SocketAddr;
@@ -102,7 +103,8 @@ pub fn routes(config: &ServerConfig) -> Router<AppState> {
         .route("/v1/systems/{system}/concepts/{code}", get(concepts::lookup))
         .route("/v1/systems/{system}/concepts/{code}/descendants", get(concepts::descendants))
         .route("/v1/validate", post(batch::validate))
-        .route("/v1/rollup", post(batch::rollup));
+        .route("/v1/rollup", post(batch::rollup))
+        .route("/v1/recode", post(recode::recode));
     if config.admin_token.is_some() {
         r = r.route("/admin/reload", post(ops::reload));
     }

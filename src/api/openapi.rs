@@ -3,7 +3,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{batch, concepts, error, ops, v1};
+use super::{batch, concepts, error, ops, recode, v1};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -14,7 +14,7 @@ use super::{batch, concepts, error, ops, v1};
     paths(
         v1::systems, v1::search,
         concepts::lookup, concepts::descendants, concepts::browse,
-        batch::validate, batch::rollup,
+        batch::validate, batch::rollup, recode::recode,
         ops::healthz, ops::readyz, ops::metrics, ops::openapi, ops::reload,
     ),
     components(schemas(error::Problem)),

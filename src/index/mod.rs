@@ -33,9 +33,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::fetch::{self, sha256_file, sha256_hex};
 use crate::lexicon::Lexicon;
-use crate::recode::maps::ConceptMap;
 use crate::model::CodeSystem;
 use crate::paths::Paths;
+use crate::recode::maps::ConceptMap;
 use crate::sources::{self, LoadReport, SourcesFile};
 
 /// Bumped whenever the snapshot layout or the analysis changes, so that old
@@ -112,9 +112,18 @@ pub fn inputs(paths: &Paths, sources: &SourcesFile) -> Result<(String, Vec<Input
     for m in &sources.mappings {
         let p = paths.root.join(&m.path);
         if !p.exists() {
-            bail!("{} is missing: mapping {} is declared in data/sources.toml; put the file there or remove the declaration", p.display(), m.id);
+            bail!(
+                "{} is missing: mapping {} is declared in data/sources.toml; put the file there or remove the declaration",
+                p.display(),
+                m.id
+            );
         }
-        files.push(InputFile { source: m.id.clone(), role: "mapping".into(), path: m.path.clone(), sha256: sha256_file(&p)? });
+        files.push(InputFile {
+            source: m.id.clone(),
+            role: "mapping".into(),
+            path: m.path.clone(),
+            sha256: sha256_file(&p)?,
+        });
     }
     let mut key =
         format!("format {FORMAT}\nversion {}\ncode {}\n", env!("CARGO_PKG_VERSION"), env!("HARMONIE_SNAPSHOT_CODE"));
@@ -225,8 +234,9 @@ fn load_maps(
 ) -> Result<Vec<ConceptMap>> {
     let mut maps = Vec::new();
     for decl in &sources.mappings {
-        let Some(si) = systems.iter().position(|s| s.id.eq_ignore_ascii_case(&decl.target) || s.aliases.iter().any(|a| a.eq_ignore_ascii_case(&decl.target)))
-        else {
+        let Some(si) = systems.iter().position(|s| {
+            s.id.eq_ignore_ascii_case(&decl.target) || s.aliases.iter().any(|a| a.eq_ignore_ascii_case(&decl.target))
+        }) else {
             bail!("mapping {}: target system {:?} is not declared", decl.id, decl.target);
         };
         let target = &systems[si];
@@ -246,7 +256,10 @@ fn load_maps(
             });
         }
         if unknown > 0 {
-            summaries[si].report.notes.insert(format!("mapping {}: targets not in {} (left out)", decl.id, target.id), unknown);
+            summaries[si]
+                .report
+                .notes
+                .insert(format!("mapping {}: targets not in {} (left out)", decl.id, target.id), unknown);
         }
         eprintln!("  mapping {}: {} source codes to {}", decl.id, map.elements.len(), target.id);
         maps.push(map);

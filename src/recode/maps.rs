@@ -70,7 +70,13 @@ pub fn compact(code: &str) -> String {
 
 impl ConceptMap {
     fn new(id: &str, title: &str, source: &str, target: &str) -> ConceptMap {
-        ConceptMap { id: id.into(), title: title.into(), source: source.into(), target: target.into(), elements: BTreeMap::new() }
+        ConceptMap {
+            id: id.into(),
+            title: title.into(),
+            source: source.into(),
+            target: target.into(),
+            elements: BTreeMap::new(),
+        }
     }
 
     /// The element of a source code in any spelling.
@@ -103,7 +109,9 @@ impl ConceptMap {
             "insee-naf2-naf2025" => map.read_naf2_naf2025(path).with_context(context)?,
             "insee-pcs2003-2020" => map.read_pcs2003_2020(path).with_context(context)?,
             "mapping-csv" => map.read_mapping_csv(path).with_context(context)?,
-            other => bail!("unknown mapping loader {other:?} (known: insee-naf1-naf2, insee-naf2-naf2025, insee-pcs2003-2020, mapping-csv)"),
+            other => bail!(
+                "unknown mapping loader {other:?} (known: insee-naf1-naf2, insee-naf2-naf2025, insee-pcs2003-2020, mapping-csv)"
+            ),
         }
         if map.elements.is_empty() {
             bail!("{}: no correspondence read; check the file against the layout of loader {loader}", path.display());
@@ -118,21 +126,28 @@ impl ConceptMap {
             .collect::<Result<_>>()?;
         let width = rows.iter().map(Vec::len).max().unwrap_or(0);
         let share = |pred: &dyn Fn(&str) -> bool, col: usize| {
-            let vals: Vec<&str> = rows.iter().filter_map(|r| r.get(col)).map(|s| s.trim()).filter(|s| !s.is_empty()).collect();
+            let vals: Vec<&str> =
+                rows.iter().filter_map(|r| r.get(col)).map(|s| s.trim()).filter(|s| !s.is_empty()).collect();
             if vals.is_empty() { 0.0 } else { vals.iter().filter(|v| pred(v)).count() as f64 / vals.len() as f64 }
         };
         let rev1 = |s: &str| {
             let c = compact(s);
-            c.len() == 4 && c[..3].bytes().all(|b| b.is_ascii_digit()) && c.as_bytes()[3].is_ascii_uppercase() && s.contains('.')
+            c.len() == 4
+                && c[..3].bytes().all(|b| b.is_ascii_digit())
+                && c.as_bytes()[3].is_ascii_uppercase()
+                && s.contains('.')
         };
         let rev2 = |s: &str| crate::codes::CodeSyntax::Naf.canonical(s).is_some_and(|c| c.len() == 6) && !rev1(s);
         let link = |s: &str| matches!(s.trim().to_uppercase().as_str(), "CC" | "CA" | "NC");
-        let best = |pred: &dyn Fn(&str) -> bool| (0..width).max_by(|&a, &b| share(pred, a).total_cmp(&share(pred, b))).filter(|&c| share(pred, c) > 0.5);
+        let best = |pred: &dyn Fn(&str) -> bool| {
+            (0..width).max_by(|&a, &b| share(pred, a).total_cmp(&share(pred, b))).filter(|&c| share(pred, c) > 0.5)
+        };
         let (Some(c1), Some(c2)) = (best(&rev1), best(&rev2)) else {
             bail!("no column of NAF rév. 1 codes (NN.NL) and NAF rév. 2 codes (NN.NNL) found");
         };
         let cl = best(&link);
-        let label = |row: &Vec<String>, col: usize| row.get(col + 1).filter(|s| !rev1(s) && !rev2(s) && !link(s)).cloned();
+        let label =
+            |row: &Vec<String>, col: usize| row.get(col + 1).filter(|s| !rev1(s) && !rev2(s) && !link(s)).cloned();
         for row in &rows {
             let (Some(src), Some(dst)) = (row.get(c1), row.get(c2)) else { continue };
             if !rev1(src) {
@@ -161,7 +176,9 @@ impl ConceptMap {
     fn read_naf2_naf2025(&mut self, path: &Path) -> Result<()> {
         let mut table = TableReader::open(path, None)?;
         let col = |t: &TableReader, names: &[&str]| names.iter().find_map(|n| t.column(n).ok());
-        let (Some(old), Some(new)) = (col(&table, &["NAFold-code", "NAF old code"]), col(&table, &["NAFnew-code", "NAF new code"])) else {
+        let (Some(old), Some(new)) =
+            (col(&table, &["NAFold-code", "NAF old code"]), col(&table, &["NAFnew-code", "NAF new code"]))
+        else {
             bail!("expected the columns NAFold-code and NAFnew-code; found {:?}", table.header());
         };
         let old_label = col(&table, &["NAFold-intitulé", "NAFold-intitule"]);
@@ -171,7 +188,11 @@ impl ConceptMap {
             if src.trim().is_empty() {
                 continue;
             }
-            let target = (!dst.trim().is_empty()).then(|| Target { code: dst.trim().into(), equivalence: Equivalence::Equivalent, share: None });
+            let target = (!dst.trim().is_empty()).then(|| Target {
+                code: dst.trim().into(),
+                equivalence: Equivalence::Equivalent,
+                share: None,
+            });
             self.add(src, old_label.and_then(|c| row.fields.get(c).cloned()), target);
         }
         for e in self.elements.values_mut() {
@@ -193,8 +214,13 @@ impl ConceptMap {
             if s.trim().is_empty() || d.trim().is_empty() {
                 continue;
             }
-            let share = row.fields.get(pct).and_then(|p| p.trim().replace(',', ".").parse::<f32>().ok()).map(|p| (p / 100.0).clamp(0.0, 1.0));
-            let equivalence = if share.is_some_and(|s| s >= 0.999) { Equivalence::Equivalent } else { Equivalence::Narrower };
+            let share = row
+                .fields
+                .get(pct)
+                .and_then(|p| p.trim().replace(',', ".").parse::<f32>().ok())
+                .map(|p| (p / 100.0).clamp(0.0, 1.0));
+            let equivalence =
+                if share.is_some_and(|s| s >= 0.999) { Equivalence::Equivalent } else { Equivalence::Narrower };
             self.add(s, None, Some(Target { code: d.trim().into(), equivalence, share }));
         }
         Ok(())
@@ -216,18 +242,89 @@ impl ConceptMap {
                 continue;
             }
             if !get(system).is_empty() && !get(system).eq_ignore_ascii_case(&self.target) {
-                bail!("line {}: target_system {:?} is not this mapping's target {:?}", row.line, get(system), self.target);
+                bail!(
+                    "line {}: target_system {:?} is not this mapping's target {:?}",
+                    row.line,
+                    get(system),
+                    self.target
+                );
             }
             let equivalence = match get(eq).to_lowercase().as_str() {
                 "" | "equivalent" | "equal" => Equivalence::Equivalent,
                 "wider" => Equivalence::Wider,
                 "narrower" => Equivalence::Narrower,
                 "inexact" | "relatedto" | "related" => Equivalence::Inexact,
-                other => bail!("line {}: equivalence {other:?} is not equivalent, wider, narrower or inexact", row.line),
+                other => {
+                    bail!("line {}: equivalence {other:?} is not equivalent, wider, narrower or inexact", row.line)
+                }
             };
             let target = (!get(dst).is_empty()).then(|| Target { code: get(dst).into(), equivalence, share: None });
             self.add(get(src), Some(get(label).to_string()), target);
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixture(name: &str) -> std::path::PathBuf {
+        Path::new("tests/fixtures").join(name)
+    }
+
+    #[test]
+    fn reads_the_insee_naf1_naf2_table_with_link_types() {
+        let m =
+            ConceptMap::load("insee-naf1-naf2", &fixture("table_NAF1-NAF2.xls"), "naf1", "t", "naf-rev1", "naf-2008")
+                .unwrap();
+        let e = m.get("158C").unwrap();
+        assert_eq!((e.code.as_str(), e.display.as_deref()), ("15.8C", Some("Boulangerie et boulangerie-pâtisserie")));
+        assert_eq!(e.targets, [Target { code: "10.71C".into(), equivalence: Equivalence::Equivalent, share: None }]);
+        let split: Vec<(&str, Equivalence)> =
+            m.get("55.3B").unwrap().targets.iter().map(|t| (t.code.as_str(), t.equivalence)).collect();
+        assert_eq!(split, [("56.10C", Equivalence::Narrower), ("56.10B", Equivalence::Narrower)]);
+        let secondary = &m.get("52.2C").unwrap().targets;
+        assert_eq!(secondary[1].equivalence, Equivalence::Inexact);
+        assert!(m.get("99.9Z").unwrap().targets.is_empty(), "NC: no correspondence");
+    }
+
+    #[test]
+    fn reads_the_naf2025_correspondence_and_splits() {
+        let m = ConceptMap::load(
+            "insee-naf2-naf2025",
+            &fixture("Correspondances_NAFrev2-NAF2025.xlsx"),
+            "n25",
+            "t",
+            "naf-2008",
+            "naf-2025",
+        )
+        .unwrap();
+        assert_eq!(m.get("1071C").unwrap().targets[0].code, "10.71C");
+        let t: Vec<&str> = m.get("47.91B").unwrap().targets.iter().map(|t| t.code.as_str()).collect();
+        assert_eq!(t, ["47.12B", "47.11F"]);
+    }
+
+    #[test]
+    fn reads_pcs_shares_including_a_and_ns() {
+        let m =
+            ConceptMap::load("insee-pcs2003-2020", &fixture("PCS2003_to_2020.csv"), "p", "t", "pcs-2003", "pcs-2020")
+                .unwrap();
+        assert_eq!(m.get("526A").unwrap().targets[0].equivalence, Equivalence::Equivalent);
+        let shares: Vec<Option<f32>> = m.get("431f").unwrap().targets.iter().map(|t| t.share).collect();
+        assert_eq!(shares, [Some(0.87), Some(0.13)]);
+        assert_eq!(m.get("563a").unwrap().targets[0].share, None);
+        assert_eq!(m.get("553a").unwrap().targets[0].share, None);
+    }
+
+    #[test]
+    fn reads_a_generic_mapping_and_checks_its_target() {
+        let m = ConceptMap::load("mapping-csv", &fixture("mapping_amt.csv"), "amt", "t", "amt", "naf-2008").unwrap();
+        assert_eq!(m.get("amt-001").unwrap().targets[0].code, "10.71C");
+        assert_eq!(m.get("AMT-003").unwrap().targets.len(), 2);
+        assert!(m.get("AMT-004").unwrap().targets.is_empty());
+        let err =
+            ConceptMap::load("mapping-csv", &fixture("mapping_amt.csv"), "amt", "t", "amt", "pcs-2003").unwrap_err();
+        assert!(format!("{err:#}").contains("line 2"), "{err:#}");
     }
 }

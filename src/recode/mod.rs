@@ -73,8 +73,32 @@ pub struct Outcome {
 
 /// Words legacy files put where no activity or occupation was known.
 const JUNK: &[&str] = &[
-    "divers", "diver", "autre", "autres", "inconnu", "inconnue", "neant", "ras", "na", "nc", "nr", "nd", "xxx", "xx", "x",
-    "test", "aucun", "aucune", "sans", "idem", "voir", "null", "none", "vide", "non renseigne", "a completer",
+    "divers",
+    "diver",
+    "autre",
+    "autres",
+    "inconnu",
+    "inconnue",
+    "neant",
+    "ras",
+    "na",
+    "nc",
+    "nr",
+    "nd",
+    "xxx",
+    "xx",
+    "x",
+    "test",
+    "aucun",
+    "aucune",
+    "sans",
+    "idem",
+    "voir",
+    "null",
+    "none",
+    "vide",
+    "non renseigne",
+    "a completer",
 ];
 
 /// Decides rows for one target system, caching repeated (code, label) pairs.
@@ -129,7 +153,15 @@ impl<'a> Recoder<'a> {
     }
 
     fn none(note: String) -> Outcome {
-        Outcome { code: None, display: None, method: Method::None, confidence: 0.0, candidates: Vec::new(), review: true, note }
+        Outcome {
+            code: None,
+            display: None,
+            method: Method::None,
+            confidence: 0.0,
+            candidates: Vec::new(),
+            review: true,
+            note,
+        }
     }
 
     fn decide(&self, code: &str, label: &str) -> Outcome {
@@ -138,7 +170,8 @@ impl<'a> Recoder<'a> {
         }
         let syntax = self.snap.systems[self.system].syntax;
         if let Some(r) = self.snap.lookup(self.system, code) {
-            let method = if syntax.canonical(code).as_deref() == Some(code) { Method::Exact } else { Method::Respelled };
+            let method =
+                if syntax.canonical(code).as_deref() == Some(code) { Method::Exact } else { Method::Respelled };
             if !self.snap.is_codable(r) {
                 return self.complete(r, label);
             }
@@ -183,12 +216,16 @@ impl<'a> Recoder<'a> {
                     return Some(o);
                 }
                 many => {
-                    let candidates: Vec<(String, f32)> =
-                        many.iter().map(|(r, t)| (self.snap.concept(*r).code.clone(), t.share.unwrap_or(1.0 / many.len() as f32))).collect();
+                    let candidates: Vec<(String, f32)> = many
+                        .iter()
+                        .map(|(r, t)| (self.snap.concept(*r).code.clone(), t.share.unwrap_or(1.0 / many.len() as f32)))
+                        .collect();
                     // The label settles the split when it ranks one of the targets first among them.
                     if !label.is_empty() {
                         let hits = self.search(label, 50);
-                        let pick = hits.iter().find_map(|h| many.iter().find(|(r, _)| self.related(*r, h.concept)).map(|(r, _)| *r));
+                        let pick = hits
+                            .iter()
+                            .find_map(|h| many.iter().find(|(r, _)| self.related(*r, h.concept)).map(|(r, _)| *r));
                         if let Some(r) = pick {
                             let mut o = self.outcome(r, Method::Transcoded, 0.85);
                             o.candidates = candidates;
@@ -196,7 +233,8 @@ impl<'a> Recoder<'a> {
                             return Some(o);
                         }
                     }
-                    if let Some((r, t)) = many.iter().max_by(|a, b| a.1.share.unwrap_or(0.0).total_cmp(&b.1.share.unwrap_or(0.0)))
+                    if let Some((r, t)) =
+                        many.iter().max_by(|a, b| a.1.share.unwrap_or(0.0).total_cmp(&b.1.share.unwrap_or(0.0)))
                         && t.share.is_some_and(|s| s >= 0.8)
                     {
                         let mut o = self.outcome(*r, Method::Transcoded, 0.9 * t.share.unwrap_or(0.0));
@@ -223,8 +261,10 @@ impl<'a> Recoder<'a> {
     /// its only codable descendant, or the one the label points to.
     fn complete(&self, r: ConceptRef, label: &str) -> Outcome {
         let group = self.snap.concept(r).code.clone();
-        let codable: Vec<ConceptRef> = self.snap.descendants(r).into_iter().filter(|&d| self.snap.is_codable(d)).collect();
-        let candidates: Vec<(String, f32)> = codable.iter().take(3).map(|&d| (self.snap.concept(d).code.clone(), 0.5)).collect();
+        let codable: Vec<ConceptRef> =
+            self.snap.descendants(r).into_iter().filter(|&d| self.snap.is_codable(d)).collect();
+        let candidates: Vec<(String, f32)> =
+            codable.iter().take(3).map(|&d| (self.snap.concept(d).code.clone(), 0.5)).collect();
         if let [only] = codable.as_slice() {
             let mut o = self.outcome(*only, Method::Respelled, 0.95);
             o.note = format!("{group} has one sous-niveau codable: {}", self.snap.concept(*only).code);
@@ -284,12 +324,25 @@ impl<'a> Recoder<'a> {
         if is_junk(label) {
             return Recoder::none(format!("no usable label: {label:?}"));
         }
-        let hits = self.search(label, 5);
-        let Some(top) = hits.first() else {
+        let hits = self.search(label, 8);
+        let Some(first) = hits.first() else {
             return Recoder::none("no concept matches the label".into());
         };
-        let candidates: Vec<(String, f32)> = hits.iter().take(3).map(|h| (self.snap.concept(h.concept).code.clone(), h.score)).collect();
-        let (method, mut confidence) = match top.kind {
+        // A group (NAF classe…) matching best stands for its codable descendant among the hits.
+        let top = if self.snap.is_codable(first.concept) {
+            first
+        } else {
+            hits.iter()
+                .find(|h| self.snap.is_codable(h.concept) && self.related(h.concept, first.concept))
+                .unwrap_or(first)
+        };
+        let kind = first.kind.min(top.kind);
+        let candidates: Vec<(String, f32)> = std::iter::once(top)
+            .chain(hits.iter().filter(|h| h.concept != top.concept && !self.related(h.concept, top.concept)))
+            .take(3)
+            .map(|h| (self.snap.concept(h.concept).code.clone(), h.score))
+            .collect();
+        let (method, mut confidence) = match kind {
             MatchKind::ExactCode | MatchKind::CodePrefix => (Method::Respelled, 0.9),
             MatchKind::ExactLabel => (Method::LabelExact, 0.95),
             MatchKind::LabelPrefix => (Method::LabelMatch, 0.85),
@@ -299,12 +352,24 @@ impl<'a> Recoder<'a> {
             // Share of the label's words matched, and the lead over the next candidate.
             MatchKind::Partial => {
                 let fraction = |h: &Hit| h.score / 0.4;
-                let next = hits.get(1).filter(|h| h.kind == MatchKind::Partial).map_or(0.0, fraction);
+                let next = hits
+                    .iter()
+                    .find(|h| h.kind == MatchKind::Partial && !self.related(h.concept, top.concept))
+                    .map_or(0.0, fraction);
                 (Method::LabelMatch, 0.3 + 0.4 * fraction(top) + 0.2 * (fraction(top) - next).max(0.0))
             }
         };
-        let ties = hits[1..].iter().filter(|h| h.kind == top.kind).count();
-        if ties > 0 && top.kind <= MatchKind::LabelPrefix && top.kind != MatchKind::ExactCode {
+        // Other codable concepts, outside this one's family, matching as well.
+        let ties = hits
+            .iter()
+            .filter(|h| {
+                h.kind == kind
+                    && h.concept != top.concept
+                    && self.snap.is_codable(h.concept)
+                    && !self.related(h.concept, top.concept)
+            })
+            .count();
+        if ties > 0 && kind == MatchKind::ExactLabel {
             return Outcome {
                 code: None,
                 display: None,
@@ -315,7 +380,7 @@ impl<'a> Recoder<'a> {
                 note: format!("{} codes fit the label equally", ties + 1),
             };
         }
-        if top.kind != MatchKind::Partial {
+        if kind != MatchKind::Partial {
             confidence /= 1.0 + 0.15 * ties as f32;
         }
         if !self.snap.is_codable(top.concept) {

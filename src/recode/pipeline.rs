@@ -92,8 +92,8 @@ impl<'a> Job<'a> {
         let system = snap
             .system_index(&opts.system)
             .with_context(|| format!("unknown system {:?}; known: {}", opts.system, snap.system_names()))?;
-        let code = opts.code_col.as_deref().map(|c| table.column(c)).transpose().context("--code-col")?;
-        let label = opts.label_col.as_deref().map(|c| table.column(c)).transpose().context("--label-col")?;
+        let code = opts.code_col.as_deref().map(|c| table.column(c)).transpose().context("code column")?;
+        let label = opts.label_col.as_deref().map(|c| table.column(c)).transpose().context("label column")?;
         if code.is_none() && label.is_none() {
             bail!("give the column of codes (--code-col), of labels (--label-col), or both");
         }
@@ -110,7 +110,11 @@ impl<'a> Job<'a> {
 
     /// Recodes every row, handing each (input row, its output fields) to
     /// `emit` in input order, and calling `progress` after each batch.
-    pub fn run(mut self, mut emit: impl FnMut(&Row, Vec<String>) -> Result<()>, mut progress: impl FnMut(u64)) -> Result<Summary> {
+    pub fn run(
+        mut self,
+        mut emit: impl FnMut(&Row, Vec<String>) -> Result<()>,
+        mut progress: impl FnMut(u64),
+    ) -> Result<Summary> {
         let width = self.table.header().len();
         let mut summary = Summary {
             encoding: self.table.encoding.to_string(),
@@ -120,7 +124,8 @@ impl<'a> Job<'a> {
             },
             ..Summary::default()
         };
-        let (snap, system, threshold, code_col, label_col) = (self.snap, self.system, self.threshold, self.code, self.label);
+        let (snap, system, threshold, code_col, label_col) =
+            (self.snap, self.system, self.threshold, self.code, self.label);
         let mut workers = [Recoder::new(snap, system, threshold), Recoder::new(snap, system, threshold)];
         let mut batch: Vec<Row> = Vec::with_capacity(BATCH);
         loop {
@@ -142,7 +147,9 @@ impl<'a> Job<'a> {
             let decide = |w: &mut Recoder, rows: &[Row]| -> Vec<Outcome> {
                 rows.iter()
                     .map(|row| {
-                        let get = |c: Option<usize>| c.and_then(|i| row.fields.get(i)).map(String::as_str).unwrap_or_default();
+                        let get = |c: Option<usize>| {
+                            c.and_then(|i| row.fields.get(i)).map(String::as_str).unwrap_or_default()
+                        };
                         w.recode(get(code_col), get(label_col))
                     })
                     .collect()

@@ -50,7 +50,34 @@ pub fn load(path: &Path, system: &mut CodeSystem, report: &mut LoadReport) -> Re
         if display.is_empty() {
             bail!("{}: line {}: {code} has no intitulé (column C)", path.display(), row.line);
         }
-        system.concepts.push(Concept { code, display, level, parent, designations: Vec::new(), status: Status::Active, replaced_by: Vec::new() });
+        system.concepts.push(Concept {
+            code,
+            display,
+            level,
+            parent,
+            designations: Vec::new(),
+            status: Status::Active,
+            replaced_by: Vec::new(),
+        });
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sources::tests::empty_system;
+
+    #[test]
+    fn reads_the_naf_2025_sheet_with_all_levels() {
+        let mut system = empty_system();
+        let mut report = LoadReport::default();
+        load(Path::new("tests/fixtures/Structure_NAF_2025.xlsx"), &mut system, &mut report).unwrap();
+        system.check().unwrap();
+        let counts: Vec<usize> = system.level_counts().into_iter().map(|(_, n)| n).collect();
+        assert_eq!(counts, [2, 2, 2, 2, 3]);
+        assert_eq!(system.find("47.12B").unwrap().parent.as_deref(), Some("47.12"));
+        assert_eq!(system.find("47").unwrap().parent.as_deref(), Some("G"));
+        assert_eq!(system.find("C").unwrap().display, "Industrie manufacturière");
+    }
 }

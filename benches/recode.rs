@@ -1,0 +1,114 @@
+//! Recoding throughput on generated files of 1 million rows (code-only,
+//! label-only, mixed) and peak memory. Run with `cargo bench --bench recode`;
+//! `HARMONIE_BENCH_ROWS` sets the number of rows.
+//!
+//! Codes are real codes in the spellings legacy files use; labels are real
+//! labels, upper-cased, some without accents, abbreviated or with a typo,
+//! drawn with repeats as in real files.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use harmonie::index::{self, Prepare, Snapshot};
+use harmonie::paths::Paths;
+use harmonie::recode::pipeline::{self, Job, Options};
+use harmonie::table::TableReader;
+
+/// A small deterministic generator (xorshift).
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn pick<'a, T>(&mut self, v: &'a [T]) -> &'a T {
+        &v[(self.next() % v.len() as u64) as usize]
+    }
+}
+
+fn peak_rss_mb() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|kb| kb.parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+fn spellings(code: &str, rng: &mut Rng) -> String {
+    match rng.next() % 4 {
+        0 => code.to_string(),
+        1 => code.replace('.', ""),
+        2 => code.replace('.', "").to_lowercase(),
+        _ => format!("{} {}", &code[..code.len() - 1], &code[code.len() - 1..]),
+    }
+}
+
+fn label_variant(label: &str, rng: &mut Rng) -> String {
+    let upper = label.to_uppercase();
+    match rng.next() % 4 {
+        0 => upper,
+        1 => upper.replace(['É', 'È', 'Ê'], "E").replace('À', "A").replace('Ô', "O"),
+        2 => upper.split_whitespace().take(4).collect::<Vec<_>>().join(" "),
+        _ => {
+            let mut chars: Vec<char> = upper.chars().collect();
+            if chars.len() > 6 {
+                chars.swap(3, 4);
+            }
+            chars.into_iter().collect()
+        }
+    }
+}
+
+fn write_file(snap: &Snapshot, path: &PathBuf, rows: usize, kind: &str) {
+    let naf = snap.system_index("naf").unwrap();
+    let codable: Vec<_> = snap.concepts_of(naf).filter(|&r| snap.is_codable(r)).collect();
+    let mut rng = Rng(0x9E3779B97F4A7C15);
+    let mut w = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
+    writeln!(w, "id;code_ape;activite").unwrap();
+    for i in 0..rows {
+        let c = snap.concept(*rng.pick(&codable));
+        let (code, label) = match kind {
+            "codes" => (spellings(&c.code, &mut rng), String::new()),
+            "labels" => (String::new(), label_variant(&c.display, &mut rng)),
+            _ => (spellings(&c.code, &mut rng), label_variant(&c.display, &mut rng)),
+        };
+        writeln!(w, "{i};{code};\"{}\"", label.replace('"', "")).unwrap();
+    }
+}
+
+fn main() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let snap =
+        index::open_current(&Paths::new(&root), Prepare::FetchAndBuild).expect("fetch and build the default data");
+    let rows: usize = std::env::var("HARMONIE_BENCH_ROWS").ok().and_then(|s| s.parse().ok()).unwrap_or(1_000_000);
+    let dir = tempfile::tempdir().unwrap();
+    println!("snapshot loaded; peak RSS {:.0} MB", peak_rss_mb());
+    for kind in ["codes", "labels", "mixed"] {
+        let path = dir.path().join(format!("{kind}.csv"));
+        write_file(&snap, &path, rows, kind);
+        let table = TableReader::open(&path, None).unwrap();
+        let opts = Options {
+            system: "naf".into(),
+            code_col: Some("code_ape".into()),
+            label_col: Some("activite".into()),
+            threshold: 0.6,
+        };
+        let job = Job::new(&snap, table, &opts).unwrap();
+        let t = Instant::now();
+        let summary = pipeline::to_csv(job, std::io::sink(), |_| {}).unwrap();
+        let secs = t.elapsed().as_secs_f64();
+        assert_eq!(summary.rows as usize, rows);
+        println!(
+            "{kind:<7} {rows} rows in {secs:.1} s: {:.0} rows/s; peak RSS {:.0} MB; {}",
+            rows as f64 / secs,
+            peak_rss_mb(),
+            summary.describe()
+        );
+        std::fs::remove_file(&path).unwrap();
+    }
+}

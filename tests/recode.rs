@@ -1,0 +1,294 @@
+//! Bulk recoding of legacy files, end to end: real files through the CLI and
+//! over HTTP, correspondence tables and NAF 2025 declared in sources.toml.
+
+mod common;
+
+use std::process::Command;
+
+fn harmonie(root: &std::path::Path, args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_harmonie")).arg("--root").arg(root).args(args).output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn records(csv_text: &str, delimiter: u8) -> (Vec<String>, Vec<Vec<String>>) {
+    let mut rdr = csv::ReaderBuilder::new().delimiter(delimiter).flexible(true).from_reader(csv_text.as_bytes());
+    let header = rdr.headers().unwrap().iter().map(str::to_string).collect();
+    let rows = rdr.records().map(|r| r.unwrap().iter().map(str::to_string).collect()).collect();
+    (header, rows)
+}
+
+#[test]
+fn a_messy_windows_1252_file_comes_back_complete_in_order_and_recoded() {
+    common::snapshot();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.csv");
+    let input = common::root().join("tests/fixtures/legacy_naf_cp1252.csv");
+    let (ok, _, stderr) = harmonie(
+        &common::root(),
+        &[
+            "recode",
+            input.to_str().unwrap(),
+            "--system",
+            "naf",
+            "--code-col",
+            "code_ape",
+            "--label-col",
+            "activite",
+            "-o",
+            out.to_str().unwrap(),
+        ],
+    );
+    assert!(ok, "{stderr}");
+    assert!(stderr.contains("61 rows read (Windows-1252; separator ;)") && stderr.contains("1 malformed"), "{stderr}");
+
+    let (header, rows) = records(&std::fs::read_to_string(&out).unwrap(), b';');
+    let col = |name: &str| header.iter().position(|h| h == name).unwrap();
+    let (id, label, expected, code, method, review, note) = (
+        col("id"),
+        col("activite"),
+        col("attendu"),
+        col("harmonie_code"),
+        col("harmonie_method"),
+        col("harmonie_review"),
+        col("harmonie_note"),
+    );
+    // Every input row once, in order, original columns untouched (decoded to UTF-8).
+    let ids: Vec<&str> = rows.iter().map(|r| r[id].as_str()).collect();
+    let mut want: Vec<String> = (1..=60).map(|i| i.to_string()).collect();
+    want.insert(30, "30b".into());
+    assert_eq!(ids, want);
+    let row = |i: &str| rows.iter().find(|r| r[id] == i).unwrap();
+    assert_eq!(row("42")[label], "Élevage de porcins");
+    assert_eq!(row("41")[label], "BOULANGERIE PATISSERIE\n(vente sur place; terminal de cuisson)");
+    // The line with a field too many is kept, flagged, its extra field kept in the note.
+    let bad = row("30b");
+    assert_eq!(bad[review], "true");
+    assert!(bad[note].contains("line 31") && bad[note].contains("56.10A"), "{:?}", bad[note]);
+
+    let recoverable: Vec<&Vec<String>> = rows.iter().filter(|r| r[id] != "30b" && !r[expected].is_empty()).collect();
+    let right = recoverable.iter().filter(|r| r[code] == r[expected]).count();
+    assert!(right * 10 >= recoverable.len() * 9, "{right} of {} recoverable rows recoded correctly", recoverable.len());
+    for r in rows.iter().filter(|r| r[id] != "30b" && r[expected].is_empty()) {
+        assert_eq!(r[code], "", "junk row {} got a code", r[id]);
+        assert_eq!(r[review], "true", "junk row {} not flagged", r[id]);
+    }
+    assert_eq!(row("3")[code], "01.41Z", "lost leading zero");
+    assert_eq!(row("3")[method], "respelled");
+    assert_eq!(row("1")[method], "respelled");
+    assert_eq!(row("34")[method], "exact");
+    assert_eq!(row("51")[method], "none");
+}
+
+#[test]
+fn a_valid_code_contradicted_by_its_label_is_flagged() {
+    common::snapshot();
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.csv");
+    std::fs::write(&input, "code,label\n4722Z,PLOMBERIE CHAUFFAGE\n4722Z,BOUCHERIE\n").unwrap();
+    let (ok, stdout, stderr) = harmonie(
+        &common::root(),
+        &["recode", input.to_str().unwrap(), "--system", "naf", "--code-col", "code", "--label-col", "label"],
+    );
+    assert!(ok, "{stderr}");
+    let (header, rows) = records(&stdout, b',');
+    let review = header.iter().position(|h| h == "harmonie_review").unwrap();
+    let note = header.iter().position(|h| h == "harmonie_note").unwrap();
+    assert_eq!((rows[0][review].as_str(), rows[1][review].as_str()), ("true", "false"));
+    assert!(rows[0][note].contains("label suggests"), "{:?}", rows[0]);
+}
+
+#[test]
+fn spreadsheets_are_read_too() {
+    common::snapshot();
+    let input = common::root().join("tests/fixtures/legacy_pcs.xlsx");
+    let (ok, stdout, stderr) = harmonie(
+        &common::root(),
+        &["recode", input.to_str().unwrap(), "--system", "pcs", "--code-col", "code_pcs", "--label-col", "poste"],
+    );
+    assert!(ok, "{stderr}");
+    let (header, rows) = records(&stdout, b',');
+    let code = header.iter().position(|h| h == "harmonie_code").unwrap();
+    let got: Vec<&str> = rows.iter().map(|r| r[code].as_str()).collect();
+    assert_eq!(got, ["526a", "", "542a", "526a", "652a", ""]);
+    assert!(stderr.contains("spreadsheet"), "{stderr}");
+}
+
+#[test]
+fn bad_options_say_what_to_do() {
+    common::snapshot();
+    let input = common::root().join("tests/fixtures/legacy_naf_cp1252.csv");
+    let (ok, _, stderr) =
+        harmonie(&common::root(), &["recode", input.to_str().unwrap(), "--system", "naf", "--code-col", "nope"]);
+    assert!(!ok && stderr.contains("no column \"nope\"") && stderr.contains("code_ape"), "{stderr}");
+    let (ok, _, stderr) = harmonie(&common::root(), &["recode", input.to_str().unwrap(), "--system", "naf"]);
+    assert!(!ok && stderr.contains("--code-col"), "{stderr}");
+}
+
+#[test]
+fn correspondence_tables_and_naf_2025_declared_in_sources_toml() {
+    let project = common::scratch_project();
+    let root = project.path();
+    let local = root.join("data/local");
+    std::fs::create_dir_all(&local).unwrap();
+    for f in
+        ["table_NAF1-NAF2.xls", "Structure_NAF_2025.xlsx", "Correspondances_NAFrev2-NAF2025.xlsx", "mapping_amt.csv"]
+    {
+        std::fs::copy(common::root().join("tests/fixtures").join(f), local.join(f)).unwrap();
+    }
+    let mut toml = std::fs::read_to_string(root.join("data/sources.toml")).unwrap();
+    toml.push_str(
+        r#"
+[[source]]
+id = "naf-2025"
+title = "NAF 2025 (test extract)"
+version = "2025"
+publisher = "INSEE"
+licence = "test"
+attribution = "test"
+url = "urn:harmonie:cs:naf-2025"
+loader = "insee-naf2025-xlsx"
+
+[[source.file]]
+role = "main"
+path = "data/local/Structure_NAF_2025.xlsx"
+
+[[mapping]]
+id = "naf1-naf2"
+title = "NAF rév. 1 → NAF rév. 2"
+source = "naf-rev1"
+target = "naf"
+loader = "insee-naf1-naf2"
+path = "data/local/table_NAF1-NAF2.xls"
+
+[[mapping]]
+id = "naf2-naf2025"
+title = "NAF rév. 2 → NAF 2025"
+source = "naf-2008"
+target = "naf-2025"
+loader = "insee-naf2-naf2025"
+path = "data/local/Correspondances_NAFrev2-NAF2025.xlsx"
+
+[[mapping]]
+id = "amt"
+title = "Local AMT thesaurus → NAF"
+source = "amt"
+target = "naf-2008"
+loader = "mapping-csv"
+path = "data/local/mapping_amt.csv"
+"#,
+    );
+    std::fs::write(root.join("data/sources.toml"), toml).unwrap();
+    let (ok, _, stderr) = harmonie(root, &["build"]);
+    assert!(ok, "{stderr}");
+    assert!(stderr.contains("mapping naf1-naf2"), "{stderr}");
+
+    let input = root.join("old.csv");
+    std::fs::write(
+        &input,
+        "code;label\n15.8C;BOULANGERIE\n158C;\n55.3B;SANDWICHERIE RESTAURATION RAPIDE\n55.3B;\n99.9Z;\nAMT-002;\n1071C;BOULANGERIE\n",
+    )
+    .unwrap();
+    let (ok, stdout, stderr) = harmonie(
+        root,
+        &["recode", input.to_str().unwrap(), "--system", "naf", "--code-col", "code", "--label-col", "label"],
+    );
+    assert!(ok, "{stderr}");
+    let (header, rows) = records(&stdout, b';');
+    let (code, method) = (
+        header.iter().position(|h| h == "harmonie_code").unwrap(),
+        header.iter().position(|h| h == "harmonie_method").unwrap(),
+    );
+    let got: Vec<(&str, &str)> = rows.iter().map(|r| (r[code].as_str(), r[method].as_str())).collect();
+    assert_eq!(
+        got,
+        [
+            ("10.71C", "transcoded"),
+            ("10.71C", "transcoded"),
+            ("56.10C", "transcoded"),
+            ("", "ambiguous"),
+            ("", "none"),
+            ("96.02A", "transcoded"),
+            ("10.71C", "respelled"),
+        ]
+    );
+
+    // NAF 2025 is served, and NAF rév. 2 codes recode to it.
+    let (ok, stdout, _) = harmonie(root, &["lookup", "naf-2025", "4712b"]);
+    assert!(ok && stdout.contains("47.12B"), "{stdout}");
+    let input = root.join("rev2.csv");
+    std::fs::write(&input, "ape,activite\n1071C,\n47.91B,\n").unwrap();
+    let (ok, stdout, stderr) = harmonie(
+        root,
+        &["recode", input.to_str().unwrap(), "--system", "naf-2025", "--code-col", "ape", "--label-col", "activite"],
+    );
+    assert!(ok, "{stderr}");
+    let (header, rows) = records(&stdout, b',');
+    let method = header.iter().position(|h| h == "harmonie_method").unwrap();
+    assert_eq!(rows[0][method], "respelled", "10.71C exists in NAF 2025 as such");
+    // 47.91B splits into 47.12B and 47.11F, but this extract of NAF 2025 has no
+    // 47.11F: the build left that target out (and counted it), so one remains.
+    assert_eq!(rows[1][method], "transcoded");
+    let code = header.iter().position(|h| h == "harmonie_code").unwrap();
+    assert_eq!(rows[1][code], "47.12B");
+    let manifest = std::fs::read_to_string(
+        root.join("index")
+            .join(std::fs::read_to_string(root.join("index/CURRENT")).unwrap().trim())
+            .join("manifest.json"),
+    )
+    .unwrap();
+    assert!(manifest.contains("mapping naf2-naf2025: targets not in naf-2025 (left out)"), "{manifest}");
+}
+
+#[test]
+fn the_http_route_streams_csv_and_ndjson() {
+    let snap = common::snapshot();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            tx.send(listener.local_addr().unwrap()).unwrap();
+            let state = harmonie::api::AppState::shared(snap, harmonie::api::ServerConfig::new(common::paths()));
+            harmonie::api::serve(listener, state).await.unwrap();
+        });
+    });
+    let addr = rx.recv().unwrap();
+    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    let body = std::fs::read(common::root().join("tests/fixtures/legacy_naf_cp1252.csv")).unwrap();
+    let mut resp = agent
+        .post(&format!("http://{addr}/v1/recode?system=naf&code_col=code_ape&label_col=activite"))
+        .header("content-type", "text/csv")
+        .send(&body[..])
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let text = resp.body_mut().read_to_string().unwrap();
+    let (header, rows) = records(&text, b';');
+    assert_eq!(rows.len(), 61);
+    assert_eq!(header.last().unwrap(), "harmonie_note");
+
+    let ndjson = "{\"code\":\"141Z\",\"label\":\"ELEVAGE\"}\n{\"label\":\"COIFFURE\"}\nnot json\n";
+    let mut resp = agent
+        .post(&format!("http://{addr}/v1/recode?system=naf&code_col=code&label_col=label"))
+        .header("content-type", "application/x-ndjson")
+        .send(ndjson)
+        .unwrap();
+    let lines: Vec<serde_json::Value> =
+        resp.body_mut().read_to_string().unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 4);
+    assert_eq!(lines[0]["harmonie_code"], "01.41Z");
+    assert_eq!(lines[1]["harmonie_method"], "label_exact");
+    assert_eq!((lines[2]["harmonie_method"].as_str(), lines[2]["line"].as_u64()), (Some("none"), Some(3)));
+    assert_eq!(lines[3]["summary"]["rows"], 3);
+
+    let mut resp = agent
+        .post(&format!("http://{addr}/v1/recode?system=naf&code_col=nope"))
+        .header("content-type", "text/csv")
+        .send("a,b\n1,2\n")
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 400);
+    assert!(resp.body_mut().read_to_string().unwrap().contains("no column"));
+}
