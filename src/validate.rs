@@ -88,7 +88,10 @@ pub fn validate(snap: &Snapshot, item: &Item) -> Validation {
         return v;
     };
     let system = &snap.systems[s];
-    let Some(canonical) = system.syntax.canonical(&item.code) else {
+    let Some(canonical) = system.syntax.canonical(&item.code).or_else(|| {
+        // Not shaped like a current code, but maybe an old or local one.
+        snap.maps.iter().any(|m| m.target == system.id && m.get(&item.code).is_some()).then(|| item.code.trim().to_string())
+    }) else {
         v.status = Verdict::Malformed;
         v.message =
             format!("{:?} n'a pas la forme d'un code {id} / is not shaped like a {id} code", item.code, id = system.id);
@@ -128,11 +131,20 @@ pub fn validate(snap: &Snapshot, item: &Item) -> Validation {
         None => {
             v.status = Verdict::Unknown;
             v.code = None;
-            v.suggestions = snap
-                .near_codes(s, &canonical, MAX_SUGGESTIONS)
-                .into_iter()
-                .map(|r| suggestion(snap, r, "one keystroke away"))
-                .collect();
+            // An old-version or local code the correspondence tables know.
+            for map in snap.maps.iter().filter(|m| m.target == system.id) {
+                if let Some(e) = map.get(&item.code) {
+                    for t in &e.targets {
+                        if let Some(r) = snap.get(s, &t.code) {
+                            v.suggestions.push(suggestion(snap, r, &format!("{} {} in {}", map.source, e.code, map.id)));
+                        }
+                    }
+                }
+            }
+            v.suggestions.extend(
+                snap.near_codes(s, &canonical, MAX_SUGGESTIONS).into_iter().map(|r| suggestion(snap, r, "one keystroke away")),
+            );
+            v.suggestions.truncate(MAX_SUGGESTIONS);
             v.message = format!(
                 "{canonical} n'est pas un code de {id} / is not a code of {id}{}",
                 if v.suggestions.is_empty() { "" } else { "; voir / see suggestions" },
