@@ -216,6 +216,13 @@ path = "data/local/mapping_amt.csv"
         ]
     );
 
+    // Validation suggests what an old code maps to.
+    let snap = harmonie::index::open_current(&harmonie::paths::Paths::new(root), harmonie::index::Prepare::OpenOnly).unwrap();
+    let v = harmonie::validate::validate(&snap, &harmonie::validate::Item { system: "naf".into(), code: "15.8C".into() });
+    assert_eq!(v.status, harmonie::validate::Verdict::Unknown);
+    assert_eq!(v.suggestions[0].code, "10.71C");
+    assert!(v.suggestions[0].reason.contains("naf-rev1 15.8C"), "{:?}", v.suggestions);
+
     // NAF 2025 is served, and NAF rév. 2 codes recode to it.
     let (ok, stdout, _) = harmonie(root, &["lookup", "naf-2025", "4712b"]);
     assert!(ok && stdout.contains("47.12B"), "{stdout}");
