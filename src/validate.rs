@@ -90,7 +90,10 @@ pub fn validate(snap: &Snapshot, item: &Item) -> Validation {
     let system = &snap.systems[s];
     let Some(canonical) = system.syntax.canonical(&item.code).or_else(|| {
         // Not shaped like a current code, but maybe an old or local one.
-        snap.maps.iter().any(|m| m.target == system.id && m.get(&item.code).is_some()).then(|| item.code.trim().to_string())
+        snap.maps
+            .iter()
+            .any(|m| m.target == system.id && m.get(&item.code).is_some())
+            .then(|| item.code.trim().to_string())
     }) else {
         v.status = Verdict::Malformed;
         v.message =
@@ -136,13 +139,19 @@ pub fn validate(snap: &Snapshot, item: &Item) -> Validation {
                 if let Some(e) = map.get(&item.code) {
                     for t in &e.targets {
                         if let Some(r) = snap.get(s, &t.code) {
-                            v.suggestions.push(suggestion(snap, r, &format!("{} {} in {}", map.source, e.code, map.id)));
+                            v.suggestions.push(suggestion(
+                                snap,
+                                r,
+                                &format!("{} {} in {}", map.source, e.code, map.id),
+                            ));
                         }
                     }
                 }
             }
             v.suggestions.extend(
-                snap.near_codes(s, &canonical, MAX_SUGGESTIONS).into_iter().map(|r| suggestion(snap, r, "one keystroke away")),
+                snap.near_codes(s, &canonical, MAX_SUGGESTIONS)
+                    .into_iter()
+                    .map(|r| suggestion(snap, r, "one keystroke away")),
             );
             v.suggestions.truncate(MAX_SUGGESTIONS);
             v.message = format!(
