@@ -56,6 +56,9 @@ pub struct Concept {
     /// For a retired concept, the canonical codes that replace it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub replaced_by: Vec<String>,
+    /// A short definition, with its source when the terminology gives one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub definition: Option<String>,
 }
 
 /// Another label of a concept.

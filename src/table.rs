@@ -4,7 +4,8 @@
 //!   the first 64 KiB; a UTF-8 file with stray invalid bytes is decoded
 //!   lossily and the row flagged), `;`, `,` or tab (detected on the first
 //!   line outside quotes, or given), quoted fields with separators and line
-//!   breaks inside. Read as a stream: memory does not grow with the file.
+//!   breaks inside; leading lines starting with `#` are comments. Read as a
+//!   stream: memory does not grow with the file.
 //! * XLSX/XLS/ODS through calamine (first sheet, or a named one).
 //!
 //! Guarantees: every record of the input comes out once, in order, with the
@@ -48,7 +49,12 @@ pub struct Row {
 }
 
 enum Source {
-    Csv { reader: csv::Reader<Box<dyn Read + Send>>, record: csv::ByteRecord },
+    /// `comments`: lines skipped before the header, added to line numbers.
+    Csv {
+        reader: csv::Reader<Box<dyn Read + Send>>,
+        record: csv::ByteRecord,
+        comments: u64,
+    },
     Sheet(std::vec::IntoIter<Row>),
 }
 
@@ -177,6 +183,15 @@ impl TableReader {
         if encoding == Encoding::Utf8Bom {
             sample.drain(..3);
         }
+        // Leading lines starting with `#` are comments (provenance headers).
+        let mut comments = 0;
+        while sample.first() == Some(&b'#') {
+            comments += 1;
+            match sample.iter().position(|&b| b == b'\n') {
+                Some(end) => drop(sample.drain(..=end)),
+                None => sample.clear(),
+            }
+        }
         let delimiter = delimiter.unwrap_or_else(|| sniff_delimiter(&sample));
         let stream: Box<dyn Read + Send> = Box::new(std::io::Cursor::new(sample).chain(reader));
         let mut csv =
@@ -188,7 +203,7 @@ impl TableReader {
         } else {
             Vec::new()
         };
-        Ok(TableReader { header, encoding, delimiter, source: Source::Csv { reader: csv, record } })
+        Ok(TableReader { header, encoding, delimiter, source: Source::Csv { reader: csv, record, comments } })
     }
 
     pub fn header(&self) -> &[String] {
@@ -214,16 +229,16 @@ impl TableReader {
         let encoding = self.encoding;
         let mut row = match &mut self.source {
             Source::Sheet(rows) => rows.next()?,
-            Source::Csv { reader, record } => match reader.read_byte_record(record) {
+            Source::Csv { reader, record, comments } => match reader.read_byte_record(record) {
                 Ok(false) => return None,
                 Ok(true) => {
                     let mut lossy = false;
                     let fields = record.iter().map(|f| decode(f, encoding, &mut lossy)).collect();
-                    let line = record.position().map(|p| p.line()).unwrap_or(0);
+                    let line = record.position().map(|p| p.line()).unwrap_or(0) + *comments;
                     Row { line, fields, problem: lossy.then(|| "invalid UTF-8 bytes replaced by �".to_string()) }
                 }
                 Err(e) => {
-                    let line = e.position().map(|p| p.line()).unwrap_or(0);
+                    let line = e.position().map(|p| p.line()).unwrap_or(0) + *comments;
                     return Some(Err(anyhow::anyhow!("line {line}: {e}")));
                 }
             },
@@ -291,6 +306,13 @@ mod tests {
         let (t, rows) = read(&bytes);
         assert_eq!(t.encoding, Encoding::Utf8);
         assert!(rows[0].problem.as_deref().unwrap().contains("invalid UTF-8"));
+    }
+
+    #[test]
+    fn leading_comment_lines_are_skipped() {
+        let (t, rows) = read(b"# provenance, with commas\n# more\ncode;label\nA;b\n");
+        assert_eq!((t.delimiter, t.header()), (b';', &["code".to_string(), "label".to_string()][..]));
+        assert_eq!((rows[0].line, rows[0].fields.clone()), (4, vec!["A".to_string(), "b".to_string()]));
     }
 
     #[test]

@@ -27,6 +27,8 @@ pub struct ConceptOut {
     pub display: String,
     pub level: String,
     pub status: Status,
+    /// A short definition and its source, when the terminology gives one.
+    pub definition: Option<String>,
     /// Short labels, lexicon synonyms…
     pub designations: Vec<Designation>,
     pub parent: Option<ConceptBrief>,
@@ -47,6 +49,7 @@ pub fn concept_out(snap: &Snapshot, r: ConceptRef) -> ConceptOut {
         display: c.display.clone(),
         level: snap.level_name(r).to_string(),
         status: c.status,
+        definition: c.definition.clone(),
         designations: c.designations.clone(),
         parent: snap.parent(r).map(|p| brief(snap, p)),
         ancestors: snap.ancestors(r).into_iter().map(|a| brief(snap, a)).collect(),

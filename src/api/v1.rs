@@ -101,10 +101,21 @@ pub struct SearchResult {
     pub matched: Vec<Matched>,
 }
 
+/// The results of one system, when searching all systems.
+#[derive(Serialize, ToSchema)]
+pub struct SearchGroup {
+    pub system: String,
+    /// Codes of the results of this system, best first.
+    pub codes: Vec<String>,
+}
+
 #[derive(Serialize, ToSchema)]
 pub struct SearchResponse {
     pub query: String,
     pub results: Vec<SearchResult>,
+    /// Without `system`: the results grouped by system, systems in the order of their best result.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<SearchGroup>,
     /// Time spent searching, in microseconds.
     pub took_us: u128,
 }
@@ -132,7 +143,7 @@ pub fn search_response(snap: &Snapshot, query: &str, hits: Vec<Hit>, explain: bo
             }
         })
         .collect();
-    SearchResponse { query: query.to_string(), results, took_us }
+    SearchResponse { query: query.to_string(), results, groups: Vec::new(), took_us }
 }
 
 /// Resolves a system name or alias, or says which exist.
@@ -191,7 +202,17 @@ pub async fn search(
         leaf: p.leaf.unwrap_or(false),
     };
     let hits = search::search(&snap, &req)?;
-    Ok(Json(search_response(&snap, &q, hits, p.explain.unwrap_or(false), started.elapsed().as_micros())))
+    let mut response = search_response(&snap, &q, hits, p.explain.unwrap_or(false), 0);
+    if system.is_none() {
+        for r in &response.results {
+            match response.groups.iter_mut().find(|g| g.system == r.system) {
+                Some(g) => g.codes.push(r.code.clone()),
+                None => response.groups.push(SearchGroup { system: r.system.clone(), codes: vec![r.code.clone()] }),
+            }
+        }
+    }
+    response.took_us = started.elapsed().as_micros();
+    Ok(Json(response))
 }
 
 /// Parses a `limit` parameter: absent gives `default`, else 1 to `max`.

@@ -289,10 +289,11 @@ impl Snapshot {
     pub fn lookup(&self, system: usize, code: &str) -> Option<ConceptRef> {
         let syntax = self.systems[system].syntax;
         let canonical = syntax.canonical(code)?;
-        self.get(system, &canonical).or_else(|| {
-            (syntax == crate::codes::CodeSyntax::Pcs && canonical.len() == 2)
-                .then(|| self.get(system, &format!("N2-{canonical}")))
-                .flatten()
+        self.get(system, &canonical).or_else(|| match syntax {
+            crate::codes::CodeSyntax::Pcs if canonical.len() == 2 => self.get(system, &format!("N2-{canonical}")),
+            // Codes of local thesauri are often typed in another case.
+            crate::codes::CodeSyntax::Plain => self.get(system, &canonical.to_uppercase()),
+            _ => None,
         })
     }
 

@@ -117,6 +117,7 @@ pub fn load(files: &Files, system: &mut CodeSystem, report: &mut LoadReport) -> 
                 designations: Vec::new(),
                 status: Status::Active,
                 replaced_by: Vec::new(),
+                definition: None,
             });
         } else {
             blocks.push((g.code.clone(), g.parent_id.clone().unwrap_or_default(), label));
@@ -154,6 +155,7 @@ pub fn load(files: &Files, system: &mut CodeSystem, report: &mut LoadReport) -> 
             designations: Vec::new(),
             status: Status::Active,
             replaced_by: Vec::new(),
+            definition: None,
         });
     }
 
@@ -209,6 +211,7 @@ pub fn load(files: &Files, system: &mut CodeSystem, report: &mut LoadReport) -> 
                     designations,
                     status: Status::Active,
                     replaced_by: Vec::new(),
+                    definition: None,
                 },
             )
             .is_some()

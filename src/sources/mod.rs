@@ -10,6 +10,7 @@ pub mod cim10;
 pub mod naf;
 pub mod naf2025;
 pub mod pcs;
+pub mod thesaurus;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -64,8 +65,16 @@ pub struct SourceDecl {
     pub attribution: String,
     /// Canonical URL of the system (FHIR `system`).
     pub url: String,
-    /// Loader name: `naf-json`, `pcs-sqlite`, `cim10-edsnlp`.
+    /// Loader name: `naf-json`, `pcs-sqlite`, `cim10-edsnlp`,
+    /// `insee-naf2025-xlsx`, `thesaurus-table`, `fhir-codesystem`, `tep-owl`,
+    /// `tep-workbook`.
     pub loader: String,
+    /// For `thesaurus-table`: column of each role (`code`, `label`, `parent`…).
+    pub columns: Option<BTreeMap<String, String>>,
+    /// Level names from the root down, when the file does not give them.
+    pub levels: Option<Vec<String>>,
+    /// First level whose concepts are recorded (default 0: all).
+    pub codable_from: Option<u8>,
     #[serde(rename = "file")]
     pub files: Vec<FileDecl>,
 }
@@ -229,6 +238,7 @@ pub fn load(decl: &SourceDecl, paths: &Paths) -> Result<(CodeSystem, LoadReport)
         "naf-json" => naf::load(&inputs.path("main")?, &mut system, &mut report)?,
         "pcs-sqlite" => pcs::load(&inputs.path("main")?, &mut system, &mut report)?,
         "insee-naf2025-xlsx" => naf2025::load(&inputs.path("main")?, &mut system, &mut report)?,
+        "thesaurus-table" => thesaurus::load(decl, &inputs.path("main")?, &mut system, &mut report)?,
         "cim10-edsnlp" => cim10::load(
             &cim10::Files {
                 codes: inputs.path("main")?,
@@ -240,7 +250,7 @@ pub fn load(decl: &SourceDecl, paths: &Paths) -> Result<(CodeSystem, LoadReport)
             &mut report,
         )?,
         other => bail!(
-            "source {}: unknown loader {other:?} (known: naf-json, pcs-sqlite, cim10-edsnlp, insee-naf2025-xlsx)",
+            "source {}: unknown loader {other:?} (known: naf-json, pcs-sqlite, cim10-edsnlp, insee-naf2025-xlsx, thesaurus-table)",
             decl.id
         ),
     }

@@ -80,6 +80,7 @@ pub fn load(path: &Path, system: &mut CodeSystem, report: &mut LoadReport) -> Re
                             designations: Vec::new(),
                             status: Status::Active,
                             replaced_by: Vec::new(),
+                            definition: None,
                         },
                     );
                 }
