@@ -27,6 +27,12 @@ pub struct CodeSystem {
     pub attribution: String,
     /// Canonical URL, used as the FHIR `system`.
     pub url: String,
+    /// Systems that are versions of one terminology share a family (`tep`, `naf`).
+    #[serde(default)]
+    pub family: Option<String>,
+    /// The version of its family used when a caller names the family.
+    #[serde(default)]
+    pub default: bool,
     /// How codes of this system are spelled.
     pub syntax: CodeSyntax,
     /// Level names, from the root level (index 0) down.

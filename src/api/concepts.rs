@@ -67,7 +67,15 @@ fn find(snap: &Snapshot, system: usize, code: &str) -> Result<ConceptRef, ApiErr
             "malformed code",
             format!("{code:?} n'a pas la forme d'un code {id} / is not shaped like a {id} code"),
         )),
-        None => Err(ApiError::not_found("unknown code", format!("Code inconnu / unknown code {code:?} in {id}"))),
+        None => {
+            let elsewhere = snap.other_versions_with(system, code);
+            let hint = if elsewhere.is_empty() {
+                String::new()
+            } else {
+                format!("; présent dans / present in {}", elsewhere.join(", "))
+            };
+            Err(ApiError::not_found("unknown code", format!("Code inconnu / unknown code {code:?} in {id}{hint}")))
+        }
     }
 }
 

@@ -32,6 +32,10 @@ pub struct SystemOut {
     pub attribution: String,
     /// Canonical URL (FHIR `system`).
     pub url: String,
+    /// Versions of one terminology share a family.
+    pub family: Option<String>,
+    /// The version the family name resolves to.
+    pub default: bool,
     pub concept_count: usize,
     /// Concepts per level, from the root level down.
     pub levels: Vec<LevelCount>,
@@ -50,6 +54,8 @@ pub fn systems_out(snap: &Snapshot) -> Vec<SystemOut> {
             licence: s.licence.clone(),
             attribution: s.attribution.clone(),
             url: s.url.clone(),
+            family: s.family.clone(),
+            default: s.default,
             concept_count: s.concepts.len(),
             levels: s.level_counts().into_iter().map(|(name, count)| LevelCount { name, count }).collect(),
         })

@@ -196,12 +196,29 @@ impl Snapshot {
         self.nodes.is_empty()
     }
 
-    /// Index of the system named `name` (its id or an alias, any case).
+    /// Index of the system named `name` (its id or an alias, any case); a
+    /// family name (`tep`) resolves to its default version.
     pub fn system_index(&self, name: &str) -> Option<usize> {
         let name = name.trim();
         self.systems
             .iter()
             .position(|s| s.id.eq_ignore_ascii_case(name) || s.aliases.iter().any(|a| a.eq_ignore_ascii_case(name)))
+            .or_else(|| {
+                self.systems
+                    .iter()
+                    .position(|s| s.default && s.family.as_deref().is_some_and(|f| f.eq_ignore_ascii_case(name)))
+            })
+    }
+
+    /// Other versions of a system's family that have this code.
+    pub fn other_versions_with(&self, system: usize, code: &str) -> Vec<&str> {
+        let Some(family) = &self.systems[system].family else { return Vec::new() };
+        (0..self.systems.len())
+            .filter(|&s| {
+                s != system && self.systems[s].family.as_ref() == Some(family) && self.lookup(s, code).is_some()
+            })
+            .map(|s| self.systems[s].id.as_str())
+            .collect()
     }
 
     /// Names the known systems, for error messages.

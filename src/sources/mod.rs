@@ -7,9 +7,11 @@
 //! repair it made (nothing is dropped silently).
 
 pub mod cim10;
+pub mod fhir;
 pub mod naf;
 pub mod naf2025;
 pub mod pcs;
+pub mod tep;
 pub mod thesaurus;
 
 use std::collections::BTreeMap;
@@ -18,7 +20,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 
-use crate::model::CodeSystem;
+use crate::model::{CodeSystem, Concept};
 use crate::paths::Paths;
 
 /// The whole of `data/sources.toml`.
@@ -69,6 +71,11 @@ pub struct SourceDecl {
     /// `insee-naf2025-xlsx`, `thesaurus-table`, `fhir-codesystem`, `tep-owl`,
     /// `tep-workbook`.
     pub loader: String,
+    /// Several versions of one terminology share a family; the family name
+    /// resolves to the one marked `default = true`.
+    pub family: Option<String>,
+    #[serde(default)]
+    pub default: bool,
     /// For `thesaurus-table`: column of each role (`code`, `label`, `parent`…).
     pub columns: Option<BTreeMap<String, String>>,
     /// Level names from the root down, when the file does not give them.
@@ -145,7 +152,21 @@ impl SourcesFile {
         let file: SourcesFile =
             toml::from_str(&text).with_context(|| format!("{} is not a valid sources file", path.display()))?;
         let mut seen = BTreeMap::new();
+        let mut defaults = BTreeMap::new();
         for s in &file.sources {
+            if let Some(f) = &s.family
+                && s.default
+                && let Some(other) = defaults.insert(f.clone(), s.id.clone())
+            {
+                bail!(
+                    "{}: family {f:?} has two defaults, {other} and {}; keep default = true on one",
+                    path.display(),
+                    s.id
+                );
+            }
+            if s.default && s.family.is_none() {
+                bail!("{}: source {} has default = true but no family", path.display(), s.id);
+            }
             for name in std::iter::once(&s.id).chain(&s.aliases) {
                 if let Some(other) = seen.insert(name.to_lowercase(), s.id.clone()) {
                     bail!("{}: the name {name:?} is used by both {other} and {}", path.display(), s.id);
@@ -228,6 +249,8 @@ pub fn load(decl: &SourceDecl, paths: &Paths) -> Result<(CodeSystem, LoadReport)
         licence: decl.licence.clone(),
         attribution: decl.attribution.clone(),
         url: decl.url.clone(),
+        family: decl.family.clone(),
+        default: decl.default,
         syntax: crate::codes::CodeSyntax::Plain,
         levels: Vec::new(),
         codable_from: 0,
@@ -239,6 +262,9 @@ pub fn load(decl: &SourceDecl, paths: &Paths) -> Result<(CodeSystem, LoadReport)
         "pcs-sqlite" => pcs::load(&inputs.path("main")?, &mut system, &mut report)?,
         "insee-naf2025-xlsx" => naf2025::load(&inputs.path("main")?, &mut system, &mut report)?,
         "thesaurus-table" => thesaurus::load(decl, &inputs.path("main")?, &mut system, &mut report)?,
+        "fhir-codesystem" => fhir::load(decl, &inputs.path("main")?, &mut system, &mut report)?,
+        "tep-owl" => tep::load_owl(decl, &inputs.path("main")?, &mut system, &mut report)?,
+        "tep-workbook" => tep::load_workbook(decl, &inputs.path("main")?, &mut system, &mut report)?,
         "cim10-edsnlp" => cim10::load(
             &cim10::Files {
                 codes: inputs.path("main")?,
@@ -250,12 +276,59 @@ pub fn load(decl: &SourceDecl, paths: &Paths) -> Result<(CodeSystem, LoadReport)
             &mut report,
         )?,
         other => bail!(
-            "source {}: unknown loader {other:?} (known: naf-json, pcs-sqlite, cim10-edsnlp, insee-naf2025-xlsx, thesaurus-table)",
+            "source {}: unknown loader {other:?} (known: naf-json, pcs-sqlite, cim10-edsnlp, insee-naf2025-xlsx, thesaurus-table, fhir-codesystem, tep-owl, tep-workbook)",
             decl.id
         ),
     }
     system.check().with_context(|| format!("source {} failed its consistency check", decl.id))?;
     Ok((system, report))
+}
+
+/// Sets `system.concepts` from `concepts` whose parents are codes: checks
+/// that every parent exists (the error names the file), computes each
+/// concept's depth, and names the levels (`decl.levels`, else `niveau N`).
+pub(crate) fn set_depths(
+    decl: &SourceDecl,
+    path: &Path,
+    system: &mut CodeSystem,
+    concepts: Vec<Concept>,
+) -> Result<()> {
+    let index: std::collections::HashMap<String, usize> =
+        concepts.iter().enumerate().map(|(i, c)| (c.code.clone(), i)).collect();
+    if index.len() != concepts.len() {
+        let mut seen = std::collections::HashSet::new();
+        let dup = concepts.iter().find(|c| !seen.insert(&c.code)).map(|c| c.code.clone()).unwrap_or_default();
+        bail!("{}: code {dup} appears twice", path.display());
+    }
+    let mut depths = Vec::with_capacity(concepts.len());
+    for c in &concepts {
+        let (mut depth, mut cur) = (0u8, c.parent.clone());
+        while let Some(p) = cur {
+            let Some(&i) = index.get(&p) else {
+                bail!("{}: the parent {p:?} of {} is not a code of the file", path.display(), c.code);
+            };
+            depth += 1;
+            if depth > 32 {
+                bail!("{}: the parents of {} loop", path.display(), c.code);
+            }
+            cur = concepts[i].parent.clone();
+        }
+        depths.push(depth);
+    }
+    let max = depths.iter().copied().max().unwrap_or(0) as usize;
+    system.levels = (0..=max)
+        .map(|d| decl.levels.as_ref().and_then(|l| l.get(d).cloned()).unwrap_or_else(|| format!("niveau {}", d + 1)))
+        .collect();
+    system.codable_from = decl.codable_from.unwrap_or(0);
+    system.concepts = concepts
+        .into_iter()
+        .zip(depths)
+        .map(|(mut c, d)| {
+            c.level = d;
+            c
+        })
+        .collect();
+    Ok(())
 }
 
 /// Cleans a label with [`crate::text::clean_label`] and counts the fix.
@@ -297,6 +370,8 @@ pub(crate) mod tests {
             licence: "test".into(),
             attribution: "test".into(),
             url: "urn:test".into(),
+            family: None,
+            default: false,
             syntax: crate::codes::CodeSyntax::Plain,
             levels: vec![],
             codable_from: 0,

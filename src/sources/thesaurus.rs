@@ -129,45 +129,27 @@ pub fn load(decl: &SourceDecl, path: &Path, system: &mut CodeSystem, report: &mu
             },
         );
     }
-    // Depth from the parent chain.
-    let mut depth: HashMap<String, u8> = HashMap::new();
-    let codes: Vec<String> = concepts.keys().cloned().collect();
-    for code in &codes {
-        let mut chain = vec![code.clone()];
-        let mut cur = concepts[code].parent.clone();
-        while let Some(p) = cur {
-            let Some(pc) = concepts.get(&p) else {
-                let c = &concepts[chain.last().unwrap_or(code)];
-                bail!(
-                    "{}: line {}, column {:?}: parent {p:?} of {} is not a code of the file",
-                    path.display(),
-                    lines[&c.code],
-                    columns.get("parent").map(String::as_str).unwrap_or("parent"),
-                    c.code
-                );
-            };
-            if chain.contains(&p) || chain.len() > 32 {
-                bail!("{}: line {}: the parents of {code} loop", path.display(), lines[code]);
-            }
-            chain.push(p);
-            cur = pc.parent.clone();
+    // Parents must be codes of the file; the error names the line.
+    for c in concepts.values() {
+        if let Some(p) = &c.parent
+            && !concepts.contains_key(p)
+        {
+            bail!(
+                "{}: line {}, column {:?}: parent {p:?} of {} is not a code of the file",
+                path.display(),
+                lines[&c.code],
+                columns.get("parent").map(String::as_str).unwrap_or("parent"),
+                c.code
+            );
         }
-        depth.insert(code.clone(), (chain.len() - 1) as u8);
     }
-    let max_depth = depth.values().copied().max().unwrap_or(0) as usize;
-    system.levels = (0..=max_depth)
-        .map(|d| {
-            decl.levels
-                .as_ref()
-                .and_then(|l| l.get(d).cloned())
-                .or_else(|| concepts.keys().find(|c| depth[*c] as usize == d).and_then(|c| level_names.get(c).cloned()))
-                .unwrap_or_else(|| format!("niveau {}", d + 1))
-        })
-        .collect();
-    system.codable_from = decl.codable_from.unwrap_or(0);
-    for (code, mut c) in concepts {
-        c.level = depth[&code];
-        system.concepts.push(c);
+    super::set_depths(decl, path, system, concepts.into_values().collect())?;
+    if decl.levels.is_none() {
+        for c in &system.concepts {
+            if let Some(name) = level_names.get(&c.code) {
+                system.levels[usize::from(c.level)] = name.clone();
+            }
+        }
     }
     Ok(())
 }
