@@ -298,12 +298,8 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Recode { input, system, code_col, label_col, output, delimiter, threshold } => {
             use harmonie::recode::pipeline;
-            let delimiter = match delimiter.as_deref() {
-                None => None,
-                Some("tab" | "\\t" | "\t") => Some(b'\t'),
-                Some(d) if d.len() == 1 => Some(d.as_bytes()[0]),
-                Some(d) => bail!("--delimiter must be one character or 'tab', got {d:?}"),
-            };
+            let delimiter =
+                delimiter.as_deref().map(harmonie::table::parse_delimiter).transpose().context("--delimiter")?;
             let snap = index::open_current(&paths, Prepare::FetchAndBuild)?;
             let table = harmonie::table::TableReader::open(&input, delimiter)?;
             let job = pipeline::Job::new(&snap, table, &pipeline::Options { system, code_col, label_col, threshold })?;

@@ -121,6 +121,15 @@ fn cell_text(cell: &calamine::Data) -> String {
     }
 }
 
+/// Parses a separator given by a user: one character, or `tab`.
+pub fn parse_delimiter(text: &str) -> Result<u8> {
+    match text {
+        "tab" | "\\t" | "\t" => Ok(b'\t'),
+        d if d.len() == 1 => Ok(d.as_bytes()[0]),
+        d => bail!("the separator must be one character or 'tab', got {d:?}"),
+    }
+}
+
 impl TableReader {
     /// Opens a file: a spreadsheet by its extension (`xlsx`, `xlsm`, `xls`,
     /// `ods`), else CSV/TSV.

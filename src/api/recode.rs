@@ -94,17 +94,13 @@ pub async fn recode(
     let snap = state.snapshot.load_full();
     let system = super::v1::resolve_system(&snap, &p.system)?;
     let ndjson = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("ndjson"));
-    let delimiter = match p.delimiter.as_deref() {
-        None | Some("") => None,
-        Some("tab") => Some(b'\t'),
-        Some(d) if d.len() == 1 => Some(d.as_bytes()[0]),
-        Some(d) => {
-            return Err(ApiError::bad_request(
-                "invalid delimiter",
-                format!("delimiter: one character or tab, not {d:?}"),
-            ));
-        }
-    };
+    let delimiter = p
+        .delimiter
+        .as_deref()
+        .filter(|d| !d.is_empty())
+        .map(crate::table::parse_delimiter)
+        .transpose()
+        .map_err(|e| ApiError::bad_request("invalid delimiter", e.to_string()))?;
     let opts = Options {
         system: snap.systems[system].id.clone(),
         code_col: p.code_col,

@@ -152,6 +152,19 @@ impl<'a> Recoder<'a> {
         }
     }
 
+    /// Several codes fit: candidates, no code.
+    fn ambiguous(candidates: Vec<(String, f32)>, note: String) -> Outcome {
+        Outcome {
+            code: None,
+            display: None,
+            method: Method::Ambiguous,
+            confidence: 0.5,
+            candidates,
+            review: true,
+            note,
+        }
+    }
+
     fn none(note: String) -> Outcome {
         Outcome {
             code: None,
@@ -242,15 +255,10 @@ impl<'a> Recoder<'a> {
                         o.note = format!("{note}: main share of the split");
                         return Some(o);
                     }
-                    return Some(Outcome {
-                        code: None,
-                        display: None,
-                        method: Method::Ambiguous,
-                        confidence: 0.5,
+                    return Some(Recoder::ambiguous(
                         candidates,
-                        review: true,
-                        note: format!("{note}: split into {} codes, the label does not settle it", many.len()),
-                    });
+                        format!("{note}: split into {} codes, the label does not settle it", many.len()),
+                    ));
                 }
             }
         }
@@ -278,15 +286,10 @@ impl<'a> Recoder<'a> {
                 return o;
             }
         }
-        Outcome {
-            code: None,
-            display: None,
-            method: Method::Ambiguous,
-            confidence: 0.5,
+        Recoder::ambiguous(
             candidates,
-            review: true,
-            note: format!("{group} is a {}; {} codes beneath it", self.snap.level_name(r), codable.len()),
-        }
+            format!("{group} is a {}; {} codes beneath it", self.snap.level_name(r), codable.len()),
+        )
     }
 
     /// Whether `a` and `b` are the same concept or one is beneath the other.
@@ -370,15 +373,7 @@ impl<'a> Recoder<'a> {
             })
             .count();
         if ties > 0 && kind == MatchKind::ExactLabel {
-            return Outcome {
-                code: None,
-                display: None,
-                method: Method::Ambiguous,
-                confidence: 0.5,
-                candidates,
-                review: true,
-                note: format!("{} codes fit the label equally", ties + 1),
-            };
+            return Recoder::ambiguous(candidates, format!("{} codes fit the label equally", ties + 1));
         }
         if kind != MatchKind::Partial {
             confidence /= 1.0 + 0.15 * ties as f32;

@@ -316,11 +316,11 @@ fn read_categories(path: &Path) -> Result<BTreeMap<String, Group>> {
             .with_context(|| format!("{}: XML error at byte {}", path.display(), reader.buffer_position()))?;
         match event {
             Event::Start(e) | Event::Empty(e) if e.name().as_ref() == "record" => {
-                id = attr(&e, "id")?;
+                id = super::xml_attr(&e, "id")?;
             }
-            Event::Start(e) if e.name().as_ref() == "field" => match attr(&e, "name")?.as_deref() {
+            Event::Start(e) if e.name().as_ref() == "field" => match super::xml_attr(&e, "name")?.as_deref() {
                 Some("name") => in_name = true,
-                Some("parent") => parent = attr(&e, "ref")?,
+                Some("parent") => parent = super::xml_attr(&e, "ref")?,
                 _ => {}
             },
             Event::Text(t) if in_name => {
@@ -359,16 +359,6 @@ fn read_categories(path: &Path) -> Result<BTreeMap<String, Group>> {
         bail!("{}: no chapter or block records found", path.display());
     }
     Ok(out)
-}
-
-fn attr(e: &quick_xml::events::BytesStart, key: &str) -> Result<Option<String>> {
-    for a in e.attributes() {
-        let a = a?;
-        if a.key.as_ref() == key {
-            return Ok(Some(a.normalized_value(quick_xml::XmlVersion::Implicit1_0)?.into_owned()));
-        }
-    }
-    Ok(None)
 }
 
 /// Reads the French titles of categories from a gettext `.po` file: the

@@ -331,6 +331,17 @@ pub(crate) fn set_depths(
     Ok(())
 }
 
+/// The value of attribute `key` of an XML element, entities resolved.
+pub(crate) fn xml_attr(e: &quick_xml::events::BytesStart, key: &str) -> Result<Option<String>> {
+    for a in e.attributes() {
+        let a = a?;
+        if a.key.as_ref() == key {
+            return Ok(Some(a.normalized_value(quick_xml::XmlVersion::Implicit1_0)?.into_owned()));
+        }
+    }
+    Ok(None)
+}
+
 /// Cleans a label with [`crate::text::clean_label`] and counts the fix.
 pub(crate) fn clean(label: &str, report: &mut LoadReport) -> String {
     let (cleaned, changed) = crate::text::clean_label(label);

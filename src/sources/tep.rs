@@ -42,7 +42,7 @@ pub fn load_owl(decl: &SourceDecl, path: &Path, system: &mut CodeSystem, report:
             reader.read_event().map_err(|e| anyhow::anyhow!("{}: XML error at byte {pos}: {e}", path.display()))?;
         match event {
             Event::Start(e) if e.name().as_ref() == "owl:Class" => {
-                let about = attr(&e, "rdf:about")?.unwrap_or_default();
+                let about = super::xml_attr(&e, "rdf:about")?.unwrap_or_default();
                 current = Some(Concept {
                     code: iri_code(&about).to_string(),
                     display: String::new(),
@@ -58,7 +58,7 @@ pub fn load_owl(decl: &SourceDecl, path: &Path, system: &mut CodeSystem, report:
             Event::Start(e) | Event::Empty(e) if current.is_some() => {
                 let name = e.name().as_ref().to_string();
                 if name == "rdfs:subClassOf"
-                    && let Some(res) = attr(&e, "rdf:resource")?
+                    && let Some(res) = super::xml_attr(&e, "rdf:resource")?
                 {
                     let parent = iri_code(&res);
                     if let Some(c) = current.as_mut()
@@ -143,16 +143,6 @@ pub fn load_owl(decl: &SourceDecl, path: &Path, system: &mut CodeSystem, report:
         }
     }
     Ok(())
-}
-
-fn attr(e: &quick_xml::events::BytesStart, key: &str) -> Result<Option<String>> {
-    for a in e.attributes() {
-        let a = a?;
-        if a.key.as_ref() == key {
-            return Ok(Some(a.normalized_value(quick_xml::XmlVersion::Implicit1_0)?.into_owned()));
-        }
-    }
-    Ok(None)
 }
 
 /// Reads the TEP source workbook into `system`.
