@@ -323,13 +323,9 @@ fn read_categories(path: &Path) -> Result<BTreeMap<String, Group>> {
                 Some("parent") => parent = super::xml_attr(&e, "ref")?,
                 _ => {}
             },
-            Event::Text(t) if in_name => {
-                name = Some(
-                    quick_xml::escape::unescape(&t.xml10_content())
-                        .map(|c| c.into_owned())
-                        .unwrap_or_else(|_| t.xml10_content().into_owned()),
-                );
-            }
+            Event::Text(t) if in_name => name.get_or_insert_with(String::new).push_str(&t.xml10_content()),
+            // Entities come as events of their own: `&amp;`, `&#233;`.
+            Event::GeneralRef(r) if in_name => super::push_xml_ref(name.get_or_insert_with(String::new), &r),
             Event::End(e) if e.name().as_ref() == "field" => in_name = false,
             Event::End(e) if e.name().as_ref() == "record" => {
                 if let (Some(id), Some(name)) = (id.take(), name.take()) {
@@ -460,6 +456,20 @@ mod tests {
         let (_d, files) = fixture_files("[[replace]]\nblock = \"Z99-Z99\"\nwith = \"Z98-Z99\"\nsource = \"test\"\n");
         let err = load(&files, &mut empty_system(), &mut LoadReport::default()).unwrap_err().to_string();
         assert!(err.contains("Z99-Z99"), "{err}");
+    }
+
+    #[test]
+    fn entities_in_titles_are_resolved() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c.xml");
+        std::fs::write(
+            &p,
+            r#"<tryton><data><record model="m" id="icdcat2-9"><field name="name">(D37-D48) Tumours &amp; neoplasms of uncertain behaviour&#x2019;s kind</field><field name="parent" ref="icdcat2"></field></record></data></tryton>"#,
+        )
+        .unwrap();
+        let groups = read_categories(&p).unwrap();
+        assert_eq!(groups["icdcat2-9"].english, "Tumours & neoplasms of uncertain behaviour’s kind");
+        assert_eq!(groups["icdcat2-9"].code, "D37-D48");
     }
 
     #[test]

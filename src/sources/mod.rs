@@ -342,6 +342,22 @@ pub(crate) fn xml_attr(e: &quick_xml::events::BytesStart, key: &str) -> Result<O
     Ok(None)
 }
 
+/// Appends the text an XML entity reference stands for (`&amp;` → `&`,
+/// `&#233;` → `é`); an unknown entity is kept by name.
+pub(crate) fn push_xml_ref(buf: &mut String, r: &quick_xml::events::BytesRef) {
+    match r.resolve_char_ref() {
+        Ok(Some(ch)) => buf.push(ch),
+        _ => buf.push_str(match &**r {
+            "amp" => "&",
+            "lt" => "<",
+            "gt" => ">",
+            "quot" => "\"",
+            "apos" => "'",
+            other => other,
+        }),
+    }
+}
+
 /// Cleans a label with [`crate::text::clean_label`] and counts the fix.
 pub(crate) fn clean(label: &str, report: &mut LoadReport) -> String {
     let (cleaned, changed) = crate::text::clean_label(label);

@@ -72,17 +72,7 @@ pub fn load_owl(decl: &SourceDecl, path: &Path, system: &mut CodeSystem, report:
             }
             Event::Text(t) if field.is_some() => buf.push_str(&t.xml10_content()),
             // Entities come as events of their own: `&amp;`, `&#233;`.
-            Event::GeneralRef(r) if field.is_some() => match r.resolve_char_ref() {
-                Ok(Some(ch)) => buf.push(ch),
-                _ => buf.push_str(match &*r {
-                    "amp" => "&",
-                    "lt" => "<",
-                    "gt" => ">",
-                    "quot" => "\"",
-                    "apos" => "'",
-                    other => other,
-                }),
-            },
+            Event::GeneralRef(r) if field.is_some() => super::push_xml_ref(&mut buf, &r),
             Event::End(e) if current.is_some() && e.name().as_ref() != "owl:Class" => {
                 let value = std::mem::take(&mut buf).trim().to_string();
                 let name = field.take();
