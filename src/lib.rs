@@ -6,6 +6,7 @@ pub mod api;
 pub mod codes;
 pub mod eval;
 pub mod fetch;
+pub mod fhir;
 pub mod index;
 pub mod lexicon;
 pub mod model;

@@ -104,7 +104,11 @@ pub async fn problem_responses(req: Request, next: Next) -> Response {
     let status = resp.status();
     let is_problem =
         resp.headers().get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(PROBLEM.as_bytes()));
-    if !(status.is_client_error() || status.is_server_error()) || is_problem {
+    let is_fhir = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(crate::fhir::outcome::FHIR_JSON.as_bytes()));
+    if !(status.is_client_error() || status.is_server_error()) || is_problem || is_fhir {
         return resp;
     }
     let body = axum::body::to_bytes(resp.into_body(), 64 * 1024)

@@ -72,6 +72,8 @@ pub struct AppState {
     pub config: Arc<ServerConfig>,
     /// Serialises reloads.
     pub reloading: Arc<tokio::sync::Mutex<()>>,
+    /// The built-in systems in the form the FHIR operations use.
+    pub fhir: Arc<crate::fhir::Cache>,
 }
 
 impl AppState {
@@ -86,6 +88,7 @@ impl AppState {
             metrics: Arc::new(metrics::Metrics::default()),
             config: Arc::new(config),
             reloading: Arc::new(tokio::sync::Mutex::new(())),
+            fhir: Arc::new(crate::fhir::Cache::default()),
         }
     }
 }
@@ -104,7 +107,8 @@ pub fn routes(config: &ServerConfig) -> Router<AppState> {
         .route("/v1/systems/{system}/concepts/{code}/descendants", get(concepts::descendants))
         .route("/v1/validate", post(batch::validate))
         .route("/v1/rollup", post(batch::rollup))
-        .route("/v1/recode", post(recode::recode));
+        .route("/v1/recode", post(recode::recode))
+        .merge(crate::fhir::routes());
     if config.admin_token.is_some() {
         r = r.route("/admin/reload", post(ops::reload));
     }

@@ -1,0 +1,108 @@
+//! FHIR errors and issues: every failure of a `/fhir` route answers an
+//! `OperationOutcome` with the HTTP status that fits, mapped here only.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+/// The media type of every `/fhir` answer.
+pub const FHIR_JSON: &str = "application/fhir+json";
+
+/// One `OperationOutcome.issue`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Issue {
+    /// `error`, `warning` or `information`.
+    pub severity: &'static str,
+    /// FHIR issue type (`code-invalid`, `not-found`, `invalid`, …).
+    pub code: &'static str,
+    /// Code of the terminology issue type (`not-in-vs`, `invalid-code`, …).
+    pub tx: Option<&'static str>,
+    /// Stable identifier of the message, as terminology servers report it.
+    pub message_id: Option<&'static str>,
+    pub text: String,
+    /// FHIRPath of the input element concerned.
+    pub expression: Option<String>,
+}
+
+impl Issue {
+    pub fn error(code: &'static str, text: impl Into<String>) -> Issue {
+        Issue { severity: "error", code, tx: None, message_id: None, text: text.into(), expression: None }
+    }
+    pub fn tx(mut self, tx: &'static str) -> Issue {
+        self.tx = Some(tx);
+        self
+    }
+    pub fn id(mut self, id: &'static str) -> Issue {
+        self.message_id = Some(id);
+        self
+    }
+    pub fn at(mut self, expression: impl Into<String>) -> Issue {
+        self.expression = Some(expression.into());
+        self
+    }
+    pub fn severity(mut self, severity: &'static str) -> Issue {
+        self.severity = severity;
+        self
+    }
+
+    pub fn to_json(&self) -> Value {
+        let mut v = json!({"severity": self.severity, "code": self.code});
+        if let Some(id) = self.message_id {
+            v["extension"] = json!([{
+                "url": "http://hl7.org/fhir/StructureDefinition/operationoutcome-message-id",
+                "valueString": id
+            }]);
+        }
+        let mut details = json!({"text": self.text});
+        if let Some(tx) = self.tx {
+            details["coding"] = json!([{"system": "http://hl7.org/fhir/tools/CodeSystem/tx-issue-type", "code": tx}]);
+        }
+        v["details"] = details;
+        if let Some(e) = &self.expression {
+            v["location"] = json!([e]);
+            v["expression"] = json!([e]);
+        }
+        v
+    }
+}
+
+/// An `OperationOutcome` listing `issues`.
+pub fn outcome(issues: &[Issue]) -> Value {
+    json!({"resourceType": "OperationOutcome", "issue": issues.iter().map(Issue::to_json).collect::<Vec<_>>()})
+}
+
+/// A failed FHIR request.
+#[derive(Debug)]
+pub struct FhirError {
+    pub status: StatusCode,
+    pub issues: Vec<Issue>,
+}
+
+impl FhirError {
+    pub fn new(status: StatusCode, issue: Issue) -> FhirError {
+        FhirError { status, issues: vec![issue] }
+    }
+    /// 400: the request itself is wrong.
+    pub fn invalid(text: impl Into<String>) -> FhirError {
+        FhirError::new(StatusCode::BAD_REQUEST, Issue::error("invalid", text))
+    }
+    /// 404: a resource the request names does not exist.
+    pub fn not_found(text: impl Into<String>) -> FhirError {
+        FhirError::new(StatusCode::NOT_FOUND, Issue::error("not-found", text))
+    }
+    /// 422: understood, but cannot be processed (unknown system, bad filter…).
+    pub fn unprocessable(issue: Issue) -> FhirError {
+        FhirError::new(StatusCode::UNPROCESSABLE_ENTITY, issue)
+    }
+}
+
+impl IntoResponse for FhirError {
+    fn into_response(self) -> Response {
+        fhir_json(self.status, outcome(&self.issues))
+    }
+}
+
+/// A FHIR JSON answer.
+pub fn fhir_json(status: StatusCode, body: Value) -> Response {
+    (status, [(axum::http::header::CONTENT_TYPE, FHIR_JSON)], body.to_string()).into_response()
+}

@@ -1,0 +1,387 @@
+//! Value set expansion: `compose` includes and excludes (enumerated codes,
+//! filters, imported value sets), version choice under the expansion
+//! parameters, and the text filter.
+//!
+//! Guarantees: an expansion lists each (system, version, code) once, in the
+//! order of the includes and, within an include, in the order the code
+//! system defines its concepts; a cycle of imports is an error, not a hang.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use regex::Regex;
+use serde_json::Value;
+
+use super::cs::CodeSystem;
+use super::outcome::{FhirError, Issue};
+use super::registry::{Missing, Registry, split_canonical, version_matches};
+
+/// One code of an expansion.
+#[derive(Clone)]
+pub struct Member {
+    pub cs: Arc<CodeSystem>,
+    pub idx: usize,
+}
+
+impl Member {
+    pub fn concept(&self) -> &super::cs::Concept {
+        &self.cs.concepts[self.idx]
+    }
+    fn key(&self) -> (String, Option<String>, String) {
+        (self.cs.url.clone(), self.cs.version.clone(), self.concept().code.clone())
+    }
+}
+
+/// Expansion parameters that change what an expansion contains.
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    pub active_only: bool,
+    /// `force-system-version`: `url|version`, wins over the value set.
+    pub force: Vec<String>,
+    /// `system-version` / `default-to-version`: used when the value set names none.
+    pub default: Vec<String>,
+    /// `check-system-version`: the version used must match.
+    pub check: Vec<String>,
+    /// `useSupplement`.
+    pub supplements: Vec<String>,
+    /// `default-valueset-version`: `url|version` for imports without a version.
+    pub valueset_versions: Vec<String>,
+}
+
+fn version_for<'a>(list: &'a [String], url: &str) -> Option<&'a str> {
+    list.iter().find_map(|c| match split_canonical(c) {
+        (u, Some(v)) if u == url => Some(v),
+        _ => None,
+    })
+}
+
+/// One expansion in progress: the registry, the options, and what it used.
+pub struct Expander<'r> {
+    pub reg: &'r Registry,
+    pub opts: &'r Options,
+    pub used_systems: Vec<String>,
+    pub used_valuesets: Vec<String>,
+    pub used_supplements: Vec<String>,
+    stack: Vec<String>,
+}
+
+/// `url|version` of a value set, as messages name it.
+pub fn vs_canonical(vs: &Value) -> String {
+    let url = vs["url"].as_str().unwrap_or_default();
+    match vs["version"].as_str() {
+        Some(v) => format!("{url}|{v}"),
+        None => url.to_string(),
+    }
+}
+
+impl<'r> Expander<'r> {
+    pub fn new(reg: &'r Registry, opts: &'r Options) -> Expander<'r> {
+        Expander {
+            reg,
+            opts,
+            used_systems: Vec::new(),
+            used_valuesets: Vec::new(),
+            used_supplements: Vec::new(),
+            stack: Vec::new(),
+        }
+    }
+
+    /// Every member of `vs`.
+    pub fn expand(&mut self, vs: &Value) -> Result<Vec<Member>, FhirError> {
+        let canonical = vs_canonical(vs);
+        if self.stack.contains(&canonical) {
+            let path = self.stack.join(", ");
+            return Err(FhirError::new(
+                axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+                Issue::error(
+                    "processing",
+                    format!("Found a circularity pointing to {canonical} processing ValueSet with pathway [{path}]"),
+                )
+                .id("VALUESET_CIRCULAR_REFERENCE"),
+            ));
+        }
+        self.stack.push(canonical);
+        let result = self.expand_inner(vs);
+        self.stack.pop();
+        result
+    }
+
+    fn expand_inner(&mut self, vs: &Value) -> Result<Vec<Member>, FhirError> {
+        let compose = match vs.get("compose") {
+            Some(c) => c,
+            None => {
+                // A value set given already expanded.
+                return Ok(Vec::new());
+            }
+        };
+        let mut out: Vec<Member> = Vec::new();
+        let mut seen: HashSet<(String, Option<String>, String)> = HashSet::new();
+        for (i, inc) in compose.get("include").and_then(Value::as_array).into_iter().flatten().enumerate() {
+            for m in self.include(vs, inc, &format!("ValueSet.compose.include[{i}]"))? {
+                if seen.insert(m.key()) {
+                    out.push(m);
+                }
+            }
+        }
+        let mut excluded: HashSet<(String, Option<String>, String)> = HashSet::new();
+        for (i, exc) in compose.get("exclude").and_then(Value::as_array).into_iter().flatten().enumerate() {
+            for m in self.include(vs, exc, &format!("ValueSet.compose.exclude[{i}]"))? {
+                excluded.insert(m.key());
+            }
+        }
+        let inactive_ok = compose.get("inactive").and_then(Value::as_bool).unwrap_or(true) && !self.opts.active_only;
+        out.retain(|m| !excluded.contains(&m.key()) && (inactive_ok || !m.concept().is_inactive()));
+        Ok(out)
+    }
+
+    /// Chooses the version of `url` for an include naming `version`.
+    pub fn pick(&mut self, url: &str, version: Option<&str>) -> Result<Arc<CodeSystem>, Missing> {
+        let wanted = version_for(&self.opts.force, url)
+            .or(version.filter(|v| !v.is_empty()))
+            .or_else(|| version_for(&self.opts.default, url));
+        let cs = self.reg.code_system(url, wanted)?;
+        let cs = self.reg.with_supplements(cs, &self.opts.supplements);
+        let canonical = cs.canonical();
+        if !self.used_systems.contains(&canonical) {
+            self.used_systems.push(canonical);
+        }
+        Ok(cs)
+    }
+
+    fn include(&mut self, vs: &Value, inc: &Value, path: &str) -> Result<Vec<Member>, FhirError> {
+        let mut set: Option<Vec<Member>> = None;
+        if let Some(system) = inc.get("system").and_then(Value::as_str) {
+            let version = inc.get("version").and_then(Value::as_str);
+            let cs = match self.pick(system, version) {
+                Ok(cs) => cs,
+                Err(missing) => return Err(unknown_system_error(self.reg, system, version, &missing, Some(vs))),
+            };
+            if let Some(check) = version_for(&self.opts.check, system) {
+                let v = cs.version.clone().unwrap_or_default();
+                if !version_matches(check, &v) {
+                    return Err(FhirError::unprocessable(
+                        Issue::error("exception", format!("The version '{v}' is not allowed for system '{system}': required to be '{check}' by a version-check parameter"))
+                            .tx("version-error")
+                            .id("VALUESET_VERSION_CHECK"),
+                    ));
+                }
+            }
+            let mut members: Vec<usize> = match inc.get("concept").and_then(Value::as_array) {
+                Some(list) => list.iter().filter_map(|c| c["code"].as_str()).filter_map(|code| cs.find(code)).collect(),
+                None => (0..cs.concepts.len()).collect(),
+            };
+            for (j, f) in inc.get("filter").and_then(Value::as_array).into_iter().flatten().enumerate() {
+                let keep = filter(&cs, f, &format!("{path}.filter[{j}]"))?;
+                members.retain(|i| keep[*i]);
+            }
+            set = Some(members.into_iter().map(|idx| Member { cs: cs.clone(), idx }).collect());
+        }
+        for imported in inc.get("valueSet").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str) {
+            let members = self.import(vs, imported)?;
+            set = Some(match set {
+                None => members,
+                Some(current) => {
+                    let keys: HashSet<(String, String)> =
+                        members.iter().map(|m| (m.cs.url.clone(), m.concept().code.clone())).collect();
+                    current
+                        .into_iter()
+                        .filter(|m| keys.contains(&(m.cs.url.clone(), m.concept().code.clone())))
+                        .collect()
+                }
+            });
+        }
+        Ok(set.unwrap_or_default())
+    }
+
+    fn import(&mut self, from: &Value, url: &str) -> Result<Vec<Member>, FhirError> {
+        let (u, v) = split_canonical(url);
+        let version = v.or_else(|| version_for(&self.opts.valueset_versions, u));
+        // A contained value set.
+        let contained = u
+            .strip_prefix('#')
+            .and_then(|id| from.get("contained")?.as_array()?.iter().find(|r| r["id"].as_str() == Some(id)).cloned());
+        let vs = match contained.or_else(|| self.reg.value_set(u, version)) {
+            Some(vs) => vs,
+            None => {
+                let text = match version {
+                    Some(v) => format!("Unable to find included value set '{u}' version '{v}'"),
+                    None => format!("Unable to find included value set '{u}'"),
+                };
+                return Err(FhirError::not_found(text).with_id("VS_EXP_IMPORT_UNK"));
+            }
+        };
+        let canonical = vs_canonical(&vs);
+        if !self.used_valuesets.contains(&canonical) {
+            self.used_valuesets.push(canonical);
+        }
+        self.expand(&vs)
+    }
+}
+
+/// The error for a system (or version) an include or a coding names and
+/// that is not known.
+pub fn unknown_system_error(
+    reg: &Registry,
+    system: &str,
+    version: Option<&str>,
+    missing: &Missing,
+    vs: Option<&Value>,
+) -> FhirError {
+    let _ = reg;
+    let text = match (missing, version) {
+        (Missing::Version(known), Some(v)) => format!(
+            "A definition for CodeSystem '{system}' version '{v}' could not be found, so the value set cannot be expanded. Valid versions: {}",
+            known.join(" or ")
+        ),
+        _ => format!("A definition for CodeSystem '{system}' could not be found, so the value set cannot be expanded"),
+    };
+    let _ = vs;
+    FhirError::not_found(text).with_tx("not-found").with_id(if matches!(missing, Missing::Version(_)) {
+        "UNKNOWN_CODESYSTEM_VERSION_EXP"
+    } else {
+        "UNKNOWN_CODESYSTEM_EXP"
+    })
+}
+
+impl FhirError {
+    pub fn with_id(mut self, id: &'static str) -> FhirError {
+        for i in &mut self.issues {
+            i.message_id = Some(id);
+        }
+        self
+    }
+    pub fn with_tx(mut self, tx: &'static str) -> FhirError {
+        for i in &mut self.issues {
+            i.tx = Some(tx);
+        }
+        self
+    }
+}
+
+/// The concepts of `cs` a `compose` filter keeps, as a mask over `cs.concepts`.
+pub fn filter(cs: &CodeSystem, f: &Value, path: &str) -> Result<Vec<bool>, FhirError> {
+    let property = f["property"].as_str().unwrap_or_default();
+    let op = f["op"].as_str().unwrap_or_default();
+    let bad = |text: String| {
+        FhirError::new(
+            axum::http::StatusCode::BAD_REQUEST,
+            Issue::error("invalid", text).tx("vs-invalid").at(path.to_string()),
+        )
+    };
+    let value = match f.get("value").and_then(Value::as_str) {
+        Some(v) => v,
+        None if op == "exists" => "true",
+        None => {
+            return Err(bad(format!(
+                "The system {} filter with property = {property}, op = {op} has no value",
+                cs.url
+            ))
+            .with_id("UNABLE_TO_HANDLE_SYSTEM_FILTER_WITH_NO_VALUE"));
+        }
+    };
+    let n = cs.concepts.len();
+    let mut mask = vec![false; n];
+    let regex = |v: &str| {
+        Regex::new(&format!("^(?:{v})$"))
+            .map_err(|e| bad(format!("The regular expression '{v}' of filter {property} {op} is not valid: {e}")))
+    };
+    let is_concept = property == "concept" || property == "code";
+    match (is_concept, op) {
+        (true, "is-a") | (true, "descendent-of") | (true, "is-not-a") | (true, "generalizes") | (true, "child-of") => {
+            let Some(root) = cs.find(value) else {
+                if op == "is-not-a" {
+                    return Ok(vec![true; n]);
+                }
+                return Ok(mask);
+            };
+            match op {
+                "is-a" | "descendent-of" | "is-not-a" => {
+                    for i in cs.descendants_or_self(root) {
+                        mask[i] = true;
+                    }
+                    if op == "descendent-of" {
+                        mask[root] = false;
+                    }
+                    if op == "is-not-a" {
+                        mask.iter_mut().for_each(|m| *m = !*m);
+                    }
+                }
+                "generalizes" => {
+                    for (i, m) in mask.iter_mut().enumerate() {
+                        *m = cs.subsumes(i, root);
+                    }
+                }
+                _ => {
+                    for &c in &cs.concepts[root].children {
+                        mask[c] = true;
+                    }
+                }
+            }
+        }
+        (true, "=") | (true, "in") | (true, "not-in") => {
+            let codes: Vec<&str> = if op == "=" { vec![value] } else { value.split(',').map(str::trim).collect() };
+            for code in codes {
+                if let Some(i) = cs.find(code) {
+                    mask[i] = true;
+                }
+            }
+            if op == "not-in" {
+                mask.iter_mut().for_each(|m| *m = !*m);
+            }
+        }
+        (true, "regex") => {
+            let re = regex(value)?;
+            for (i, c) in cs.concepts.iter().enumerate() {
+                mask[i] = re.is_match(&c.code);
+            }
+        }
+        (false, _) => {
+            let values_of = |c: &super::cs::Concept| -> Vec<String> {
+                match property {
+                    "display" => c.display.iter().cloned().collect(),
+                    "inactive" => vec![c.is_inactive().to_string()],
+                    "notSelectable" => vec![c.is_abstract().to_string()],
+                    "status" => c.status().into_iter().collect(),
+                    "parent" => c.parents.iter().map(|&p| cs.concepts[p].code.clone()).collect(),
+                    "child" => c.children.iter().map(|&p| cs.concepts[p].code.clone()).collect(),
+                    "definition" => c.definition.iter().cloned().collect(),
+                    _ => c.property(property).collect(),
+                }
+            };
+            let known = matches!(
+                property,
+                "display" | "inactive" | "notSelectable" | "status" | "parent" | "child" | "definition"
+            ) || cs.properties.iter().any(|p| p.code == property || p.uri.as_deref() == Some(property));
+            if !known {
+                return Err(bad(format!(
+                    "The filter property '{property}' is not defined by the code system {}",
+                    cs.url
+                ))
+                .with_id("UNKNOWN_FILTER_PROPERTY"));
+            }
+            let re = if op == "regex" { Some(regex(value)?) } else { None };
+            let list: Vec<&str> = value.split(',').map(str::trim).collect();
+            for (i, c) in cs.concepts.iter().enumerate() {
+                let vals = values_of(c);
+                mask[i] = match op {
+                    "=" => vals.iter().any(|v| v == value),
+                    "in" => vals.iter().any(|v| list.contains(&v.as_str())),
+                    "not-in" => !vals.iter().any(|v| list.contains(&v.as_str())),
+                    "regex" => vals.iter().any(|v| re.as_ref().is_some_and(|r| r.is_match(v))),
+                    "exists" => vals.is_empty() != (value == "true"),
+                    _ => {
+                        return Err(bad(format!(
+                            "The filter operator '{op}' is not supported for property '{property}'"
+                        ))
+                        .with_id("FILTER_NOT_UNDERSTOOD"));
+                    }
+                };
+            }
+        }
+        (true, _) => {
+            return Err(bad(format!("The filter operator '{op}' is not supported for property '{property}'"))
+                .with_id("FILTER_NOT_UNDERSTOOD"));
+        }
+    }
+    Ok(mask)
+}
