@@ -233,11 +233,11 @@ impl CodeSystem {
         walk(&mut cs, &list, None, &mut parent_codes);
         cs.finish();
         for (child, code) in parent_codes {
-            if let Some(p) = cs.find(&code) {
-                if !cs.concepts[child].parents.contains(&p) {
-                    cs.concepts[child].parents.push(p);
-                    cs.concepts[p].children.push(child);
-                }
+            if let Some(p) = cs.find(&code)
+                && !cs.concepts[child].parents.contains(&p)
+            {
+                cs.concepts[child].parents.push(p);
+                cs.concepts[p].children.push(child);
             }
         }
         Ok(cs)

@@ -67,10 +67,18 @@ fn options(params: &Params) -> Options {
     }
 }
 
-/// The request's registry with its `tx-resource`s added.
+/// The request's registry with its `tx-resource`s added; every
+/// `useSupplement` must name a supplement the request brought.
 pub fn load_resources(reg: &mut Registry, params: &Params) -> Result<(), FhirError> {
     for r in params.resources("tx-resource") {
         reg.add(r).map_err(FhirError::invalid)?;
+    }
+    for s in params.strs("useSupplement") {
+        if reg.supplement(&s).is_none() {
+            return Err(FhirError::not_found(format!("Required supplement not found: {s}"))
+                .with_tx("not-found")
+                .with_id("VALUESET_SUPPLEMENT_MISSING"));
+        }
     }
     Ok(())
 }
@@ -144,6 +152,10 @@ pub fn expand(reg: &Registry, params: &Params, langs: &Languages) -> Result<Valu
             if c.is_inactive() {
                 e["inactive"] = json!(true);
             }
+            let status = c.status().or_else(|| c.is_inactive().then(|| "inactive".to_string()));
+            if let Some(st) = status.filter(|_| c.is_inactive() || c.is_deprecated()) {
+                e["property"] = json!([{"code": "status", "valueCode": st}]);
+            }
             if include_designations {
                 let ds = designations_json(&m.cs, c);
                 if !ds.is_empty() {
@@ -167,7 +179,10 @@ pub fn expand(reg: &Registry, params: &Params, langs: &Languages) -> Result<Valu
                 })
                 .collect();
             if !props.is_empty() {
-                e["property"] = Value::Array(props);
+                match e.get_mut("property").and_then(Value::as_array_mut) {
+                    Some(list) => list.extend(props.into_iter().filter(|p| p["code"] != "status")),
+                    None => e["property"] = Value::Array(props),
+                }
             }
             e
         })
@@ -192,8 +207,20 @@ pub fn expand(reg: &Registry, params: &Params, langs: &Languages) -> Result<Valu
                 | "check-system-version"
                 | "default-valueset-version"
         ) {
-            parameters.push(p.clone());
+            let mut p = p.clone();
+            if name.ends_with("-version")
+                && let Some(v) = p.get("valueCanonical").cloned()
+            {
+                p.as_object_mut().map(|o| o.remove("valueCanonical"));
+                p["valueUri"] = v;
+            }
+            parameters.push(p);
         }
+    }
+    if !params.has("displayLanguage")
+        && let Some(l) = &langs.raw
+    {
+        parameters.push(json!({"name": "displayLanguage", "valueCode": l}));
     }
     for s in &ex.used_systems {
         parameters.push(json!({"name": "used-codesystem", "valueUri": s}));
@@ -205,9 +232,16 @@ pub fn expand(reg: &Registry, params: &Params, langs: &Languages) -> Result<Valu
         "identifier": format!("urn:uuid:{}", uuid()),
         "timestamp": now(),
         "total": total,
-        "offset": offset,
         "parameter": parameters,
     });
+    if params.has("offset") {
+        expansion["offset"] = json!(offset);
+    }
+    let status_used =
+        contains.iter().any(|c| c["property"].as_array().is_some_and(|l| l.iter().any(|p| p["code"] == "status")));
+    if status_used && !properties.iter().any(|p| p == "status") {
+        expansion["property"] = json!([{"code": "status", "uri": "http://hl7.org/fhir/concept-properties#status"}]);
+    }
     if !properties.is_empty() {
         expansion["property"] = Value::Array(
             properties
@@ -229,7 +263,9 @@ pub fn expand(reg: &Registry, params: &Params, langs: &Languages) -> Result<Valu
     }
     let mut out = vs.clone();
     if let Some(o) = out.as_object_mut() {
+        // The expansion replaces the definition: clients read `expansion`.
         o.remove("text");
+        o.remove("compose");
         o.insert("expansion".into(), expansion);
     }
     Ok(out)
@@ -483,6 +519,8 @@ struct Finding {
     code: Option<String>,
     inactive: bool,
     unknown_system: Option<String>,
+    /// Whether `unknown_system` is the system itself (not one of its versions).
+    system_unknown: bool,
 }
 
 /// `CodeSystem/$validate-code` (`vs_mode` false) and `ValueSet/$validate-code`.
@@ -517,7 +555,23 @@ pub fn validate_code(reg: &Registry, params: &Params, langs: &Languages, vs_mode
     let members: Option<Vec<Member>> = match &vs {
         Some(vs) => {
             let mut ex = Expander::new(reg, &opts);
-            Some(ex.expand(vs)?)
+            match ex.expand(vs) {
+                Ok(m) => Some(m),
+                // A circular definition is an error of the request; the
+                // other failures answer "not valid", with their reasons.
+                Err(e) if e.issues.iter().any(|i| i.message_id == Some("VALUESET_CIRCULAR_REFERENCE")) => {
+                    return Err(e);
+                }
+                Err(e) => {
+                    let mut out = Out::new();
+                    out.add("result", "Boolean", false);
+                    let mut texts: Vec<&str> = e.issues.iter().map(|i| i.text.as_str()).collect();
+                    texts.sort();
+                    out.add("message", "String", texts.join("; "));
+                    out.resource("issues", outcome(&e.issues));
+                    return Ok(out.build());
+                }
+            }
         }
         None => None,
     };
@@ -554,8 +608,7 @@ pub fn validate_code(reg: &Registry, params: &Params, langs: &Languages, vs_mode
             issues.push(
                 Issue::error("code-invalid", format!("No valid coding was found for the value set '{name}'"))
                     .tx("not-in-vs")
-                    .id("None_of_the_provided_codes_are_in_the_value_set_one")
-                    .at("CodeableConcept"),
+                    .id("None_of_the_provided_codes_are_in_the_value_set_one"),
             );
         }
     } else {
@@ -583,7 +636,8 @@ pub fn validate_code(reg: &Registry, params: &Params, langs: &Languages, vs_mode
     }
     for f in &findings {
         if let Some(u) = &f.unknown_system {
-            out.add("x-caused-by-unknown-system", "Canonical", u.clone());
+            let name = if f.system_unknown { "x-unknown-system" } else { "x-caused-by-unknown-system" };
+            out.add(name, "Canonical", u.clone());
         }
     }
     if let Some(cc) = concept_echo {
@@ -591,8 +645,9 @@ pub fn validate_code(reg: &Registry, params: &Params, langs: &Languages, vs_mode
     }
     out.add("result", "Boolean", result);
     if !issues.is_empty() {
+        let serious = issues.iter().any(|i| i.severity != "information");
         let mut texts: Vec<&str> =
-            issues.iter().filter(|i| i.severity != "information").map(|i| i.text.as_str()).collect();
+            issues.iter().filter(|i| !serious || i.severity != "information").map(|i| i.text.as_str()).collect();
         texts.sort();
         texts.dedup();
         if !texts.is_empty() {
@@ -672,6 +727,7 @@ fn validate_one(
         Ok(cs) => reg.with_supplements(cs, &opts.supplements),
         Err(Missing::System) => {
             f.unknown_system = Some(system.clone());
+            f.system_unknown = true;
             f.issues.push(
                 Issue::error(
                     "not-found",
@@ -750,13 +806,33 @@ fn validate_one(
     if let Some(given) = &coding.display {
         let mut valid: Vec<&str> = c.display.iter().map(String::as_str).collect();
         valid.extend(c.designations.iter().map(|d| d.value.as_str()));
+        let lang_known = langs.tags.is_empty()
+            || langs.tags.iter().any(|t| {
+                cs.language.as_deref().is_some_and(|l| lang_matches(t, l))
+                    || c.designations.iter().any(|d| d.language.as_deref().is_some_and(|l| lang_matches(t, l)))
+            });
+        if valid.iter().any(|v| v == given) && !lang_known {
+            let langs_text = langs.raw.clone().unwrap_or_default();
+            f.issues.push(
+                Issue::error("invalid", format!("There are no valid display names found for the code {system}#{} for language(s) '{langs_text}'. The display is '{given}' which is a valid display for the default language", c.code))
+                    .severity("information")
+                    .tx("invalid-display")
+                    .id("NO_VALID_DISPLAY_FOUND_NONE_FOR_LANG_OK")
+                    .at(coding.at("display")),
+            );
+        }
         if !valid.iter().any(|v| v == given) {
             let squash = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
             let ws_only = valid.iter().any(|v| squash(v) == squash(given));
             let lang = cs.language.clone().unwrap_or_else(|| "--".into());
             let langs_text = langs.raw.clone().unwrap_or_else(|| "--".into());
             let shown = f.display.clone().unwrap_or_default();
-            let text = if ws_only {
+            let text = if !lang_known {
+                format!(
+                    "Wrong Display Name '{given}' for {system}#{}. There are no valid display names found for language(s) '{langs_text}'. Default display is '{shown}'",
+                    c.code
+                )
+            } else if ws_only {
                 format!(
                     "Wrong whitespace in Display Name '{given}' for {system}#{}. Valid display is '{shown}' ({lang}) (for the language(s) '{langs_text}')",
                     c.code

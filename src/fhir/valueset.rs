@@ -204,10 +204,10 @@ impl<'r> Expander<'r> {
             Some(vs) => vs,
             None => {
                 let text = match version {
-                    Some(v) => format!("Unable to find included value set '{u}' version '{v}'"),
-                    None => format!("Unable to find included value set '{u}'"),
+                    Some(v) => format!("A definition for the value Set '{u}|{v}' could not be found"),
+                    None => format!("A definition for the value Set '{u}' could not be found"),
                 };
-                return Err(FhirError::not_found(text).with_id("VS_EXP_IMPORT_UNK"));
+                return Err(FhirError::not_found(text).with_tx("not-found").with_id("Unable_to_resolve_value_Set_"));
             }
         };
         let canonical = vs_canonical(&vs);
