@@ -20,7 +20,6 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use harmonie::api::{self, AppState, ServerConfig};
 use serde_json::{Value, json};
 
 const OPERATIONS: [&str; 6] = ["lookup", "validate-code", "cs-validate-code", "expand", "translate", "batch-validate"];
@@ -32,21 +31,6 @@ fn suite_dir() -> PathBuf {
         Some(p) => PathBuf::from(p),
         None => common::root().join("../shared/fhir-tx-tests"),
     }
-}
-
-fn start() -> SocketAddr {
-    let snap = common::snapshot();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Runtime::new().unwrap();
-        rt.block_on(async move {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            tx.send(listener.local_addr().unwrap()).unwrap();
-            let state = AppState::shared(snap, ServerConfig::new(common::paths()));
-            axum::serve(listener, api::router(state)).await.unwrap();
-        });
-    });
-    rx.recv().unwrap()
 }
 
 fn read_json(dir: &Path, file: &str) -> Value {
@@ -327,7 +311,7 @@ fn hl7_terminology_test_suite() {
         "the HL7 terminology test cases are not at {}: put them there (see its SOURCE.md) or set HARMONIE_FHIR_TX_TESTS",
         dir.display()
     );
-    let addr = start();
+    let addr = common::serve();
     let cases = run_suite(addr, &dir);
     let mut counts: BTreeMap<String, (usize, usize)> = BTreeMap::new();
     let mut report = String::new();

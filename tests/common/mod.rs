@@ -54,3 +54,19 @@ fn copy_tree(from: &Path, to: &Path) {
         std::fs::copy(from, to).unwrap();
     }
 }
+
+/// A server on the default snapshot, on an ephemeral loopback port.
+pub fn serve() -> std::net::SocketAddr {
+    let snap = snapshot();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            tx.send(listener.local_addr().unwrap()).unwrap();
+            let state = harmonie::api::AppState::shared(snap, harmonie::api::ServerConfig::new(paths()));
+            axum::serve(listener, harmonie::api::router(state)).await.unwrap();
+        });
+    });
+    rx.recv().unwrap()
+}
