@@ -12,7 +12,6 @@ use super::outcome::{FhirError, Issue, outcome};
 use super::params::{Out, Params, part};
 use super::registry::{Missing, Registry, split_canonical};
 use super::valueset::{self, Expander, Member, Options, vs_canonical};
-use crate::search::{SearchRequest, search};
 
 /// Largest expansion returned without paging (`count`).
 pub const MAX_EXPANSION: usize = 1000;
@@ -108,14 +107,17 @@ pub fn expand(reg: &Registry, params: &Params, langs: &Languages) -> Result<Valu
     let vs = requested_value_set(reg, params)?;
     let opts = options(params);
     let mut ex = Expander::new(reg, &opts);
-    let mut members = ex.expand(&vs)?;
     let filter = params.str("filter").filter(|f| !f.trim().is_empty());
-    if let Some(f) = &filter {
-        members = filter_members(reg, members, f);
-    }
-    let total = members.len();
     let offset = params.int("offset").map_err(FhirError::invalid)?.unwrap_or(0).max(0) as usize;
     let count = params.int("count").map_err(FhirError::invalid)?.map(|c| c.max(0) as usize);
+    ex.text_filter = filter.clone();
+    // Autocomplete asks for a page: search no deeper than that page.
+    ex.search_limit = count.map_or(MAX_EXPANSION, |c| (offset + c).clamp(1, MAX_EXPANSION));
+    let mut members = ex.expand(&vs)?;
+    if let Some(f) = &filter {
+        members = filter_members(members, f);
+    }
+    let total = members.len();
     if count.is_none() && total > MAX_EXPANSION {
         let text =
             format!("The value set '{}' expansion has too many codes to produce (>{MAX_EXPANSION})", vs_canonical(&vs));
@@ -231,9 +233,12 @@ pub fn expand(reg: &Registry, params: &Params, langs: &Languages) -> Result<Valu
     let mut expansion = json!({
         "identifier": format!("urn:uuid:{}", uuid()),
         "timestamp": now(),
-        "total": total,
         "parameter": parameters,
     });
+    // A search cut at the page asked for does not know the total.
+    if !ex.truncated {
+        expansion["total"] = json!(total);
+    }
     if params.has("offset") {
         expansion["offset"] = json!(offset);
     }
@@ -271,43 +276,24 @@ pub fn expand(reg: &Registry, params: &Params, langs: &Languages) -> Result<Valu
     Ok(out)
 }
 
-/// Keeps the members matching a text `filter`: the search engine for the
-/// built-in systems, word prefixes of the labels for the others.
-fn filter_members(reg: &Registry, members: Vec<Member>, filter: &str) -> Vec<Member> {
-    let mut builtin_hits: std::collections::HashMap<usize, Vec<String>> = std::collections::HashMap::new();
-    let mut systems: Vec<usize> = members.iter().filter_map(|m| m.cs.builtin).collect();
-    systems.sort();
-    systems.dedup();
-    for s in systems {
-        let req = SearchRequest { q: filter, system: Some(s), limit: 1000, level: None, leaf: false };
-        let hits = search(&reg.snapshot, &req).unwrap_or_default();
-        let codes = hits.into_iter().map(|h| reg.snapshot.concept(h.concept).code.clone()).collect();
-        builtin_hits.insert(s, codes);
-    }
+/// Keeps the members matching a text `filter`. Members of built-in
+/// systems are already the search engine's hits, in its order (see
+/// [`Expander::text_filter`]); the others match on word prefixes of their
+/// labels, or on their code.
+fn filter_members(members: Vec<Member>, filter: &str) -> Vec<Member> {
     let words: Vec<String> = crate::text::fold_words(filter);
-    let mut ranked: Vec<(usize, Member)> = Vec::new();
-    for m in members {
-        match m.cs.builtin {
-            Some(s) => {
-                if let Some(rank) = builtin_hits[&s].iter().position(|c| *c == m.concept().code) {
-                    ranked.push((rank, m));
-                }
-            }
-            None => {
-                let c = m.concept();
-                let labels = c.display.iter().chain(c.designations.iter().map(|d| &d.value));
-                let hit = labels.into_iter().any(|l| {
-                    let lw = crate::text::fold_words(l);
-                    words.iter().all(|w| lw.iter().any(|x| x.starts_with(w.as_str())))
-                }) || c.code.eq_ignore_ascii_case(filter);
-                if hit {
-                    ranked.push((usize::MAX, m));
-                }
-            }
-        }
-    }
-    ranked.sort_by_key(|(r, _)| *r);
-    ranked.into_iter().map(|(_, m)| m).collect()
+    let (builtin, other): (Vec<Member>, Vec<Member>) = members.into_iter().partition(|m| m.cs.builtin.is_some());
+    let mut out = builtin;
+    out.extend(other.into_iter().filter(|m| {
+        let c = m.concept();
+        let labels = c.display.iter().chain(c.designations.iter().map(|d| &d.value));
+        c.code.eq_ignore_ascii_case(filter)
+            || labels.into_iter().any(|l| {
+                let lw = crate::text::fold_words(l);
+                words.iter().all(|w| lw.iter().any(|x| x.starts_with(w.as_str())))
+            })
+    }));
+    out
 }
 
 fn designations_json(cs: &CodeSystem, c: &Concept) -> Vec<Value> {

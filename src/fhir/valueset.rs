@@ -63,6 +63,14 @@ pub struct Expander<'r> {
     pub used_valuesets: Vec<String>,
     pub used_supplements: Vec<String>,
     stack: Vec<String>,
+    /// The text filter of `$expand`: with it, a built-in system contributes
+    /// only the concepts the search engine finds, in its ranking order.
+    pub text_filter: Option<String>,
+    /// Most hits taken from the search engine per built-in system.
+    pub search_limit: usize,
+    /// Whether a search stopped at `search_limit` (the total is then unknown).
+    pub truncated: bool,
+    hits: std::collections::HashMap<usize, Vec<usize>>,
 }
 
 /// `url|version` of a value set, as messages name it.
@@ -83,6 +91,10 @@ impl<'r> Expander<'r> {
             used_valuesets: Vec::new(),
             used_supplements: Vec::new(),
             stack: Vec::new(),
+            text_filter: None,
+            search_limit: 1000,
+            truncated: false,
+            hits: std::collections::HashMap::new(),
         }
     }
 
@@ -168,7 +180,10 @@ impl<'r> Expander<'r> {
             }
             let mut members: Vec<usize> = match inc.get("concept").and_then(Value::as_array) {
                 Some(list) => list.iter().filter_map(|c| c["code"].as_str()).filter_map(|code| cs.find(code)).collect(),
-                None => (0..cs.concepts.len()).collect(),
+                None => match (cs.builtin, &self.text_filter) {
+                    (Some(system), Some(_)) => self.search_hits(&cs, system),
+                    _ => (0..cs.concepts.len()).collect(),
+                },
             };
             for (j, f) in inc.get("filter").and_then(Value::as_array).into_iter().flatten().enumerate() {
                 let keep = filter(&cs, f, &format!("{path}.filter[{j}]"))?;
@@ -191,6 +206,28 @@ impl<'r> Expander<'r> {
             });
         }
         Ok(set.unwrap_or_default())
+    }
+
+    /// The concepts of built-in `system` the search engine finds for the
+    /// text filter, best first (at most `search_limit`).
+    fn search_hits(&mut self, cs: &CodeSystem, system: usize) -> Vec<usize> {
+        if let Some(h) = self.hits.get(&system) {
+            return h.clone();
+        }
+        let q = self.text_filter.clone().unwrap_or_default();
+        let req = crate::search::SearchRequest {
+            q: &q,
+            system: Some(system),
+            limit: self.search_limit,
+            level: None,
+            leaf: false,
+        };
+        let snap = &self.reg.snapshot;
+        let hits = crate::search::search(snap, &req).unwrap_or_default();
+        self.truncated |= hits.len() >= self.search_limit;
+        let found: Vec<usize> = hits.iter().filter_map(|h| cs.find(&snap.concept(h.concept).code)).collect();
+        self.hits.insert(system, found.clone());
+        found
     }
 
     fn import(&mut self, from: &Value, url: &str) -> Result<Vec<Member>, FhirError> {

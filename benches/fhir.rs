@@ -1,0 +1,106 @@
+//! The FHIR `$expand?filter=` against `/v1/search` for the same queries,
+//! through the whole HTTP stack in process (router, layers, JSON), on the
+//! real default snapshot. Prints p50/p99 per route and their ratio, then
+//! runs the criterion benchmarks. Run with `cargo bench --bench fhir`
+//! (`HARMONIE_BENCH_PERCENTILES_ONLY=1` for the percentiles alone).
+
+use std::hint::black_box;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::body::Body;
+use axum::http::Request;
+use criterion::Criterion;
+use harmonie::api::{self, AppState, ServerConfig};
+use harmonie::index::{self, Prepare};
+use harmonie::paths::Paths;
+use http_body_util::BodyExt;
+use tower::ServiceExt;
+
+/// (system id, query) pairs: prefixes, labels, typos, codes.
+const QUERIES: &[(&str, &str)] = &[
+    ("cim-10", "lomb"),
+    ("cim-10", "canal carpien"),
+    ("cim-10", "asth"),
+    ("cim-10", "M545"),
+    ("naf-2008", "boul"),
+    ("naf-2008", "imprimeire"),
+    ("pcs-2003", "aide so"),
+    ("pcs-2003", "infir"),
+];
+
+fn encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+fn main() {
+    let paths = Paths::new(&PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+    let snap = Arc::new(index::open_current(&paths, Prepare::FetchAndBuild).expect("build the default data"));
+    let state = AppState::shared(snap.clone(), ServerConfig::new(paths));
+    let router = api::router(state);
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let call = |uri: &str| {
+        let req = Request::get(uri).body(Body::empty()).unwrap();
+        rt.block_on(async {
+            let resp = router.clone().oneshot(req).await.unwrap();
+            assert!(resp.status().is_success(), "{uri}: {}", resp.status());
+            resp.into_body().collect().await.unwrap().to_bytes().len()
+        })
+    };
+    let urls = |fhir: bool| -> Vec<String> {
+        QUERIES
+            .iter()
+            .map(|(system, q)| {
+                let url = &snap.systems[snap.system_index(system).unwrap()].url;
+                if fhir {
+                    format!(
+                        "/fhir/ValueSet/$expand?url={}&filter={}&count=10",
+                        encode(&format!("{url}?fhir_vs")),
+                        encode(q)
+                    )
+                } else {
+                    format!("/v1/search?system={system}&q={}&limit=10", encode(q))
+                }
+            })
+            .collect()
+    };
+    let (search_urls, fhir_urls) = (urls(false), urls(true));
+    // Warm up (the FHIR form of the built-in systems is built on first use).
+    for u in search_urls.iter().chain(&fhir_urls) {
+        call(u);
+    }
+    let percentiles = |list: &[String]| {
+        let mut t: Vec<f64> = Vec::new();
+        for _ in 0..200 {
+            for u in list {
+                let s = Instant::now();
+                black_box(call(u));
+                t.push(s.elapsed().as_secs_f64() * 1e6);
+            }
+        }
+        t.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        (t[t.len() / 2], t[t.len() * 99 / 100])
+    };
+    let (s50, s99) = percentiles(&search_urls);
+    let (f50, f99) = percentiles(&fhir_urls);
+    println!("route                         p50 µs   p99 µs");
+    println!("/v1/search                   {s50:>7.0}  {s99:>7.0}");
+    println!("/fhir/ValueSet/$expand       {f50:>7.0}  {f99:>7.0}");
+    println!("ratio fhir / search          {:>7.2}  {:>7.2}", f50 / s50, f99 / s99);
+    if std::env::var_os("HARMONIE_BENCH_PERCENTILES_ONLY").is_some() {
+        return;
+    }
+    let mut c = Criterion::default().configure_from_args();
+    c.bench_function("v1_search_10_queries", |b| b.iter(|| search_urls.iter().map(|u| call(u)).sum::<usize>()));
+    c.bench_function("fhir_expand_filter_10_queries", |b| b.iter(|| fhir_urls.iter().map(|u| call(u)).sum::<usize>()));
+    c.final_summary();
+}
