@@ -98,3 +98,67 @@ fn medplum_value_set_expand() {
     println!("{out}");
     assert!(out.contains("M54.5"), "{out}");
 }
+
+fn call(
+    addr: std::net::SocketAddr,
+    method: &str,
+    path: &str,
+    ctype: &str,
+    body: &str,
+) -> (u16, String, serde_json::Value) {
+    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    let url = format!("http://{addr}{path}");
+    let mut resp = if method == "GET" {
+        agent.get(&url).call().unwrap()
+    } else {
+        agent.post(&url).header("Content-Type", ctype).send(body).unwrap()
+    };
+    let status = resp.status().as_u16();
+    let ct = resp.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+    let text = resp.body_mut().read_to_string().unwrap();
+    (status, ct, serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: not JSON ({e}): {text}")))
+}
+
+#[test]
+fn metadata_media_types_and_operation_outcomes() {
+    let addr = common::serve();
+    let cim10 = cim10_url();
+    let (s, ct, v) = call(addr, "GET", "/fhir/metadata", "", "");
+    assert_eq!((s, v["resourceType"].as_str()), (200, Some("CapabilityStatement")));
+    assert!(ct.starts_with("application/fhir+json"), "{ct}");
+    let (_, _, v) = call(addr, "GET", "/fhir/metadata?mode=terminology", "", "");
+    assert_eq!(v["resourceType"], "TerminologyCapabilities");
+    assert!(v["codeSystem"].as_array().unwrap().iter().any(|c| c["uri"] == cim10.as_str()));
+
+    // Both media types are accepted for a POSTed Parameters.
+    let body = serde_json::json!({"resourceType": "Parameters", "parameter": [
+        {"name": "system", "valueUri": cim10}, {"name": "code", "valueCode": "M54.5"}]})
+    .to_string();
+    for ctype in ["application/fhir+json", "application/json"] {
+        let (s, _, v) = call(addr, "POST", "/fhir/CodeSystem/$lookup", ctype, &body);
+        assert_eq!(s, 200, "{ctype}: {v}");
+        assert!(v["parameter"].as_array().unwrap().iter().any(|p| p["valueString"] == "Lombalgie basse"), "{v}");
+    }
+    // Errors are OperationOutcomes with the fitting status.
+    let (s, _, v) = call(addr, "POST", "/fhir/CodeSystem/$lookup", "text/csv", "a,b");
+    assert_eq!((s, v["resourceType"].as_str()), (415, Some("OperationOutcome")));
+    let (s, _, v) = call(addr, "GET", &format!("/fhir/CodeSystem/$lookup?system={cim10}&code=M54.55"), "", "");
+    assert_eq!((s, v["resourceType"].as_str()), (404, Some("OperationOutcome")), "{v}");
+    assert!(v["issue"][0]["details"]["text"].as_str().unwrap().contains("M54.55"));
+    let (s, _, v) = call(addr, "GET", "/fhir/ValueSet/$expand?url=urn:nowhere", "", "");
+    assert_eq!((s, v["resourceType"].as_str()), (404, Some("OperationOutcome")));
+    let (s, _, v) = call(addr, "GET", &format!("/fhir/ValueSet/$expand?url={cim10}?fhir_vs"), "", "");
+    assert_eq!((s, v["issue"][0]["code"].as_str()), (422, Some("too-costly")), "{v}");
+    let (s, _, v) = call(addr, "POST", "/fhir/CodeSystem/$lookup", "application/fhir+json", "{not json");
+    assert_eq!((s, v["resourceType"].as_str()), (400, Some("OperationOutcome")));
+
+    // Subsumption and the implicit is-a value set on the real hierarchy.
+    let (_, _, v) =
+        call(addr, "GET", &format!("/fhir/CodeSystem/$subsumes?system={cim10}&codeA=M54&codeB=M54.5"), "", "");
+    assert_eq!(v["parameter"][0]["valueCode"], "subsumes");
+    let (s, _, v) = call(addr, "GET", &format!("/fhir/ValueSet/$expand?url={cim10}?fhir_vs=isa/M54"), "", "");
+    assert_eq!(s, 200, "{v}");
+    let codes: Vec<&str> =
+        v["expansion"]["contains"].as_array().unwrap().iter().map(|c| c["code"].as_str().unwrap()).collect();
+    assert!(codes.contains(&"M54") && codes.contains(&"M54.5") && !codes.contains(&"M53"), "{codes:?}");
+}
