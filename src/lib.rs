@@ -3,6 +3,7 @@
 //! See ARCHITECTURE.md for the map of modules and the invariants they keep.
 
 pub mod api;
+pub mod clock;
 pub mod codes;
 pub mod eval;
 pub mod fetch;

@@ -11,7 +11,7 @@ use super::cs::{CodeSystem, Concept};
 use super::outcome::{FhirError, Issue, outcome};
 use super::params::{Out, Params, part};
 use super::registry::{Missing, Registry, split_canonical};
-use super::valueset::{self, Expander, Member, Options, vs_canonical};
+use super::valueset::{Expander, Member, Options, vs_canonical};
 
 /// Largest expansion returned without paging (`count`).
 pub const MAX_EXPANSION: usize = 1000;
@@ -159,7 +159,7 @@ pub fn expand(reg: &Registry, params: &Params, langs: &Languages) -> Result<Valu
                 e["property"] = json!([{"code": "status", "valueCode": st}]);
             }
             if include_designations {
-                let ds = designations_json(&m.cs, c);
+                let ds = designations_json(c);
                 if !ds.is_empty() {
                     e["designation"] = Value::Array(ds);
                 }
@@ -232,7 +232,7 @@ pub fn expand(reg: &Registry, params: &Params, langs: &Languages) -> Result<Valu
     }
     let mut expansion = json!({
         "identifier": format!("urn:uuid:{}", uuid()),
-        "timestamp": now(),
+        "timestamp": crate::clock::instant(),
         "parameter": parameters,
     });
     // A search cut at the page asked for does not know the total.
@@ -296,7 +296,7 @@ fn filter_members(members: Vec<Member>, filter: &str) -> Vec<Member> {
     out
 }
 
-fn designations_json(cs: &CodeSystem, c: &Concept) -> Vec<Value> {
+fn designations_json(c: &Concept) -> Vec<Value> {
     let mut out = Vec::new();
     for d in &c.designations {
         let mut v = json!({"value": d.value});
@@ -308,7 +308,6 @@ fn designations_json(cs: &CodeSystem, c: &Concept) -> Vec<Value> {
         }
         out.push(v);
     }
-    let _ = cs;
     out
 }
 
@@ -933,22 +932,3 @@ fn uuid() -> String {
         (t.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ n) & 0xffff_ffff_ffff
     )
 }
-
-/// Now, as a FHIR instant (UTC).
-pub fn now() -> String {
-    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_secs() as i64;
-    let (days, rem) = (secs.div_euclid(86400), secs.rem_euclid(86400));
-    // Civil from days (H. Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + if m <= 2 { 1 } else { 0 };
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
-}
-
-pub use valueset::filter as compose_filter;

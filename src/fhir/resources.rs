@@ -99,10 +99,9 @@ pub fn terminology_capabilities(snap: &Snapshot, builtins: &Builtins) -> Value {
     })
 }
 
+/// The date of the snapshot's build.
 fn snapshot_date(snap: &Snapshot) -> String {
-    let now = super::ops::now();
-    let _ = snap;
-    now[..10].to_string()
+    crate::clock::date_of(snap.manifest.built_at as i64)
 }
 
 /// The correspondence tables of the snapshot as `ConceptMap`s.

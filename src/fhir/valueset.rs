@@ -166,7 +166,7 @@ impl<'r> Expander<'r> {
             let version = inc.get("version").and_then(Value::as_str);
             let cs = match self.pick(system, version) {
                 Ok(cs) => cs,
-                Err(missing) => return Err(unknown_system_error(self.reg, system, version, &missing, Some(vs))),
+                Err(missing) => return Err(unknown_system_error(system, version, &missing)),
             };
             if let Some(check) = version_for(&self.opts.check, system) {
                 let v = cs.version.clone().unwrap_or_default();
@@ -257,14 +257,7 @@ impl<'r> Expander<'r> {
 
 /// The error for a system (or version) an include or a coding names and
 /// that is not known.
-pub fn unknown_system_error(
-    reg: &Registry,
-    system: &str,
-    version: Option<&str>,
-    missing: &Missing,
-    vs: Option<&Value>,
-) -> FhirError {
-    let _ = reg;
+pub fn unknown_system_error(system: &str, version: Option<&str>, missing: &Missing) -> FhirError {
     let text = match (missing, version) {
         (Missing::Version(known), Some(v)) => format!(
             "A definition for CodeSystem '{system}' version '{v}' could not be found, so the value set cannot be expanded. Valid versions: {}",
@@ -272,7 +265,6 @@ pub fn unknown_system_error(
         ),
         _ => format!("A definition for CodeSystem '{system}' could not be found, so the value set cannot be expanded"),
     };
-    let _ = vs;
     FhirError::not_found(text).with_tx("not-found").with_id(if matches!(missing, Missing::Version(_)) {
         "UNKNOWN_CODESYSTEM_VERSION_EXP"
     } else {

@@ -52,7 +52,7 @@ pub fn load(decl: &SourceDecl, path: &Path, system: &mut CodeSystem, report: &mu
         }
     }
     system.syntax = CodeSyntax::Plain;
-    let today = today();
+    let today = crate::clock::today();
     let mut concepts: BTreeMap<String, Concept> = BTreeMap::new();
     let mut level_names: HashMap<String, String> = HashMap::new();
     let mut lines: HashMap<String, u64> = HashMap::new();
@@ -152,34 +152,4 @@ pub fn load(decl: &SourceDecl, path: &Path, system: &mut CodeSystem, report: &mu
         }
     }
     Ok(())
-}
-
-/// Today as `YYYY-MM-DD` (UTC), from the system clock.
-fn today() -> String {
-    let days =
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() / 86_400).unwrap_or(0)
-            as i64;
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn today_is_a_date() {
-        let t = today();
-        assert_eq!(t.len(), 10);
-        assert!(t.as_str() > "2024-01-01", "{t}");
-    }
 }
