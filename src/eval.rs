@@ -103,7 +103,14 @@ pub fn evaluate(snap: &Snapshot, cases: &[Case]) -> Result<Report> {
             .with_context(|| format!("unknown system {:?} in the evaluation set", case.system))?;
         let hits = search(
             snap,
-            &SearchRequest { q: &case.query, system: Some(system), limit: DEPTH, level: None, leaf: false },
+            &SearchRequest {
+                q: &case.query,
+                system: Some(system),
+                limit: DEPTH,
+                level: None,
+                leaf: false,
+                level_only: false,
+            },
         )?;
         let rank = hits.iter().position(|h| {
             std::iter::once(h.concept)

@@ -208,7 +208,10 @@ fn run(cli: Cli) -> Result<()> {
                 bail!("--limit must be from 1 to {}", search::MAX_LIMIT);
             }
             let t = Instant::now();
-            let hits = search::search(&snap, &SearchRequest { q: &q, system, limit, level: level.as_deref(), leaf })?;
+            let hits = search::search(
+                &snap,
+                &SearchRequest { q: &q, system, limit, level: level.as_deref(), leaf, level_only: false },
+            )?;
             let took = t.elapsed().as_micros();
             let response = v1::search_response(&snap, &q, hits, explain || json, took);
             if json {

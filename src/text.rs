@@ -16,6 +16,8 @@
 //! [`clean_label`] is different: it tidies a label for display (spaces,
 //! glued words) and never folds accents or case.
 
+use std::ops::Range;
+
 use unicode_normalization::UnicodeNormalization;
 
 /// One searchable term of a text.
@@ -43,31 +45,49 @@ pub fn is_stopword(word: &str) -> bool {
 /// Accent- and case-folds `text` and splits it into words, dropping elided
 /// articles; stopwords are still present.
 pub fn fold_words(text: &str) -> Vec<String> {
+    fold_spans(text).into_iter().map(|(word, _)| word).collect()
+}
+
+/// [`fold_words`] with where each word sits in `text` (a byte range), so
+/// that a match can be shown in the original label (see
+/// `search::highlights`).
+pub fn fold_spans(text: &str) -> Vec<(String, Range<usize>)> {
     let mut words = Vec::new();
     let mut cur = String::new();
-    let lower = text.to_lowercase();
-    let chars =
-        lower.nfkd().flat_map(char::to_lowercase).filter(|c| !unicode_normalization::char::is_combining_mark(*c));
-    for ch in chars {
-        match ch {
-            'œ' | 'Œ' => cur.push_str("oe"),
-            'æ' | 'Æ' => cur.push_str("ae"),
-            '\'' | '’' | 'ʼ' | '‘' | '´' | '`' => {
-                if !ELIDED.contains(&cur.as_str()) && !cur.is_empty() {
-                    words.push(std::mem::take(&mut cur));
-                }
-                cur.clear();
+    let mut span = 0..0;
+    for (at, original) in text.char_indices() {
+        let folded = original
+            .to_lowercase()
+            .nfkd()
+            .flat_map(char::to_lowercase)
+            .filter(|c| !unicode_normalization::char::is_combining_mark(*c));
+        for ch in folded {
+            if cur.is_empty() {
+                span = at..at;
             }
-            c if c.is_alphanumeric() => cur.push(c),
-            _ => {
-                if !cur.is_empty() {
-                    words.push(std::mem::take(&mut cur));
+            match ch {
+                'œ' => cur.push_str("oe"),
+                'æ' => cur.push_str("ae"),
+                '\'' | '’' | 'ʼ' | '‘' | '´' | '`' => {
+                    if !ELIDED.contains(&cur.as_str()) && !cur.is_empty() {
+                        words.push((std::mem::take(&mut cur), span.clone()));
+                    }
+                    cur.clear();
+                    continue;
+                }
+                c if c.is_alphanumeric() => cur.push(c),
+                _ => {
+                    if !cur.is_empty() {
+                        words.push((std::mem::take(&mut cur), span.clone()));
+                    }
+                    continue;
                 }
             }
+            span.end = at + original.len_utf8();
         }
     }
     if !cur.is_empty() {
-        words.push(cur);
+        words.push((cur, span));
     }
     words
 }
@@ -205,6 +225,22 @@ mod tests {
     }
 
     #[test]
+    fn spans_point_at_the_original_words() {
+        let text = "L'Électricité des Œuvres, aide-soignante";
+        let spans: Vec<(String, &str)> = fold_spans(text).into_iter().map(|(w, r)| (w, &text[r])).collect();
+        assert_eq!(
+            spans,
+            [
+                ("electricite".into(), "Électricité"),
+                ("des".into(), "des"),
+                ("oeuvres".into(), "Œuvres"),
+                ("aide".into(), "aide"),
+                ("soignante".into(), "soignante")
+            ]
+        );
+    }
+
+    #[test]
     fn clean_label_fixes_spacing() {
         assert_eq!(clean_label("Commerce (400 m2et plus)"), ("Commerce (400 m2 et plus)".into(), true));
         assert_eq!(clean_label(" Aplasie  médullaire \n"), ("Aplasie médullaire".into(), true));
@@ -222,6 +258,13 @@ mod tests {
         fn accents_and_case_do_not_matter(s in "[a-zA-Zàâäçéèêëîïôöùûüÿœæ' -]{0,30}") {
             let plain: String = s.nfkd().filter(|c| !unicode_normalization::char::is_combining_mark(*c)).collect();
             prop_assert_eq!(normalize(&s.to_uppercase()), normalize(&plain));
+        }
+
+        #[test]
+        fn each_span_folds_to_its_word(s in "[a-zA-Z0-9àâäçéèêëîïôöùûüÿœæÉÈÀÇŒ'’ ,.()/-]{0,40}") {
+            for (word, range) in fold_spans(&s) {
+                prop_assert_eq!(fold_words(&s[range]).concat(), word);
+            }
         }
     }
 }

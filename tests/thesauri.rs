@@ -43,7 +43,14 @@ fn searching_every_system_finds_thesauri_with_the_same_analyser() {
     let snap = common::snapshot();
     let hits = harmonie::search::search(
         &snap,
-        &harmonie::search::SearchRequest { q: "amiante", system: None, limit: 10, level: None, leaf: false },
+        &harmonie::search::SearchRequest {
+            q: "amiante",
+            system: None,
+            limit: 10,
+            level: None,
+            leaf: false,
+            level_only: false,
+        },
     )
     .unwrap();
     let systems: Vec<&str> = hits.iter().map(|h| snap.system_of(h.concept).id.as_str()).collect();
@@ -57,6 +64,7 @@ fn searching_every_system_finds_thesauri_with_the_same_analyser() {
             limit: 1,
             level: None,
             leaf: false,
+            level_only: false,
         },
     )
     .unwrap();
@@ -174,6 +182,7 @@ path = "data/local/presanse_sample.csv"
             limit: 1,
             level: None,
             leaf: false,
+            level_only: false,
         },
     )
     .unwrap();

@@ -17,6 +17,7 @@ use super::error::{ApiError, Problem};
 use super::v1::{ConceptBrief, brief, resolve_system};
 use crate::index::{ConceptRef, Snapshot};
 use crate::model::{Designation, Status};
+use crate::recode::maps::Equivalence;
 
 /// A concept with its relatives.
 #[derive(Serialize, ToSchema)]
@@ -37,6 +38,69 @@ pub struct ConceptOut {
     pub children: Vec<ConceptBrief>,
     /// For a retired concept, what replaces it.
     pub replaced_by: Vec<ConceptBrief>,
+    /// Correspondences with other versions or terminologies, from the
+    /// correspondence tables declared in `sources.toml`.
+    pub mappings: Vec<MappingOut>,
+    /// Other versions of the same terminology that have this code too.
+    pub other_versions: Vec<String>,
+}
+
+/// One correspondence of a concept, read from a correspondence table.
+#[derive(Serialize, ToSchema)]
+pub struct MappingOut {
+    /// Id of the correspondence table.
+    pub map: String,
+    pub title: String,
+    /// `to`: this code corresponds to `code` of `system`; `from`: `code` of
+    /// `system` corresponds to this code.
+    pub direction: &'static str,
+    /// The other system (may not be served, e.g. `naf-rev1`).
+    pub system: String,
+    pub code: String,
+    pub display: Option<String>,
+    /// Of the target relative to the source.
+    pub equivalence: Equivalence,
+    /// Share of the source going to the target, 0–1, when the table gives it.
+    pub share: Option<f32>,
+}
+
+/// The correspondences of `r`, both ways, in the order of the tables.
+pub fn mappings_of(snap: &Snapshot, r: ConceptRef) -> Vec<MappingOut> {
+    let s = snap.system_index_of(r);
+    let code = &snap.concept(r).code;
+    let mut out = Vec::new();
+    for map in &snap.maps {
+        if snap.system_index(&map.source) == Some(s)
+            && let Some(e) = map.get(code)
+        {
+            let target = snap.system_index(&map.target);
+            out.extend(e.targets.iter().map(|t| MappingOut {
+                map: map.id.clone(),
+                title: map.title.clone(),
+                direction: "to",
+                system: map.target.clone(),
+                code: t.code.clone(),
+                display: target.and_then(|ts| snap.get(ts, &t.code)).map(|x| snap.concept(x).display.clone()),
+                equivalence: t.equivalence,
+                share: t.share,
+            }));
+        }
+        if map.target == snap.systems[s].id {
+            for e in map.elements.values() {
+                out.extend(e.targets.iter().filter(|t| &t.code == code).map(|t| MappingOut {
+                    map: map.id.clone(),
+                    title: map.title.clone(),
+                    direction: "from",
+                    system: map.source.clone(),
+                    code: e.code.clone(),
+                    display: e.display.clone(),
+                    equivalence: t.equivalence,
+                    share: t.share,
+                }));
+            }
+        }
+    }
+    out
 }
 
 /// A concept with its relatives, shared by the API and `harmonie lookup --json`.
@@ -55,6 +119,8 @@ pub fn concept_out(snap: &Snapshot, r: ConceptRef) -> ConceptOut {
         ancestors: snap.ancestors(r).into_iter().map(|a| brief(snap, a)).collect(),
         children: snap.children(r).map(|ch| brief(snap, ch)).collect(),
         replaced_by: c.replaced_by.iter().filter_map(|code| snap.get(s, code)).map(|x| brief(snap, x)).collect(),
+        mappings: mappings_of(snap, r),
+        other_versions: snap.other_versions_with(s, &c.code).into_iter().map(String::from).collect(),
     }
 }
 

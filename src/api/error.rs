@@ -102,13 +102,11 @@ pub fn panic_response(err: Box<dyn std::any::Any + Send + 'static>) -> Response 
 pub async fn problem_responses(req: Request, next: Next) -> Response {
     let resp = next.run(req).await;
     let status = resp.status();
-    let is_problem =
-        resp.headers().get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(PROBLEM.as_bytes()));
-    let is_fhir = resp
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes().starts_with(crate::fhir::outcome::FHIR_JSON.as_bytes()));
-    if !(status.is_client_error() || status.is_server_error()) || is_problem || is_fhir {
+    // Problems, FHIR OperationOutcomes and web pages are answered as they are.
+    let answered = resp.headers().get(header::CONTENT_TYPE).is_some_and(|v| {
+        [PROBLEM, crate::fhir::outcome::FHIR_JSON, "text/html"].iter().any(|t| v.as_bytes().starts_with(t.as_bytes()))
+    });
+    if !(status.is_client_error() || status.is_server_error()) || answered {
         return resp;
     }
     let body = axum::body::to_bytes(resp.into_body(), 64 * 1024)

@@ -6,7 +6,8 @@
 //! in a new snapshot ([`ops::reload`]) never disturbs requests in flight.
 //! Every error becomes `application/problem+json` in one place
 //! ([`error::problem_responses`]), including the ones the layers produce
-//! (timeout, body too large, panic, unknown route or method).
+//! (timeout, body too large, panic, unknown route or method); the web pages
+//! ([`web`]) answer their errors as HTML pages.
 
 pub mod batch;
 pub mod concepts;
@@ -16,6 +17,7 @@ pub mod openapi;
 pub mod ops;
 pub mod recode;
 pub mod v1;
+pub mod web;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -108,7 +110,8 @@ pub fn routes(config: &ServerConfig) -> Router<AppState> {
         .route("/v1/validate", post(batch::validate))
         .route("/v1/rollup", post(batch::rollup))
         .route("/v1/recode", post(recode::recode))
-        .merge(crate::fhir::routes());
+        .merge(crate::fhir::routes())
+        .merge(web::routes());
     if config.admin_token.is_some() {
         r = r.route("/admin/reload", post(ops::reload));
     }

@@ -80,7 +80,9 @@ pub struct SearchParams {
     pub level: Option<String>,
     /// Prefer concepts without children.
     pub leaf: Option<bool>,
-    /// Say how each query word matched.
+    /// With `level`: only concepts at that level (a filter, not a preference).
+    pub level_only: Option<bool>,
+    /// Say how each query word matched, and where in the label.
     pub explain: Option<bool>,
 }
 
@@ -105,6 +107,9 @@ pub struct SearchResult {
     pub ancestors: Vec<ConceptBrief>,
     /// With `explain=true`: how each query word matched.
     pub matched: Vec<Matched>,
+    /// With `explain=true`: the parts of `display` that matched, as
+    /// `[start, end)` ranges counted in characters (Unicode scalar values).
+    pub highlight: Vec<[usize; 2]>,
 }
 
 /// The results of one system, when searching all systems.
@@ -145,6 +150,7 @@ pub fn search_response(snap: &Snapshot, query: &str, hits: Vec<Hit>, explain: bo
                 score: h.score,
                 kind: h.kind,
                 ancestors: snap.ancestors(h.concept).into_iter().map(|a| brief(snap, a)).collect(),
+                highlight: if explain { search::highlights(&c.display, &h.matched) } else { Vec::new() },
                 matched: if explain { h.matched } else { Vec::new() },
             }
         })
@@ -206,6 +212,7 @@ pub async fn search(
         limit,
         level: p.level.as_deref().filter(|l| !l.is_empty()),
         leaf: p.leaf.unwrap_or(false),
+        level_only: p.level_only.unwrap_or(false),
     };
     let hits = search::search(&snap, &req)?;
     let mut response = search_response(&snap, &q, hits, p.explain.unwrap_or(false), 0);

@@ -221,6 +221,7 @@ impl<'r> Expander<'r> {
             limit: self.search_limit,
             level: None,
             leaf: false,
+            level_only: false,
         };
         let snap = &self.reg.snapshot;
         let hits = crate::search::search(snap, &req).unwrap_or_default();

@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use crate::table::TableReader;
 
 /// How a target relates to its source code.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Equivalence {
     Equivalent,

@@ -298,8 +298,11 @@ impl<'a> Recoder<'a> {
     }
 
     fn search(&self, label: &str, limit: usize) -> Vec<Hit> {
-        search(self.snap, &SearchRequest { q: label, system: Some(self.system), limit, level: None, leaf: false })
-            .unwrap_or_default()
+        search(
+            self.snap,
+            &SearchRequest { q: label, system: Some(self.system), limit, level: None, leaf: false, level_only: false },
+        )
+        .unwrap_or_default()
     }
 
     /// A valid code whose label points elsewhere is kept but flagged.

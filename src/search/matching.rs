@@ -55,6 +55,32 @@ impl Matched {
     }
 }
 
+/// Where a hit's [`Matched`] terms sit in its label: the character ranges
+/// (`[start, end)`, counted in Unicode scalar values) of the words of
+/// `display` whose stem is the target of one of `matched`, in label order.
+/// Words matched through a code or a synonym that the label does not contain
+/// give no range.
+///
+/// ```
+/// use harmonie::search::{highlights, How, Matched};
+/// let m = Matched { term: "lomb".into(), how: How::Prefix, field: "display", target: "lombalgi".into() };
+/// assert_eq!(highlights("Lombalgie basse", &[m]), [[0, 9]]);
+/// ```
+pub fn highlights(display: &str, matched: &[Matched]) -> Vec<[usize; 2]> {
+    let targets: Vec<&str> = matched.iter().map(|m| m.target.as_str()).filter(|t| !t.is_empty()).collect();
+    if targets.is_empty() {
+        return Vec::new();
+    }
+    crate::text::fold_spans(display)
+        .into_iter()
+        .filter(|(word, _)| !crate::text::is_stopword(word) && targets.contains(&crate::text::stem(word).as_str()))
+        .map(|(_, r)| {
+            let start = display[..r.start].chars().count();
+            [start, start + display[r].chars().count()]
+        })
+        .collect()
+}
+
 pub(super) struct Grade {
     pub kind: MatchKind,
     /// Slots that matched somewhere.

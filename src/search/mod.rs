@@ -29,7 +29,7 @@ use serde::Serialize;
 
 use crate::index::{ConceptRef, Snapshot};
 use matching::grade;
-pub use matching::{How, Matched};
+pub use matching::{How, Matched, highlights};
 use plan::{Bits, Plan};
 
 /// Most characters a query may have.
@@ -91,6 +91,9 @@ pub struct SearchRequest<'a> {
     pub level: Option<&'a str>,
     /// Prefer concepts without children.
     pub leaf: bool,
+    /// With `level`: keep only the concepts at that level (a filter, not a
+    /// preference).
+    pub level_only: bool,
 }
 
 /// One result.
@@ -184,6 +187,9 @@ fn push(
         None if code_order => false,
         None => !snap.is_codable(r),
     };
+    if level_miss && req.level_only && req.level.is_some() {
+        return;
+    }
     let key = SortKey {
         kind,
         level_miss,
