@@ -455,10 +455,9 @@ pub async fn concept(
 
     main.push_str("<section aria-labelledby=\"src-title\"><h2 id=\"src-title\">Source et licence</h2>");
     source_facts(sys, &mut main);
-    let _ = write!(
+    let _ = writeln!(
         main,
-        r#"<p>Ce code dans l'API : <a href="/v1/systems/{sid}/concepts/{code}">JSON</a> · <a href="/fhir/CodeSystem/$lookup?system={url}&amp;code={code}">FHIR $lookup</a></p></section>
-"#,
+        r#"<p>Ce code dans l'API : <a href="/v1/systems/{sid}/concepts/{code}">JSON</a> · <a href="/fhir/CodeSystem/$lookup?system={url}&amp;code={code}">FHIR $lookup</a></p></section>"#,
         sid = segment_attr(&sys.id),
         code = segment_attr(&c.code),
         url = esc(&form_component(&sys.url)),
