@@ -15,13 +15,6 @@ fn clients_dir() -> PathBuf {
     common::root().join("target/fhir-clients")
 }
 
-fn run(cmd: &mut Command, what: &str) -> String {
-    let out = cmd.output().unwrap_or_else(|e| panic!("{what}: cannot start {:?}: {e}", cmd.get_program()));
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success(), "{what} failed:\n{text}");
-    text
-}
-
 /// The Python of a virtual environment with fhirpy installed.
 fn python() -> PathBuf {
     let venv = clients_dir().join("venv");
@@ -29,8 +22,11 @@ fn python() -> PathBuf {
     let marker = venv.join(".installed");
     let wanted = std::fs::read_to_string(common::root().join("tests/clients/requirements.txt")).unwrap();
     if std::fs::read_to_string(&marker).ok().as_deref() != Some(wanted.as_str()) {
-        run(Command::new("python3").args(["-m", "venv"]).arg(&venv), "python3 -m venv (install Python 3 with venv)");
-        run(
+        common::run(
+            Command::new("python3").args(["-m", "venv"]).arg(&venv),
+            "python3 -m venv (install Python 3 with venv)",
+        );
+        common::run(
             Command::new(&py)
                 .args(["-m", "pip", "install", "--quiet", "-r"])
                 .arg(common::root().join("tests/clients/requirements.txt")),
@@ -43,21 +39,7 @@ fn python() -> PathBuf {
 
 /// The folder holding node_modules/@medplum/core.
 fn node_prefix() -> PathBuf {
-    let dir = clients_dir().join("node");
-    let manifest = std::fs::read_to_string(common::root().join("tests/clients/package.json")).unwrap();
-    let marker = dir.join(".installed");
-    if std::fs::read_to_string(&marker).ok().as_deref() != Some(manifest.as_str()) {
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join("package.json"), &manifest).unwrap();
-        run(
-            Command::new("npm")
-                .args(["install", "--no-package-lock", "--no-audit", "--no-fund", "--silent"])
-                .current_dir(&dir),
-            "npm install @medplum/core (install Node.js with npm)",
-        );
-        std::fs::write(&marker, manifest).unwrap();
-    }
-    dir
+    common::npm_install(&common::root().join("tests/clients/package.json"), &clients_dir().join("node"))
 }
 
 fn cim10_url() -> String {
@@ -74,7 +56,7 @@ fn script(name: &str) -> PathBuf {
 fn fhirpy_lookup_expand_validate() {
     let py = python();
     let addr = common::serve();
-    let out = run(
+    let out = common::run(
         Command::new(py).arg(script("fhirpy_check.py")).arg(format!("http://{addr}/fhir")).arg(cim10_url()),
         "fhirpy against /fhir",
     );
@@ -87,7 +69,7 @@ fn medplum_value_set_expand() {
     let prefix = node_prefix();
     let addr = common::serve();
     let core: &Path = &prefix.join("node_modules/@medplum/core");
-    let out = run(
+    let out = common::run(
         Command::new("node")
             .arg(script("medplum_check.mjs"))
             .arg(format!("http://{addr}/"))

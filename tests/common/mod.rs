@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::sync::{Arc, OnceLock};
 
 use harmonie::index::{self, Prepare, Snapshot};
@@ -57,16 +58,51 @@ fn copy_tree(from: &Path, to: &Path) {
 
 /// A server on the default snapshot, on an ephemeral loopback port.
 pub fn serve() -> std::net::SocketAddr {
+    serve_with(|_| {})
+}
+
+/// A server on the default snapshot with its settings changed by `adjust`.
+pub fn serve_with(adjust: impl FnOnce(&mut harmonie::api::ServerConfig)) -> std::net::SocketAddr {
     let snap = snapshot();
+    let mut config = harmonie::api::ServerConfig::new(paths());
+    adjust(&mut config);
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let rt = tokio::runtime::Runtime::new().unwrap();
         rt.block_on(async move {
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             tx.send(listener.local_addr().unwrap()).unwrap();
-            let state = harmonie::api::AppState::shared(snap, harmonie::api::ServerConfig::new(paths()));
+            let state = harmonie::api::AppState::shared(snap, config);
             axum::serve(listener, harmonie::api::router(state)).await.unwrap();
         });
     });
     rx.recv().unwrap()
+}
+
+/// Runs `cmd` and returns its stdout and stderr; panics with both, saying
+/// `what` failed, when it does not succeed.
+pub fn run(cmd: &mut Command, what: &str) -> String {
+    let out = cmd.output().unwrap_or_else(|e| panic!("{what}: cannot start {:?}: {e}", cmd.get_program()));
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{what} failed:\n{text}");
+    text
+}
+
+/// Installs the npm packages of the `package.json` at `manifest` (pinned
+/// versions, no lockfile) into `dir`, again only when the manifest changes.
+pub fn npm_install(manifest: &Path, dir: &Path) -> PathBuf {
+    let wanted = std::fs::read_to_string(manifest).unwrap();
+    let marker = dir.join(".installed");
+    if std::fs::read_to_string(&marker).ok().as_deref() != Some(wanted.as_str()) {
+        std::fs::create_dir_all(dir).unwrap();
+        std::fs::write(dir.join("package.json"), &wanted).unwrap();
+        run(
+            Command::new("npm")
+                .args(["install", "--no-package-lock", "--no-audit", "--no-fund", "--silent"])
+                .current_dir(dir),
+            &format!("npm install of {} (install Node.js with npm)", manifest.display()),
+        );
+        std::fs::write(&marker, wanted).unwrap();
+    }
+    dir.to_path_buf()
 }

@@ -262,20 +262,18 @@ pub async fn system(State(state): State<AppState>, Path(name): Path<String>) -> 
     for root in snap.concepts_of(s).filter(|&r| snap.parent(r).is_none()) {
         let c = snap.concept(root);
         let children: Vec<_> = snap.children(root).collect();
-        let link = format!(
-            r#"<a href="{}"><span class="code">{}</span> {}</a>"#,
-            esc(&concept_url(&sys.id, &c.code)),
-            esc(&c.code),
-            esc(&c.display)
-        );
+        let href = esc(&concept_url(&sys.id, &c.code));
+        let (code, display) = (esc(&c.code), esc(&c.display));
         if children.is_empty() {
-            let _ = write!(main, "<li>{link}</li>");
+            let _ = write!(main, r#"<li><a href="{href}"><span class="code">{code}</span> {display}</a></li>"#);
             continue;
         }
+        // The summary only opens and closes; the links are inside.
         let _ = write!(
             main,
-            r#"<li><details><summary>{link} <span class="meta">({} sous-niveaux)</span></summary><ul>"#,
-            children.len()
+            r#"<li><details><summary><span class="code">{code}</span> {display} <span class="meta">({n} subdivisions)</span></summary>
+<p><a href="{href}">Fiche de {code}</a></p><ul>"#,
+            n = children.len()
         );
         for ch in children {
             let c = snap.concept(ch);

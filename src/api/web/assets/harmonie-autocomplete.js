@@ -210,7 +210,7 @@
         case 'ArrowDown':
           e.preventDefault();
           if (!open && n) this._open();
-          else if (n) this._setActive((this._active + 1) % n);
+          if (n) this._setActive((this._active + 1) % n);
           break;
         case 'ArrowUp':
           e.preventDefault();
@@ -250,7 +250,7 @@
         this._say('', '');
         return;
       }
-      this._timer = setTimeout(() => this._search(q), this._number('debounce', 30));
+      this._timer = setTimeout(() => this._search(q), this._number('debounce', 20));
     }
 
     async _search(q) {
