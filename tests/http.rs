@@ -152,9 +152,60 @@ fn search_returns_the_documented_shape() {
         first["ancestors"].as_array().unwrap().iter().map(|a| a["code"].as_str().unwrap()).collect();
     assert_eq!(ancestors, ["C", "10", "10.7", "10.71"]);
     assert_eq!(first["matched"][0]["how"], "prefix");
+    // Both words "Boulangerie" of "Boulangerie et boulangerie-pâtisserie", in characters.
+    assert_eq!(first["highlight"], json!([[0, 11], [15, 26]]));
     assert!(first["score"].as_f64().unwrap() > 0.0 && body["took_us"].as_u64().is_some());
     // Without explain, no per-word detail.
     assert!(get("/v1/search?q=boulang&system=naf").json()["results"][0]["matched"].as_array().unwrap().is_empty());
+}
+
+#[test]
+fn level_only_filters_instead_of_preferring() {
+    let preferred = get("/v1/search?q=boulangerie&system=naf&level=classe").json();
+    let levels = |v: &Value| -> Vec<String> {
+        v["results"].as_array().unwrap().iter().map(|r| r["level"].as_str().unwrap().to_string()).collect()
+    };
+    assert!(levels(&preferred).iter().any(|l| l != "classe"), "a preference keeps other levels");
+    let only = get("/v1/search?q=boulangerie&system=naf&level=classe&level_only=true").json();
+    assert!(!levels(&only).is_empty() && levels(&only).iter().all(|l| l == "classe"), "{only}");
+}
+
+#[test]
+fn web_pages_are_html_with_html_errors_and_escaped_input() {
+    let home = get("/");
+    assert_eq!((home.status, home.ctype()), (200, "text/html; charset=utf-8"));
+    assert!(home.text.contains(r#"<html lang="fr">"#) && home.text.contains("<harmonie-autocomplete"));
+    // Any spelling of a system and a code ends on the canonical page.
+    let page = get("/systemes/naf/1071c");
+    assert_eq!(page.status, 200);
+    assert!(
+        page.text.contains(r#"<a href="/systemes/naf-2008/C"><span class="level">section</span>"#),
+        "{}",
+        page.text
+    );
+    // Errors of pages are pages, in French, with a way out.
+    let unknown = get("/systemes/naf-2008/10.71Y");
+    assert_eq!((unknown.status, unknown.ctype()), (404, "text/html; charset=utf-8"));
+    assert!(
+        unknown.text.contains("Code inconnu") && unknown.text.contains("/systemes/naf-2008/10.71"),
+        "{}",
+        unknown.text
+    );
+    assert_eq!(get("/systemes/nope").status, 404);
+    // What users type is escaped.
+    let xss = get("/?q=%3Cscript%3Ealert(1)%3C%2Fscript%3E");
+    assert!(!xss.text.contains("<script>alert") && xss.text.contains("&lt;script&gt;alert(1)"), "{}", xss.text);
+    // Assets are embedded, cached by ETag, and loadable from any origin.
+    let js = call(server(), "GET", "/assets/harmonie-autocomplete.js", &[("origin", "https://sst.example")], None);
+    assert_eq!((js.status, js.ctype()), (200, "text/javascript; charset=utf-8"));
+    assert!(js.text.contains("customElements.define('harmonie-autocomplete'"));
+    assert_eq!(js.headers.get("access-control-allow-origin").unwrap(), "*");
+    let etag = js.headers.get("etag").unwrap().to_str().unwrap().to_string();
+    let again = call(server(), "GET", "/assets/harmonie-autocomplete.js", &[("if-none-match", &etag)], None);
+    assert_eq!((again.status, again.text.as_str()), (304, ""));
+    assert_eq!(get("/assets/nope.js").status, 404);
+    // The API keeps answering problems.
+    assert_problem(&get("/v1/nope"), 404, "unknown API route");
 }
 
 #[test]
@@ -407,6 +458,9 @@ fn cors_allows_only_the_configured_origins() {
     let addr = start(cfg, None, Router::new());
     let allowed = call(addr, "GET", "/v1/search?q=lomb", &[("origin", "https://sst.example")], None);
     assert_eq!(allowed.headers.get("access-control-allow-origin").unwrap(), "https://sst.example");
+    // The component script loads from anywhere; an allowed origin still gets one header.
+    let asset = call(addr, "GET", "/assets/harmonie-autocomplete.js", &[("origin", "https://sst.example")], None);
+    assert_eq!(asset.headers.get_all("access-control-allow-origin").iter().count(), 1);
     let other = call(addr, "GET", "/v1/search?q=lomb", &[("origin", "https://evil.example")], None);
     assert!(other.headers.get("access-control-allow-origin").is_none());
     // The default server sends no CORS header at all.

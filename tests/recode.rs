@@ -225,6 +225,19 @@ path = "data/local/mapping_amt.csv"
     assert_eq!(v.suggestions[0].code, "10.71C");
     assert!(v.suggestions[0].reason.contains("naf-rev1 15.8C"), "{:?}", v.suggestions);
 
+    // A concept shows its correspondences both ways, in the API and on its page.
+    let c =
+        harmonie::api::concepts::concept_out(&snap, snap.lookup(snap.system_index("naf").unwrap(), "10.71C").unwrap());
+    let links: Vec<(&str, &str, &str)> =
+        c.mappings.iter().map(|m| (m.direction, m.system.as_str(), m.code.as_str())).collect();
+    assert!(links.contains(&("from", "naf-rev1", "15.8C")), "{links:?}");
+    assert!(links.contains(&("to", "naf-2025", "10.71C")), "{links:?}");
+    let addr = common::serve_snapshot(std::sync::Arc::new(snap), |_| {});
+    let mut page = ureq::get(&format!("http://{addr}/systemes/naf-2008/10.71C")).call().unwrap();
+    let html = page.body_mut().read_to_string().unwrap();
+    assert!(html.contains("vient de naf-rev1 <span class=\"code\">15.8C</span>"), "{html}");
+    assert!(html.contains(r#"devient naf-2025 <a href="/systemes/naf-2025/10.71C">"#), "{html}");
+
     // NAF 2025 is served, and NAF rév. 2 codes recode to it.
     let (ok, stdout, _) = harmonie(root, &["lookup", "naf-2025", "4712b"]);
     assert!(ok && stdout.contains("47.12B"), "{stdout}");

@@ -63,7 +63,14 @@ pub fn serve() -> std::net::SocketAddr {
 
 /// A server on the default snapshot with its settings changed by `adjust`.
 pub fn serve_with(adjust: impl FnOnce(&mut harmonie::api::ServerConfig)) -> std::net::SocketAddr {
-    let snap = snapshot();
+    serve_snapshot(snapshot(), adjust)
+}
+
+/// A server on `snap` with its settings changed by `adjust`.
+pub fn serve_snapshot(
+    snap: Arc<Snapshot>,
+    adjust: impl FnOnce(&mut harmonie::api::ServerConfig),
+) -> std::net::SocketAddr {
     let mut config = harmonie::api::ServerConfig::new(paths());
     adjust(&mut config);
     let (tx, rx) = std::sync::mpsc::channel();
