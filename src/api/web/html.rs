@@ -43,6 +43,16 @@ pub fn concept_url(system: &str, code: &str) -> String {
     format!("/systemes/{}/{}", segment(system), segment(code))
 }
 
+/// A link to a concept page: `<a href><span class="code">code</span> display</a>`.
+pub fn concept_link(system: &str, code: &str, display: &str) -> String {
+    format!(
+        r#"<a href="{}"><span class="code">{}</span> {}</a>"#,
+        esc(&concept_url(system, code)),
+        esc(code),
+        esc(display)
+    )
+}
+
 /// `display` with the `[start, end)` character ranges wrapped in `<mark>`.
 pub fn marked(display: &str, ranges: &[[usize; 2]]) -> String {
     let mut out = String::new();

@@ -12,7 +12,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
 use super::PageError;
-use super::html::{Footer, Nav, concept_url, esc, marked, page, system_url};
+use super::html::{Footer, Nav, concept_link, concept_url, esc, marked, page, system_url};
 use crate::api::AppState;
 use crate::api::concepts::concept_out;
 use crate::api::v1::{SearchResult, search_response};
@@ -262,12 +262,12 @@ pub async fn system(State(state): State<AppState>, Path(name): Path<String>) -> 
     for root in snap.concepts_of(s).filter(|&r| snap.parent(r).is_none()) {
         let c = snap.concept(root);
         let children: Vec<_> = snap.children(root).collect();
-        let href = esc(&concept_url(&sys.id, &c.code));
-        let (code, display) = (esc(&c.code), esc(&c.display));
         if children.is_empty() {
-            let _ = write!(main, r#"<li><a href="{href}"><span class="code">{code}</span> {display}</a></li>"#);
+            let _ = write!(main, "<li>{}</li>", concept_link(&sys.id, &c.code, &c.display));
             continue;
         }
+        let href = esc(&concept_url(&sys.id, &c.code));
+        let (code, display) = (esc(&c.code), esc(&c.display));
         // The summary only opens and closes; the links are inside.
         let _ = write!(
             main,
@@ -277,13 +277,7 @@ pub async fn system(State(state): State<AppState>, Path(name): Path<String>) -> 
         );
         for ch in children {
             let c = snap.concept(ch);
-            let _ = write!(
-                main,
-                r#"<li><a href="{}"><span class="code">{}</span> {}</a></li>"#,
-                esc(&concept_url(&sys.id, &c.code)),
-                esc(&c.code),
-                esc(&c.display)
-            );
+            let _ = write!(main, "<li>{}</li>", concept_link(&sys.id, &c.code, &c.display));
         }
         main.push_str("</ul></details></li>");
     }
@@ -352,13 +346,7 @@ pub async fn concept(
     if !c.replaced_by.is_empty() {
         main.push_str("<dt>Remplacé par</dt><dd><ul class=\"plain\">");
         for x in &c.replaced_by {
-            let _ = write!(
-                main,
-                r#"<li><a href="{}"><span class="code">{}</span> {}</a></li>"#,
-                esc(&concept_url(&sys.id, &x.code)),
-                esc(&x.code),
-                esc(&x.display)
-            );
+            let _ = write!(main, "<li>{}</li>", concept_link(&sys.id, &x.code, &x.display));
         }
         main.push_str("</ul></dd>");
     }
@@ -377,13 +365,7 @@ pub async fn concept(
     } else {
         main.push_str("<ul class=\"children\">");
         for ch in &c.children {
-            let _ = write!(
-                main,
-                r#"<li><a href="{}"><span class="code">{}</span> {}</a></li>"#,
-                esc(&concept_url(&sys.id, &ch.code)),
-                esc(&ch.code),
-                esc(&ch.display)
-            );
+            let _ = write!(main, "<li>{}</li>", concept_link(&sys.id, &ch.code, &ch.display));
         }
         main.push_str("</ul>");
     }
