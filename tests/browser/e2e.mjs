@@ -370,6 +370,9 @@ await check('timing: keystroke to suggestions displayed', desktop, async (page) 
     }
   }
   const samples = await page.evaluate(() => window.harmonieTimings);
+  const requests = await page.evaluate(() =>
+    performance.getEntriesByType('resource').filter((e) => e.name.includes('/v1/search')).map((e) => e.duration));
+  requests.sort((a, b) => a - b);
   const ms = samples.map((s) => s.ms).sort((a, b) => a - b);
   const at = (p) => ms[Math.min(ms.length - 1, Math.floor(p * ms.length))];
   const server = samples.map((s) => s.server_us).sort((a, b) => a - b);
@@ -380,6 +383,8 @@ await check('timing: keystroke to suggestions displayed', desktop, async (page) 
     p90_ms: +at(0.9).toFixed(1),
     max_ms: +ms[ms.length - 1].toFixed(1),
     server_p50_us: server[Math.floor(server.length / 2)],
+    request_p50_ms: +requests[Math.floor(requests.length / 2)].toFixed(1),
+    request_p90_ms: +requests[Math.floor(requests.length * 0.9)].toFixed(1),
   };
   writeFileSync(join(out, 'timings.json'), JSON.stringify({ summary, samples }, null, 1));
   console.log(`timing keystroke→suggestions displayed: ${JSON.stringify(summary)}`);
