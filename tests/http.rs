@@ -204,8 +204,11 @@ fn web_pages_are_html_with_html_errors_and_escaped_input() {
     let again = call(server(), "GET", "/assets/harmonie-autocomplete.js", &[("if-none-match", &etag)], None);
     assert_eq!((again.status, again.text.as_str()), (304, ""));
     assert_eq!(get("/assets/nope.js").status, 404);
-    // The API keeps answering problems.
+    // The API keeps answering problems; a browser gets a page.
     assert_problem(&get("/v1/nope"), 404, "unknown API route");
+    let lost = call(server(), "GET", "/nope", &[("accept", "text/html,application/xhtml+xml")], None);
+    assert_eq!((lost.status, lost.ctype()), (404, "text/html; charset=utf-8"));
+    assert!(lost.text.contains("Page introuvable"), "{}", lost.text);
 }
 
 #[test]

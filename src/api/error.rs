@@ -73,12 +73,17 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// Unknown routes.
-pub async fn not_found() -> ApiError {
+/// Unknown routes: a problem, or a page for a browser (`Accept: text/html`).
+pub async fn not_found(headers: axum::http::HeaderMap) -> Response {
+    let browser = headers.get(header::ACCEPT).is_some_and(|a| a.to_str().is_ok_and(|a| a.contains("text/html")));
+    if browser {
+        return super::web::not_found_page();
+    }
     ApiError::not_found(
         "no such route",
         "Route inconnue / unknown route: see GET /openapi.json for the routes of the API",
     )
+    .into_response()
 }
 
 /// A panic in a handler: logged, answered 500, and the server goes on.

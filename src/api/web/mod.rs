@@ -93,6 +93,16 @@ async fn asset(Path(file): Path<String>, headers: HeaderMap) -> Response {
     resp
 }
 
+/// The page of an unknown address.
+pub fn not_found_page() -> Response {
+    PageError::new(
+        StatusCode::NOT_FOUND,
+        "Page introuvable",
+        "Cette adresse ne correspond à aucune page. Cherchez un code depuis l'accueil, ou parcourez les nomenclatures.",
+    )
+    .into_response()
+}
+
 /// An error shown as an HTML page (the pages' counterpart of `ApiError`).
 #[derive(Debug)]
 pub struct PageError {
