@@ -171,6 +171,20 @@ await check('search page: the level filter keeps only that level; results work w
   assert((await first.locator('mark').textContent()) === 'Lombalgie', 'no highlight in server results');
 });
 
+await check('search page: changing the system filter asks again within that system', desktop, async (page) => {
+  await page.goto(`${base}/`);
+  const input = page.getByRole('combobox', { name: 'Code ou libellé' });
+  await input.pressSequentially('boulang', { delay: 40 });
+  await page.locator('[role="option"][data-code="10.71C"]').waitFor({ state: 'visible' });
+  await page.selectOption('#f-system', 'pcs-2003');
+  await page.waitForTimeout(300); // the new answer arrives while the select has focus
+  await input.focus();
+  await input.press('ArrowDown');
+  await page.locator('[role="option"]').first().waitFor({ state: 'visible' });
+  const metas = await page.locator('[role="option"] .hac-meta').allTextContents();
+  assert(metas.length && metas.every((m) => m.startsWith('pcs-2003')), `after choosing PCS: ${metas}`);
+});
+
 await check('search page: focus order, labels', desktop, async (page) => {
   await page.goto(`${base}/`);
   const order = [];

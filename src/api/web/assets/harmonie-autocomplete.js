@@ -92,9 +92,10 @@
 
     attributeChangedCallback(name, before, after) {
       if (!this._input || before === after) return;
-      // New scope: the suggestions shown may no longer belong to it.
+      // New scope: the suggestions may no longer belong to it; ask again.
+      this._results = [];
       this._close();
-      if (document.activeElement === this._input && this._input.value.trim()) this._schedule();
+      if (this._input.value.trim() && !this._selected) this._schedule();
     }
 
     /** The code chosen, or '' when none is. */
@@ -334,7 +335,8 @@
       });
       this._listbox.replaceChildren(...items);
       if (results.length) {
-        this._open();
+        // The list opens only under the user's eyes (the field has focus).
+        if (document.activeElement === this._input) this._open();
         this._say('', '');
         this._live.textContent = `${results.length} suggestion${results.length > 1 ? 's' : ''}, flèches haut et bas pour parcourir`;
       } else {
