@@ -202,4 +202,16 @@ path = "data/local/presanse_sample.csv"
     std::fs::write(root.join("data/sources.toml"), &toml).unwrap();
     let (ok, _, stderr) = harmonie(root, &["build"]);
     assert!(!ok && stderr.contains("line 2") && stderr.contains("Libellé"), "{stderr}");
+
+    // A FHIR CodeSystem whose parent property names a missing code is refused, not flattened.
+    std::fs::copy(common::root().join("tests/fixtures/presanse_sample.csv"), local.join("presanse_sample.csv"))
+        .unwrap();
+    let cs = std::fs::read_to_string(local.join("codesystem_sample.json")).unwrap();
+    std::fs::write(
+        local.join("codesystem_sample.json"),
+        cs.replace(r#""valueCode": "TST-AUD"}"#, r#""valueCode": "TST-NONE"}"#),
+    )
+    .unwrap();
+    let (ok, _, stderr) = harmonie(root, &["build"]);
+    assert!(!ok && stderr.contains("codesystem_sample.json") && stderr.contains("TST-NONE"), "{stderr}");
 }

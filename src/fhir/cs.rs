@@ -42,6 +42,9 @@ pub struct Concept {
     pub properties: Vec<(String, Value)>,
     pub parents: Vec<usize>,
     pub children: Vec<usize>,
+    /// Parent codes declared by a `parent` or `subsumedBy` property, as
+    /// written, found in the system or not (a loader reports the missing).
+    pub parent_codes: Vec<String>,
 }
 
 impl Concept {
@@ -202,6 +205,7 @@ impl CodeSystem {
                     properties: Vec::new(),
                     parents: parent.into_iter().collect(),
                     children: Vec::new(),
+                    parent_codes: Vec::new(),
                 };
                 for p in c.get("property").and_then(Value::as_array).into_iter().flatten() {
                     let code = p["code"].as_str().unwrap_or_default().to_string();
@@ -215,6 +219,7 @@ impl CodeSystem {
                     if code == "parent" || code == "subsumedBy" {
                         if let Some(v) = value.values().next().and_then(Value::as_str) {
                             parent_codes.push((i, v.to_string()));
+                            concept.parent_codes.push(v.to_string());
                         }
                         continue;
                     }
@@ -302,6 +307,7 @@ impl CodeSystem {
                 properties,
                 parents: snap.parent(r).map(|p| (p.0 - base) as usize).into_iter().collect(),
                 children: snap.children(r).map(|k| (k.0 - base) as usize).collect(),
+                parent_codes: Vec::new(),
             });
         }
         let mut cs = CodeSystem {
