@@ -267,18 +267,7 @@ path = "data/local/mapping_amt.csv"
 
 #[test]
 fn the_http_route_streams_csv_and_ndjson() {
-    let snap = common::snapshot();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Runtime::new().unwrap();
-        rt.block_on(async move {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            tx.send(listener.local_addr().unwrap()).unwrap();
-            let state = harmonie::api::AppState::shared(snap, harmonie::api::ServerConfig::new(common::paths()));
-            harmonie::api::serve(listener, state).await.unwrap();
-        });
-    });
-    let addr = rx.recv().unwrap();
+    let addr = common::serve();
     let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
     let body = std::fs::read(common::root().join("tests/fixtures/legacy_naf_cp1252.csv")).unwrap();
     let mut resp = agent
