@@ -1,7 +1,7 @@
 //! The handlers of the web pages. Each renders one page from the served
 //! snapshot with the same functions as the JSON API (`search_response`,
-//! `concept_out`, `systems_out`), so a page never says something the API
-//! would not.
+//! `concept_out`) and reads systems from the same snapshot, so a page never
+//! says something the API would not.
 
 use std::fmt::Write;
 
