@@ -168,6 +168,9 @@ fn level_only_filters_instead_of_preferring() {
     assert!(levels(&preferred).iter().any(|l| l != "classe"), "a preference keeps other levels");
     let only = get("/v1/search?q=boulangerie&system=naf&level=classe&level_only=true").json();
     assert!(!levels(&only).is_empty() && levels(&only).iter().all(|l| l == "classe"), "{only}");
+    // Also for a code prefix: the page is filled with codes of that level.
+    let codes = get("/v1/search?q=10&system=naf&level=classe&level_only=true&limit=5").json();
+    assert_eq!(levels(&codes), ["classe"; 5], "{codes}");
 }
 
 #[test]

@@ -314,16 +314,26 @@ impl Snapshot {
         })
     }
 
-    /// Concepts whose canonical code starts with `prefix`, in code order, at
-    /// most `limit`.
-    pub fn codes_with_prefix(&self, system: usize, prefix: &str, limit: usize) -> Vec<ConceptRef> {
+    /// Concepts whose canonical code starts with `prefix` and that `keep`
+    /// accepts, in code order, at most `limit`.
+    pub fn codes_with_prefix(
+        &self,
+        system: usize,
+        prefix: &str,
+        limit: usize,
+        keep: impl Fn(ConceptRef) -> bool,
+    ) -> Vec<ConceptRef> {
         let key = code_key(&self.systems[system].id, prefix);
         let automaton = fst::automaton::Str::new(std::str::from_utf8(&key).unwrap_or_default());
         let automaton = fst::Automaton::starts_with(automaton);
         let mut stream = self.codes.search(automaton).into_stream();
         let mut out = Vec::new();
         while let Some((_, ord)) = stream.next() {
-            out.push(ConceptRef(ord as u32));
+            let r = ConceptRef(ord as u32);
+            if !keep(r) {
+                continue;
+            }
+            out.push(r);
             if out.len() >= limit {
                 break;
             }

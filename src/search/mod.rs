@@ -141,7 +141,9 @@ pub fn search(snap: &Snapshot, req: &SearchRequest) -> Result<Vec<Hit>> {
             seen.insert(r);
             push(&mut ranked, snap, req, r, MatchKind::ExactCode, 0.0, 1.0);
         }
-        for r in snap.codes_with_prefix(s, &prefix, req.limit + 1) {
+        // A level filter applies while walking the codes, so that a page is full.
+        let keep = |r| !req.level_only || req.level.is_none_or(|l| level_matches(snap, r, l));
+        for r in snap.codes_with_prefix(s, &prefix, req.limit + 1, keep) {
             if seen.insert(r) {
                 push(&mut ranked, snap, req, r, MatchKind::CodePrefix, 0.0, 1.0);
             }
