@@ -10,7 +10,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use axum::Router;
-use harmonie::api::{self, AppState, ServerConfig};
+use harmonie::api::{AppState, ServerConfig};
 use serde_json::{Value, json};
 
 /// Starts a server with `config` and extra routes, on an ephemeral port.
@@ -19,19 +19,7 @@ fn start(
     snapshot: Option<Arc<harmonie::index::Snapshot>>,
     extra: Router<AppState>,
 ) -> SocketAddr {
-    let snap = snapshot.unwrap_or_else(common::snapshot);
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Runtime::new().unwrap();
-        rt.block_on(async move {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            tx.send(listener.local_addr().unwrap()).unwrap();
-            let state = AppState::shared(snap, config);
-            let routes = api::routes(&state.config).merge(extra);
-            axum::serve(listener, api::app(state, routes)).await.unwrap();
-        });
-    });
-    rx.recv().unwrap()
+    common::serve_routes(snapshot.unwrap_or_else(common::snapshot), config, extra)
 }
 
 fn config() -> ServerConfig {

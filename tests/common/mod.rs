@@ -73,6 +73,15 @@ pub fn serve_snapshot(
 ) -> std::net::SocketAddr {
     let mut config = harmonie::api::ServerConfig::new(paths());
     adjust(&mut config);
+    serve_routes(snap, config, axum::Router::new())
+}
+
+/// A server on `snap` with `config` and `extra` routes beside the API's.
+pub fn serve_routes(
+    snap: Arc<Snapshot>,
+    config: harmonie::api::ServerConfig,
+    extra: axum::Router<harmonie::api::AppState>,
+) -> std::net::SocketAddr {
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let rt = tokio::runtime::Runtime::new().unwrap();
@@ -80,7 +89,8 @@ pub fn serve_snapshot(
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             tx.send(listener.local_addr().unwrap()).unwrap();
             let state = harmonie::api::AppState::shared(snap, config);
-            axum::serve(listener, harmonie::api::router(state)).await.unwrap();
+            let routes = harmonie::api::routes(&state.config).merge(extra);
+            axum::serve(listener, harmonie::api::app(state, routes)).await.unwrap();
         });
     });
     rx.recv().unwrap()
