@@ -91,7 +91,7 @@ fn main() {
     for kind in ["codes", "labels", "mixed"] {
         let path = dir.path().join(format!("{kind}.csv"));
         write_file(&snap, &path, rows, kind);
-        let table = TableReader::open(&path, None).unwrap();
+        let table = TableReader::open(&path, harmonie::table::CsvOptions::user(None)).unwrap();
         let opts = Options {
             system: "naf".into(),
             code_col: Some("code_ape".into()),
@@ -100,7 +100,8 @@ fn main() {
         };
         let job = Job::new(&snap, table, &opts).unwrap();
         let t = Instant::now();
-        let summary = pipeline::to_csv(job, std::io::sink(), |_| {}).unwrap();
+        let summary = pipeline::to_csv(job, std::io::sink(), |_| {});
+        assert!(summary.complete(), "{}", summary.describe());
         let secs = t.elapsed().as_secs_f64();
         assert_eq!(summary.rows as usize, rows);
         println!(

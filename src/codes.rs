@@ -14,6 +14,12 @@
 
 use serde::{Deserialize, Serialize};
 
+/// The longest input taken for a code, in characters. Official codes are at
+/// most 8 characters and local thesauri rarely pass 20; anything longer is
+/// not a code, and is refused before any lookup or near-miss search so that
+/// the work a request drives stays bounded.
+pub const MAX_CODE_CHARS: usize = 64;
+
 /// The spelling rules of a family of code systems.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -33,13 +39,19 @@ pub enum CodeSyntax {
 }
 
 /// Upper-cases (or lower-cases) and removes spaces, dots and the dagger and
-/// asterisk marks of dual classification.
-fn compact(input: &str, upper: bool) -> String {
-    input
+/// asterisk marks of dual classification. `None` when anything else outside
+/// ASCII remains (`12é`, `107Ç`, mojibake): no official code has such a
+/// character, and the parsers below may then index the result by bytes.
+fn compact(input: &str, upper: bool) -> Option<String> {
+    if input.chars().nth(MAX_CODE_CHARS).is_some() {
+        return None;
+    }
+    let c: String = input
         .chars()
         .filter(|c| !c.is_whitespace() && !matches!(c, '.' | '*' | '†'))
         .map(|c| if upper { c.to_ascii_uppercase() } else { c.to_ascii_lowercase() })
-        .collect()
+        .collect();
+    c.is_ascii().then_some(c)
 }
 
 fn all_digits(s: &str) -> bool {
@@ -70,7 +82,7 @@ impl CodeSyntax {
             CodeSyntax::Cim10 => cim10_code(input, false),
             CodeSyntax::Plain => {
                 let t = input.trim();
-                (!t.is_empty()).then(|| t.to_string())
+                (!t.is_empty() && t.chars().nth(MAX_CODE_CHARS).is_none()).then(|| t.to_string())
             }
         }
     }
@@ -102,7 +114,7 @@ impl CodeSyntax {
 }
 
 fn naf_code(input: &str) -> Option<String> {
-    let c = compact(input, true);
+    let c = compact(input, true)?;
     let b = c.as_bytes();
     match b.len() {
         1 if b[0].is_ascii_uppercase() && b[0] <= b'U' => Some(c),
@@ -120,7 +132,7 @@ fn naf_code(input: &str) -> Option<String> {
 }
 
 fn pcs_code(input: &str, partial: bool) -> Option<String> {
-    let c = compact(input, false);
+    let c = compact(input, false)?;
     if let Some(rest) = c.strip_prefix("n2-") {
         return (rest.len() == 2 && all_digits(rest)).then(|| format!("N2-{rest}"));
     }
@@ -134,7 +146,7 @@ fn pcs_code(input: &str, partial: bool) -> Option<String> {
 }
 
 fn cim10_code(input: &str, partial: bool) -> Option<String> {
-    let c = compact(input, true);
+    let c = compact(input, true)?;
     if !partial && ROMAN_CHAPTERS.contains(&c.as_str()) {
         return Some(c);
     }
@@ -207,7 +219,41 @@ mod tests {
         assert_eq!(CodeSyntax::Cim10.code_prefix("vi"), None);
     }
 
+    #[test]
+    fn non_ascii_and_overlong_input_is_not_a_code() {
+        for s in ["12é", "107Ç", "1é", "Ã¨", "CCœ", "😀", "10.7é", "M5é", "526é", "é526a", "1071Ç"] {
+            for syntax in [CodeSyntax::Naf, CodeSyntax::Pcs, CodeSyntax::Cim10] {
+                assert_eq!(syntax.canonical(s), None, "{syntax:?} {s}");
+                assert_eq!(syntax.code_prefix(s), None, "{syntax:?} {s}");
+            }
+        }
+        let long = "1".repeat(MAX_CODE_CHARS + 1);
+        assert_eq!(CodeSyntax::Plain.canonical(&long), None);
+        assert_eq!(CodeSyntax::Plain.canonical(&long[1..]).as_deref(), Some(&long[1..]));
+    }
+
     proptest! {
+        /// No input makes a parser panic, and what comes out is ASCII and
+        /// short (Plain codes excepted, which are only trimmed).
+        #[test]
+        fn any_text_is_safe(s in "\\PC{0,12}") {
+            for syntax in [CodeSyntax::Naf, CodeSyntax::Pcs, CodeSyntax::Cim10, CodeSyntax::Plain] {
+                for c in [syntax.canonical(&s), syntax.code_prefix(&s)].into_iter().flatten() {
+                    prop_assert!(c.chars().count() <= MAX_CODE_CHARS);
+                    prop_assert!(syntax == CodeSyntax::Plain || c.is_ascii());
+                }
+            }
+        }
+
+        /// Random bytes decoded lossily (what a broken file gives) are safe too.
+        #[test]
+        fn any_bytes_are_safe(b in proptest::collection::vec(any::<u8>(), 0..16)) {
+            let s = String::from_utf8_lossy(&b);
+            for syntax in [CodeSyntax::Naf, CodeSyntax::Pcs, CodeSyntax::Cim10, CodeSyntax::Plain] {
+                let _ = (syntax.canonical(&s), syntax.code_prefix(&s));
+            }
+        }
+
         /// Canonical codes are fixed points, whatever the syntax.
         #[test]
         fn canonical_is_idempotent(s in "[A-Za-z0-9. +*-]{0,8}") {

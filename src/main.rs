@@ -53,9 +53,15 @@ enum Command {
         /// Longest time a request may take, in seconds.
         #[arg(long, env = "HARMONIE_TIMEOUT_SECS", default_value_t = 10)]
         timeout_secs: u64,
-        /// Largest request body, in MiB.
+        /// Largest request body, in MiB (but for recoding).
         #[arg(long, env = "HARMONIE_MAX_BODY_MB", default_value_t = 20)]
         max_body_mb: usize,
+        /// Largest file streamed through POST /v1/recode, in MiB.
+        #[arg(long, env = "HARMONIE_MAX_RECODE_MB", default_value_t = 1024)]
+        max_recode_mb: u64,
+        /// Recodes running at once (more get 503).
+        #[arg(long, env = "HARMONIE_MAX_RECODES", default_value_t = 4)]
+        max_recodes: usize,
     },
     /// Aggregate counts by code (CSV rows code,count) at a level of the hierarchy.
     Rollup {
@@ -159,6 +165,7 @@ fn run(cli: Cli) -> Result<()> {
             let sources = SourcesFile::read(&paths.sources)?;
             let t = Instant::now();
             let outcome = index::build(&paths, &sources, force)?;
+            index::mark_current(&paths, &outcome.id)?;
             if outcome.built {
                 eprintln!(
                     "built snapshot {} in {:.1} s: {}",
@@ -170,7 +177,9 @@ fn run(cli: Cli) -> Result<()> {
                 eprintln!("snapshot {} is up to date: {}", outcome.id, outcome.dir.display());
             }
         }
-        Command::Serve { addr, admin_token, cors_origin, timeout_secs, max_body_mb } => {
+        Command::Serve { addr, admin_token, cors_origin, timeout_secs, max_body_mb, max_recode_mb, max_recodes } => {
+            let cors_origin: Vec<String> = cors_origin.into_iter().filter(|o| !o.is_empty()).collect();
+            api::check_cors_origins(&cors_origin)?;
             tracing_subscriber::fmt()
                 .with_env_filter(
                     tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
@@ -185,13 +194,15 @@ fn run(cli: Cli) -> Result<()> {
                 tracing::info!("listening on http://{}", listener.local_addr()?);
                 let mut config = api::ServerConfig::new(paths.clone());
                 config.admin_token = admin_token.filter(|t| !t.is_empty());
-                config.cors_origins = cors_origin.into_iter().filter(|o| !o.is_empty()).collect();
+                config.cors_origins = cors_origin;
                 config.request_timeout = std::time::Duration::from_secs(timeout_secs.max(1));
                 config.max_body_bytes = max_body_mb.max(1) * 1024 * 1024;
+                config.max_recode_bytes = max_recode_mb.max(1) * 1024 * 1024;
+                config.max_recodes = max_recodes.max(1);
                 if config.admin_token.is_some() {
                     tracing::info!("admin routes enabled (POST /admin/reload)");
                 }
-                api::serve(listener, api::AppState::new(snapshot, config)).await
+                api::serve(listener, api::AppState::new(snapshot, config), api::shutdown_signal()).await
             })?;
         }
         Command::Search { system, limit, level, leaf, json, explain, query } => {
@@ -277,7 +288,7 @@ fn run(cli: Cli) -> Result<()> {
                 harmonie::rollup::read_csv(f)
             }
             .with_context(|| format!("reading {}", file.display()))?;
-            let result = harmonie::rollup::rollup(&snap, s, level, items);
+            let result = harmonie::rollup::rollup(&snap, s, level, items)?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&result)?);
             } else {
@@ -304,7 +315,7 @@ fn run(cli: Cli) -> Result<()> {
             let delimiter =
                 delimiter.as_deref().map(harmonie::table::parse_delimiter).transpose().context("--delimiter")?;
             let snap = index::open_current(&paths, Prepare::FetchAndBuild)?;
-            let table = harmonie::table::TableReader::open(&input, delimiter)?;
+            let table = harmonie::table::TableReader::open(&input, harmonie::table::CsvOptions::user(delimiter))?;
             let job = pipeline::Job::new(&snap, table, &pipeline::Options { system, code_col, label_col, threshold })?;
             let started = Instant::now();
             let tty = std::io::IsTerminal::is_terminal(&std::io::stderr());
@@ -320,15 +331,18 @@ fn run(cli: Cli) -> Result<()> {
                 Some(path) => {
                     let file =
                         std::fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
-                    pipeline::to_csv(job, std::io::BufWriter::new(file), progress)?
+                    pipeline::to_csv(job, std::io::BufWriter::new(file), progress)
                 }
-                None => pipeline::to_csv(job, std::io::BufWriter::new(std::io::stdout().lock()), progress)?,
+                None => pipeline::to_csv(job, std::io::BufWriter::new(std::io::stdout().lock()), progress),
             };
             if tty {
                 eprintln!();
             }
             let secs = started.elapsed().as_secs_f64();
             eprintln!("{} in {secs:.1} s ({:.0} rows/s)", summary.describe(), summary.rows as f64 / secs.max(1e-9));
+            if let Some(e) = summary.error {
+                bail!("the recode did not finish ({} rows written): {e}", summary.rows);
+            }
         }
         Command::Lookup { system, code, json } => {
             let snap = index::open_current(&paths, Prepare::FetchAndBuild)?;

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::io::Read;
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -68,14 +68,21 @@ pub fn resolve_level(snap: &Snapshot, system: usize, level: &str) -> Result<u8> 
     }
 }
 
-/// Aggregates `items` of `system` at `level`.
-pub fn rollup(snap: &Snapshot, system: usize, level: u8, items: impl IntoIterator<Item = Item>) -> Rollup {
+/// Aggregates `items` of `system` at `level`. Counts that add up past
+/// `u64::MAX` are refused (an error), never wrapped.
+pub fn rollup(snap: &Snapshot, system: usize, level: u8, items: impl IntoIterator<Item = Item>) -> Result<Rollup> {
     let sys = &snap.systems[system];
     let mut groups: BTreeMap<ConceptRef, u64> = BTreeMap::new();
     let mut unplaced: BTreeMap<(String, String), u64> = BTreeMap::new();
     let (mut total, mut placed) = (0u64, 0u64);
+    let add = |sum: &mut u64, n: u64| -> Result<()> {
+        *sum = sum.checked_add(n).context(
+            "les effectifs dépassent 2^64 / the counts add up to more than 2^64 - 1: check the count column",
+        )?;
+        Ok(())
+    };
     for item in items {
-        total = total.saturating_add(item.count);
+        add(&mut total, item.count)?;
         let reason = match snap.lookup(system, &item.code) {
             None if sys.syntax.canonical(&item.code).is_none() => format!("not shaped like a {} code", sys.id),
             None => format!("not a code of {}", sys.id),
@@ -86,8 +93,8 @@ pub fn rollup(snap: &Snapshot, system: usize, level: u8, items: impl IntoIterato
                     .find(|&a| snap.concept(a).level == level);
                 match at_level {
                     Some(g) => {
-                        *groups.entry(g).or_default() += item.count;
-                        placed = placed.saturating_add(item.count);
+                        add(groups.entry(g).or_default(), item.count)?;
+                        add(&mut placed, item.count)?;
                         continue;
                     }
                     // A CIM-10 category outside any block has no bloc ancestor.
@@ -95,9 +102,9 @@ pub fn rollup(snap: &Snapshot, system: usize, level: u8, items: impl IntoIterato
                 }
             }
         };
-        *unplaced.entry((item.code.trim().to_string(), reason)).or_default() += item.count;
+        add(unplaced.entry((item.code.trim().to_string(), reason)).or_default(), item.count)?;
     }
-    Rollup {
+    Ok(Rollup {
         system: sys.id.clone(),
         level: sys.levels[usize::from(level)].clone(),
         groups: groups
@@ -111,14 +118,14 @@ pub fn rollup(snap: &Snapshot, system: usize, level: u8, items: impl IntoIterato
         unplaced: unplaced.into_iter().map(|((code, reason), count)| Unplaced { code, count, reason }).collect(),
         total,
         placed,
-    }
+    })
 }
 
 /// Reads `code,count` rows with [`crate::table::TableReader`] (any
 /// separator and encoding; a header line is recognised by its non-numeric
 /// count). Errors name the line.
 pub fn read_csv(input: impl Read + Send + 'static) -> Result<Vec<Item>> {
-    let mut table = TableReader::from_reader(input, None)?;
+    let mut table = TableReader::from_reader(input, crate::table::CsvOptions::user(None))?;
     let header = Row { line: 1, fields: table.header().to_vec(), problem: None };
     let first_is_data = header.fields.get(1).is_some_and(|c| c.trim().parse::<u64>().is_ok());
     let mut items = Vec::new();

@@ -1,11 +1,15 @@
 //! Tabular input: the one reader of CSV/TSV and spreadsheet files.
 //!
-//! * CSV/TSV in UTF-8, UTF-8 with BOM or Windows-1252/Latin-1 (detected on
-//!   the first 64 KiB; a UTF-8 file with stray invalid bytes is decoded
-//!   lossily and the row flagged), `;`, `,` or tab (detected on the first
-//!   line outside quotes, or given), quoted fields with separators and line
-//!   breaks inside; leading lines starting with `#` are comments. Read as a
-//!   stream: memory does not grow with the file.
+//! * CSV/TSV in UTF-8, UTF-8 with BOM or Windows-1252/Latin-1, decided per
+//!   field as the stream goes: a field that is valid UTF-8 is read as UTF-8,
+//!   any other as Windows-1252 (which gives a character to every byte), so a
+//!   file whose first accent comes late, or a file made of parts in both
+//!   encodings, is read right and no byte is lost. `;`, `,` or tab (detected
+//!   on the first line outside quotes, or given), quoted fields with
+//!   separators and line breaks inside. Leading lines starting with `#` are
+//!   comments only in the project's own files ([`CsvOptions::project_file`]);
+//!   in a user's file a `#` starts the header like any other character.
+//!   Read as a stream: memory does not grow with the file.
 //! * XLSX/XLS/ODS through calamine (first sheet, or a named one).
 //!
 //! Guarantees: every record of the input comes out once, in order, with the
@@ -17,12 +21,15 @@ use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 
-/// How the bytes of a CSV file are to be decoded.
+/// How the bytes of a CSV file were decoded, as far as it has been read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Encoding {
+    /// UTF-8 (or plain ASCII so far).
     Utf8,
     Utf8Bom,
     Windows1252,
+    /// Some fields were UTF-8 with accents, others Windows-1252.
+    Mixed,
     /// A spreadsheet: cells are already text.
     Spreadsheet,
 }
@@ -33,8 +40,76 @@ impl std::fmt::Display for Encoding {
             Encoding::Utf8 => "UTF-8",
             Encoding::Utf8Bom => "UTF-8 with BOM",
             Encoding::Windows1252 => "Windows-1252",
+            Encoding::Mixed => "mixed UTF-8 and Windows-1252",
             Encoding::Spreadsheet => "spreadsheet",
         })
+    }
+}
+
+/// Decodes text of unknown encoding: UTF-8 when the bytes are valid UTF-8,
+/// else Windows-1252, which maps every byte to a character (nothing is
+/// replaced or lost). The flag says whether Windows-1252 was used.
+pub fn decode_text(bytes: &[u8]) -> (String, bool) {
+    match std::str::from_utf8(bytes) {
+        Ok(s) => (s.to_string(), false),
+        Err(_) => (encoding_rs::WINDOWS_1252.decode_without_bom_handling(bytes).0.into_owned(), true),
+    }
+}
+
+/// How to read a CSV file.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CsvOptions {
+    /// The field separator; detected when `None`.
+    pub delimiter: Option<u8>,
+    /// Whether leading lines starting with `#` are comments (the provenance
+    /// headers of the project's own files). Off for users' files, whose
+    /// header may start with `#`.
+    pub comments: bool,
+}
+
+impl CsvOptions {
+    /// A user's file: separator given or detected, no comment lines.
+    pub fn user(delimiter: Option<u8>) -> CsvOptions {
+        CsvOptions { delimiter, comments: false }
+    }
+
+    /// A file the project writes (curated thesauri, mappings, fixtures):
+    /// leading `#` lines are its provenance header.
+    pub fn project_file() -> CsvOptions {
+        CsvOptions { delimiter: None, comments: true }
+    }
+}
+
+/// What the decoder has seen: fields with non-ASCII UTF-8, fields read as
+/// Windows-1252, and the line of the first of those.
+#[derive(Clone, Copy, Debug, Default)]
+struct Seen {
+    bom: bool,
+    utf8: u64,
+    cp1252: u64,
+    first_cp1252_line: Option<u64>,
+}
+
+impl Seen {
+    fn encoding(&self) -> Encoding {
+        match (self.utf8 > 0 || self.bom, self.cp1252 > 0) {
+            (_, false) if self.bom => Encoding::Utf8Bom,
+            (_, false) => Encoding::Utf8,
+            (false, true) => Encoding::Windows1252,
+            (true, true) => Encoding::Mixed,
+        }
+    }
+
+    /// Decodes one field with [`decode_text`], counting what it saw.
+    fn decode(&mut self, bytes: &[u8], line: u64) -> String {
+        let (text, cp1252) = decode_text(bytes);
+        if cp1252 {
+            self.cp1252 += 1;
+            self.first_cp1252_line.get_or_insert(line);
+        } else if !text.is_ascii() {
+            self.utf8 += 1;
+        }
+        text
     }
 }
 
@@ -61,25 +136,14 @@ enum Source {
 /// A table being read: its header, how it was detected, and its rows.
 pub struct TableReader {
     header: Vec<String>,
-    pub encoding: Encoding,
     /// The field separator (`b','` for spreadsheets).
     pub delimiter: u8,
     source: Source,
+    seen: Option<Seen>,
 }
 
+/// How much of the start is read to find the separator and comment lines.
 const SNIFF: usize = 64 * 1024;
-
-fn sniff_encoding(sample: &[u8]) -> Encoding {
-    if sample.starts_with(&[0xEF, 0xBB, 0xBF]) {
-        return Encoding::Utf8Bom;
-    }
-    match std::str::from_utf8(sample) {
-        Ok(_) => Encoding::Utf8,
-        // Cut in the middle of a character at the end of the sample.
-        Err(e) if e.error_len().is_none() => Encoding::Utf8,
-        Err(_) => Encoding::Windows1252,
-    }
-}
 
 /// The most frequent of `;`, tab and `,` on the first line, outside quotes.
 fn sniff_delimiter(sample: &[u8]) -> u8 {
@@ -97,19 +161,6 @@ fn sniff_delimiter(sample: &[u8]) -> u8 {
     }
     let best = (0..3).max_by_key(|&i| (counts[i], 3 - i)).unwrap_or(2);
     if counts[best] == 0 { b',' } else { [b';', b'\t', b','][best] }
-}
-
-fn decode(bytes: &[u8], encoding: Encoding, lossy: &mut bool) -> String {
-    match encoding {
-        Encoding::Windows1252 => encoding_rs::WINDOWS_1252.decode_without_bom_handling(bytes).0.into_owned(),
-        _ => match std::str::from_utf8(bytes) {
-            Ok(s) => s.to_string(),
-            Err(_) => {
-                *lossy = true;
-                String::from_utf8_lossy(bytes).into_owned()
-            }
-        },
-    }
 }
 
 fn cell_text(cell: &calamine::Data) -> String {
@@ -133,13 +184,13 @@ pub fn parse_delimiter(text: &str) -> Result<u8> {
 impl TableReader {
     /// Opens a file: a spreadsheet by its extension (`xlsx`, `xlsm`, `xls`,
     /// `ods`), else CSV/TSV.
-    pub fn open(path: &Path, delimiter: Option<u8>) -> Result<TableReader> {
+    pub fn open(path: &Path, options: CsvOptions) -> Result<TableReader> {
         let ext = path.extension().map(|e| e.to_string_lossy().to_lowercase()).unwrap_or_default();
         if matches!(ext.as_str(), "xlsx" | "xlsm" | "xls" | "xlsb" | "ods") {
             return TableReader::open_sheet(path, None);
         }
         let file = std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-        TableReader::from_reader(BufReader::with_capacity(256 * 1024, file), delimiter)
+        TableReader::from_reader(BufReader::with_capacity(256 * 1024, file), options)
             .with_context(|| format!("reading {}", path.display()))
     }
 
@@ -175,44 +226,59 @@ impl TableReader {
             bail!("{}: sheet {name:?} is empty", path.display());
         }
         let header = rows.remove(0).fields;
-        Ok(TableReader {
-            header,
-            encoding: Encoding::Spreadsheet,
-            delimiter: b',',
-            source: Source::Sheet(rows.into_iter()),
-        })
+        Ok(TableReader { header, delimiter: b',', source: Source::Sheet(rows.into_iter()), seen: None })
     }
 
     /// Reads CSV from any reader; the first record is the header.
-    pub fn from_reader(reader: impl Read + Send + 'static, delimiter: Option<u8>) -> Result<TableReader> {
+    pub fn from_reader(reader: impl Read + Send + 'static, options: CsvOptions) -> Result<TableReader> {
         let mut reader = reader;
         let mut sample = Vec::with_capacity(SNIFF);
         reader.by_ref().take(SNIFF as u64).read_to_end(&mut sample).context("cannot read the input")?;
-        let encoding = sniff_encoding(&sample);
-        if encoding == Encoding::Utf8Bom {
+        let mut seen = Seen::default();
+        if sample.starts_with(&[0xEF, 0xBB, 0xBF]) {
+            seen.bom = true;
             sample.drain(..3);
         }
-        // Leading lines starting with `#` are comments (provenance headers).
         let mut comments = 0;
-        while sample.first() == Some(&b'#') {
+        while options.comments && sample.first() == Some(&b'#') {
             comments += 1;
             match sample.iter().position(|&b| b == b'\n') {
                 Some(end) => drop(sample.drain(..=end)),
                 None => sample.clear(),
             }
         }
-        let delimiter = delimiter.unwrap_or_else(|| sniff_delimiter(&sample));
+        let delimiter = options.delimiter.unwrap_or_else(|| sniff_delimiter(&sample));
         let stream: Box<dyn Read + Send> = Box::new(std::io::Cursor::new(sample).chain(reader));
         let mut csv =
             csv::ReaderBuilder::new().has_headers(false).flexible(true).delimiter(delimiter).from_reader(stream);
         let mut record = csv::ByteRecord::new();
-        let mut lossy = false;
         let header = if csv.read_byte_record(&mut record).context("cannot read the header line")? {
-            record.iter().map(|f| decode(f, encoding, &mut lossy).trim().to_string()).collect()
+            record.iter().map(|f| seen.decode(f, 1 + comments).trim().to_string()).collect()
         } else {
             Vec::new()
         };
-        Ok(TableReader { header, encoding, delimiter, source: Source::Csv { reader: csv, record, comments } })
+        Ok(TableReader {
+            header,
+            delimiter,
+            source: Source::Csv { reader: csv, record, comments },
+            seen: Some(seen),
+        })
+    }
+
+    /// How the bytes read so far were decoded.
+    pub fn encoding(&self) -> Encoding {
+        self.seen.map(|s| s.encoding()).unwrap_or(Encoding::Spreadsheet)
+    }
+
+    /// The encoding for a report: [`Self::encoding`], and where Windows-1252
+    /// first appeared in a file that started as UTF-8.
+    pub fn describe_encoding(&self) -> String {
+        match self.seen {
+            Some(s @ Seen { first_cp1252_line: Some(line), .. }) if s.encoding() == Encoding::Mixed => {
+                format!("{} (Windows-1252 from line {line})", s.encoding())
+            }
+            _ => self.encoding().to_string(),
+        }
     }
 
     pub fn header(&self) -> &[String] {
@@ -235,16 +301,15 @@ impl TableReader {
     /// problem.
     pub fn next_row(&mut self) -> Option<Result<Row>> {
         let width = self.header.len();
-        let encoding = self.encoding;
         let mut row = match &mut self.source {
             Source::Sheet(rows) => rows.next()?,
             Source::Csv { reader, record, comments } => match reader.read_byte_record(record) {
                 Ok(false) => return None,
                 Ok(true) => {
-                    let mut lossy = false;
-                    let fields = record.iter().map(|f| decode(f, encoding, &mut lossy)).collect();
                     let line = record.position().map(|p| p.line()).unwrap_or(0) + *comments;
-                    Row { line, fields, problem: lossy.then(|| "invalid UTF-8 bytes replaced by �".to_string()) }
+                    let seen = self.seen.get_or_insert_default();
+                    let fields = record.iter().map(|f| seen.decode(f, line)).collect();
+                    Row { line, fields, problem: None }
                 }
                 Err(e) => {
                     let line = e.position().map(|p| p.line()).unwrap_or(0) + *comments;
@@ -252,7 +317,7 @@ impl TableReader {
                 }
             },
         };
-        if row.fields.len() != width && row.problem.is_none() {
+        if row.fields.len() != width {
             row.problem = Some(format!("line {}: {} fields where the header has {width}", row.line, row.fields.len()));
         }
         Some(Ok(row))
@@ -271,7 +336,7 @@ mod tests {
     use super::*;
 
     fn read(bytes: &[u8]) -> (TableReader, Vec<Row>) {
-        let mut t = TableReader::from_reader(std::io::Cursor::new(bytes.to_vec()), None).unwrap();
+        let mut t = TableReader::from_reader(std::io::Cursor::new(bytes.to_vec()), CsvOptions::project_file()).unwrap();
         let rows = t.by_ref().map(Result::unwrap).collect();
         (t, rows)
     }
@@ -280,7 +345,7 @@ mod tests {
     fn detects_windows_1252_and_semicolons() {
         let bytes = b"code;libell\xe9\n1071C;BOULANGERIE P\xc2TISSERIE\n";
         let (t, rows) = read(bytes);
-        assert_eq!((t.encoding, t.delimiter), (Encoding::Windows1252, b';'));
+        assert_eq!((t.encoding(), t.delimiter), (Encoding::Windows1252, b';'));
         assert_eq!(t.header(), ["code", "libellé"]);
         assert_eq!(rows[0].fields, ["1071C", "BOULANGERIE PÂTISSERIE"]);
     }
@@ -290,7 +355,7 @@ mod tests {
         let bytes =
             "\u{feff}code,label\n\"10.71C\",\"Boulangerie, pâtisserie\nsur deux lignes\"\n4722Z,Boucherie\n".as_bytes();
         let (t, rows) = read(bytes);
-        assert_eq!((t.encoding, t.delimiter), (Encoding::Utf8Bom, b','));
+        assert_eq!((t.encoding(), t.delimiter), (Encoding::Utf8Bom, b','));
         assert_eq!(t.header(), ["code", "label"]);
         assert_eq!(rows[0].fields[1], "Boulangerie, pâtisserie\nsur deux lignes");
         assert_eq!((rows[0].line, rows[1].line), (2, 4));
@@ -307,14 +372,43 @@ mod tests {
     }
 
     #[test]
-    fn stray_invalid_bytes_in_utf8_are_flagged() {
-        let mut bytes = b"code,label\n".to_vec();
-        bytes.extend_from_slice("x,".as_bytes());
-        bytes.extend(std::iter::repeat_n(b'a', SNIFF));
-        bytes.extend_from_slice(b"\xff\n");
+    fn a_late_windows_1252_accent_is_read_right_and_nothing_else_changes() {
+        let mut bytes = "code;label\n".as_bytes().to_vec();
+        for i in 0..5000 {
+            bytes.extend_from_slice(format!("{i};BOULANGERIE {i}\n").as_bytes());
+        }
+        bytes.extend_from_slice(b"4722Z;BOUCHERIE \xc9L\xc9GANTE\n");
+        bytes.extend_from_slice("1071C;Boulangerie pâtisserie\n".as_bytes());
+        assert!(bytes.len() > SNIFF);
         let (t, rows) = read(&bytes);
-        assert_eq!(t.encoding, Encoding::Utf8);
-        assert!(rows[0].problem.as_deref().unwrap().contains("invalid UTF-8"));
+        assert_eq!(rows.len(), 5002);
+        assert_eq!(rows[5000].fields, ["4722Z", "BOUCHERIE ÉLÉGANTE"]);
+        assert_eq!(rows[5001].fields, ["1071C", "Boulangerie pâtisserie"]);
+        assert!(rows.iter().all(|r| r.problem.is_none()));
+        assert_eq!(t.encoding(), Encoding::Mixed);
+        assert_eq!(t.describe_encoding(), "mixed UTF-8 and Windows-1252 (Windows-1252 from line 5002)");
+    }
+
+    #[test]
+    fn every_byte_survives_windows_1252_decoding() {
+        let all: Vec<u8> = (0x80..=0xFFu8).collect();
+        let mut seen = Seen::default();
+        let text = seen.decode(&all, 1);
+        assert_eq!(text.chars().count(), all.len());
+        assert!(!text.contains('\u{FFFD}'));
+        let (back, _, lossy) = encoding_rs::WINDOWS_1252.encode(&text);
+        assert!(!lossy);
+        assert_eq!(&back[..], &all[..]);
+    }
+
+    #[test]
+    fn a_users_header_may_start_with_a_hash() {
+        let mut t =
+            TableReader::from_reader(std::io::Cursor::new(b"#id;code\n1;1071C\n".to_vec()), CsvOptions::user(None))
+                .unwrap();
+        assert_eq!(t.header(), ["#id", "code"]);
+        assert_eq!(t.column("#id").unwrap(), 0);
+        assert_eq!(t.next_row().unwrap().unwrap().fields, ["1", "1071C"]);
     }
 
     #[test]

@@ -69,9 +69,19 @@ fn suggestion(snap: &Snapshot, r: ConceptRef, reason: &str) -> Suggestion {
     Suggestion { code: c.code.clone(), display: c.display.clone(), reason: reason.to_string() }
 }
 
-/// Validates one item against `snap`.
-pub fn validate(snap: &Snapshot, item: &Item) -> Validation {
-    let mut v = Validation {
+impl Validation {
+    /// The answer for an item whose validation failed (a bug, logged): not
+    /// valid, `malformed`, with a message saying so.
+    pub fn failed(item: &Item) -> Validation {
+        let mut v = blank(item);
+        v.status = Verdict::Malformed;
+        v.message = "Erreur interne sur cet élément / internal error on this item (logged): retry or report it".into();
+        v
+    }
+}
+
+fn blank(item: &Item) -> Validation {
+    Validation {
         system: item.system.clone(),
         input: item.code.clone(),
         valid: false,
@@ -81,7 +91,12 @@ pub fn validate(snap: &Snapshot, item: &Item) -> Validation {
         message: String::new(),
         replaced_by: Vec::new(),
         suggestions: Vec::new(),
-    };
+    }
+}
+
+/// Validates one item against `snap`.
+pub fn validate(snap: &Snapshot, item: &Item) -> Validation {
+    let mut v = blank(item);
     let Some(s) = snap.system_index(&item.system) else {
         v.message =
             format!("Système inconnu / unknown system {:?}; systèmes / systems: {}", item.system, snap.system_names());

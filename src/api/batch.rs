@@ -74,11 +74,18 @@ pub async fn validate(State(state): State<AppState>, body: Bytes) -> Result<Json
         return Err(too_many(req.items.len()));
     }
     let snap = state.snapshot.load_full();
-    let results = tokio::task::spawn_blocking(move || {
-        req.items.iter().map(|item| validate::validate(&snap, item)).collect::<Vec<_>>()
-    })
-    .await
-    .map_err(|e| ApiError::internal(format!("validation failed: {e}")))?;
+    let results = state
+        .blocking(move |_| {
+            // One item failing by a bug does not fail the batch: it is answered as malformed.
+            req.items
+                .iter()
+                .map(|item| {
+                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| validate::validate(&snap, item)))
+                        .unwrap_or_else(|_| validate::Validation::failed(item))
+                })
+                .collect::<Vec<_>>()
+        })
+        .await?;
     let mut summary = ValidateSummary::default();
     for r in &results {
         match r.status {
@@ -159,5 +166,7 @@ pub async fn rollup(
     let s = resolve_system(&snap, &req.system)?;
     let level = rollup::resolve_level(&snap, s, &req.level)
         .map_err(|e| ApiError::bad_request("unknown level", e.to_string()))?;
-    Ok(Json(rollup::rollup(&snap, s, level, req.items)))
+    let result = rollup::rollup(&snap, s, level, req.items)
+        .map_err(|e| ApiError::bad_request("invalid counts", format!("{e:#}")))?;
+    Ok(Json(result))
 }

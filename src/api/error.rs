@@ -49,11 +49,34 @@ impl ApiError {
     }
 }
 
+/// An internal failure is logged in full; the client gets no internal text
+/// (file paths, panic messages), only what to do.
 impl From<anyhow::Error> for ApiError {
     fn from(e: anyhow::Error) -> ApiError {
         tracing::error!(error = %format!("{e:#}"), "request failed");
-        ApiError::internal(format!("Erreur interne / internal error: {e:#}"))
+        ApiError::internal("Erreur interne / internal error: the request failed and was logged; retry or report it")
     }
+}
+
+impl From<super::JobError> for ApiError {
+    fn from(e: super::JobError) -> ApiError {
+        match e {
+            super::JobError::Busy => busy("requests"),
+            super::JobError::Failed => {
+                ApiError::internal("Erreur interne / internal error: the request failed and was logged; retry or report it")
+            }
+        }
+    }
+}
+
+/// 503: the server runs as many `what` as it allows; the client should
+/// retry (the response carries `Retry-After`).
+pub fn busy(what: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "busy",
+        format!("Serveur occupé, réessayer / server busy: as many {what} as allowed are running; retry in a few seconds"),
+    )
 }
 
 fn problem(status: StatusCode, title: &str, detail: &str) -> Response {
@@ -69,7 +92,15 @@ fn problem(status: StatusCode, title: &str, detail: &str) -> Response {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        problem(self.status, self.title, &self.detail)
+        let mut resp = problem(self.status, self.title, &self.detail);
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            resp.headers_mut().insert(header::RETRY_AFTER, axum::http::HeaderValue::from_static("2"));
+        }
+        if self.status == StatusCode::UNAUTHORIZED {
+            resp.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, axum::http::HeaderValue::from_static("Bearer realm=\"harmonie-admin\""));
+        }
+        resp
     }
 }
 
@@ -101,32 +132,94 @@ pub fn panic_response(err: Box<dyn std::any::Any + Send + 'static>) -> Response 
     )
 }
 
-/// Rewrites the error responses that are not problem+json yet (axum's
-/// rejections, 404/405, the timeout and body-limit layers) into problems,
-/// keeping their status and their message as detail.
+/// Who asked: the FHIR API, a browser, or an API client. Each gets its
+/// errors in its own format.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Audience {
+    Fhir,
+    Browser,
+    Api,
+}
+
+fn audience(req: &Request) -> Audience {
+    let path = req.uri().path();
+    if path == "/fhir" || path.starts_with("/fhir/") {
+        return Audience::Fhir;
+    }
+    let html = req.headers().get(header::ACCEPT).is_some_and(|a| a.to_str().is_ok_and(|a| a.contains("text/html")));
+    let api = ["/v1/", "/admin/", "/healthz", "/readyz", "/metrics", "/openapi.json"].iter().any(|p| path.starts_with(p));
+    if html && !api { Audience::Browser } else { Audience::Api }
+}
+
+/// Rewrites the error responses that are not in the caller's format yet
+/// (axum's rejections, 404/405, the timeout and body-limit layers, caught
+/// panics): problem+json for the API, an `OperationOutcome` under `/fhir`,
+/// a French page for a browser; status kept, message as detail.
 pub async fn problem_responses(req: Request, next: Next) -> Response {
+    let who = audience(&req);
     let resp = next.run(req).await;
     let status = resp.status();
-    // Problems, FHIR OperationOutcomes and web pages are answered as they are.
-    let answered = resp.headers().get(header::CONTENT_TYPE).is_some_and(|v| {
-        [PROBLEM, crate::fhir::outcome::FHIR_JSON, "text/html"].iter().any(|t| v.as_bytes().starts_with(t.as_bytes()))
-    });
-    if !(status.is_client_error() || status.is_server_error()) || answered {
+    if !(status.is_client_error() || status.is_server_error()) {
         return resp;
     }
-    let body = axum::body::to_bytes(resp.into_body(), 64 * 1024)
-        .await
-        .map(|b| String::from_utf8_lossy(&b).into_owned())
-        .unwrap_or_default();
+    let ctype = resp.headers().get(header::CONTENT_TYPE).map(|v| v.as_bytes().to_vec()).unwrap_or_default();
+    let is = |t: &str| ctype.starts_with(t.as_bytes());
+    let answered = match who {
+        Audience::Fhir => is(crate::fhir::outcome::FHIR_JSON),
+        Audience::Browser => is("text/html") || is(crate::fhir::outcome::FHIR_JSON),
+        Audience::Api => is(PROBLEM) || is("text/html") || is(crate::fhir::outcome::FHIR_JSON),
+    };
+    if answered {
+        return resp;
+    }
+    let retry_after = resp.headers().get(header::RETRY_AFTER).cloned();
+    let body = axum::body::to_bytes(resp.into_body(), 64 * 1024).await.unwrap_or_default();
+    // A problem already written keeps its detail; other bodies are the message.
+    let message = if is(PROBLEM) {
+        serde_json::from_slice::<serde_json::Value>(&body)
+            .ok()
+            .and_then(|v| v["detail"].as_str().map(str::to_string))
+            .unwrap_or_default()
+    } else {
+        String::from_utf8_lossy(&body).into_owned()
+    };
     let (title, advice) = match status {
         StatusCode::METHOD_NOT_ALLOWED => ("method not allowed", "see GET /openapi.json for the methods of each route"),
         StatusCode::REQUEST_TIMEOUT => ("request timeout", "the request took too long; send a smaller batch or retry"),
         StatusCode::PAYLOAD_TOO_LARGE => ("body too large", "send a smaller body or split the batch"),
         StatusCode::UNSUPPORTED_MEDIA_TYPE => ("unsupported media type", "send Content-Type: application/json"),
         StatusCode::NOT_FOUND => ("not found", "see GET /openapi.json"),
+        StatusCode::SERVICE_UNAVAILABLE => ("busy", "retry in a few seconds"),
         s if s.is_server_error() => ("internal error", "retry or report it"),
         _ => ("invalid request", "fix the request body or parameters"),
     };
-    let detail = if body.trim().is_empty() { advice.to_string() } else { format!("{}: {advice}", body.trim()) };
-    problem(status, title, &detail)
+    // Server errors never pass internal text on (it is in the log).
+    let detail = if message.trim().is_empty() || (status.is_server_error() && !is(PROBLEM)) {
+        advice.to_string()
+    } else if is(PROBLEM) {
+        message.trim().to_string()
+    } else {
+        format!("{}: {advice}", message.trim())
+    };
+    let mut out = match who {
+        Audience::Fhir => {
+            let code = match status {
+                StatusCode::NOT_FOUND => "not-found",
+                StatusCode::METHOD_NOT_ALLOWED | StatusCode::UNSUPPORTED_MEDIA_TYPE => "not-supported",
+                StatusCode::REQUEST_TIMEOUT => "timeout",
+                StatusCode::PAYLOAD_TOO_LARGE => "too-costly",
+                StatusCode::SERVICE_UNAVAILABLE => "transient",
+                s if s.is_server_error() => "exception",
+                _ => "invalid",
+            };
+            crate::fhir::outcome::FhirError::new(status, crate::fhir::outcome::Issue::error(code, detail))
+                .into_response()
+        }
+        Audience::Browser => super::web::error_page(status, &detail),
+        Audience::Api => problem(status, title, &detail),
+    };
+    if let Some(v) = retry_after {
+        out.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    out
 }

@@ -8,6 +8,12 @@
 //! ([`error::problem_responses`]), including the ones the layers produce
 //! (timeout, body too large, panic, unknown route or method); the web pages
 //! ([`web`]) answer their errors as HTML pages.
+//!
+//! CPU-heavy work (FHIR operations, validation, recoding) runs on blocking
+//! threads, never on the async workers, through [`AppState::blocking`]: at
+//! most [`ServerConfig::max_jobs`] at once, a 503 beyond. The server closes
+//! connections that do not finish their headers in time and drains requests
+//! in flight when asked to stop ([`serve`]).
 
 pub mod batch;
 pub mod concepts;
@@ -24,6 +30,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
+
 use arc_swap::ArcSwap;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -49,12 +56,29 @@ pub struct ServerConfig {
     pub cors_origins: Vec<String>,
     /// Longest time a request may take before a 408.
     pub request_timeout: Duration,
-    /// Largest request body accepted (413 above).
+    /// Largest request body accepted (413 above), but for recoding.
     pub max_body_bytes: usize,
+    /// Largest body of one `POST /v1/recode` (a file streamed through).
+    pub max_recode_bytes: u64,
+    /// Time a client has to send its request line and headers; also how
+    /// long an idle keep-alive connection is kept.
+    pub header_timeout: Duration,
+    /// Longest pause in a streamed upload or download (recode) before the
+    /// run is ended.
+    pub idle_timeout: Duration,
+    /// CPU-heavy requests (FHIR, validate) running or queued at once; more
+    /// get a 503.
+    pub max_jobs: usize,
+    /// Recodes running at once; more get a 503.
+    pub max_recodes: usize,
+    /// On shutdown, how long requests in flight may take to finish.
+    pub shutdown_grace: Duration,
 }
 
 impl ServerConfig {
-    /// Defaults: no admin, no CORS, 10 s, 20 MiB.
+    /// Defaults: no admin, no CORS, 10 s per request, 20 MiB bodies (1 GiB
+    /// for recoding), 10 s for headers, 30 s of silence in a stream, 64
+    /// CPU jobs and 4 recodes at once, 30 s to drain on shutdown.
     pub fn new(paths: Paths) -> ServerConfig {
         ServerConfig {
             paths,
@@ -62,8 +86,23 @@ impl ServerConfig {
             cors_origins: Vec::new(),
             request_timeout: Duration::from_secs(10),
             max_body_bytes: 20 * 1024 * 1024,
+            max_recode_bytes: 1024 * 1024 * 1024,
+            header_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(30),
+            max_jobs: 64,
+            max_recodes: 4,
+            shutdown_grace: Duration::from_secs(30),
         }
     }
+}
+
+/// Why [`AppState::blocking`] did not give an answer.
+#[derive(Debug)]
+pub enum JobError {
+    /// As many jobs as allowed are running or queued: answer 503.
+    Busy,
+    /// The job panicked (logged): answer 500.
+    Failed,
 }
 
 /// State shared by every handler.
@@ -72,10 +111,16 @@ pub struct AppState {
     pub snapshot: Arc<ArcSwap<Snapshot>>,
     pub metrics: Arc<metrics::Metrics>,
     pub config: Arc<ServerConfig>,
-    /// Serialises reloads.
-    pub reloading: Arc<tokio::sync::Mutex<()>>,
     /// The built-in systems in the form the FHIR operations use.
     pub fhir: Arc<crate::fhir::Cache>,
+    /// Permits of CPU-heavy jobs ([`ServerConfig::max_jobs`]).
+    pub jobs: Arc<tokio::sync::Semaphore>,
+    /// Permits of recodes ([`ServerConfig::max_recodes`]).
+    pub recodes: Arc<tokio::sync::Semaphore>,
+    /// The reload running or last finished ([`ops::reload`]); one at a time.
+    pub reload: Arc<tokio::sync::watch::Sender<ops::ReloadState>>,
+    /// Wrong admin tokens seen, to slow down guessing.
+    pub auth_failures: Arc<std::sync::atomic::AtomicU32>,
 }
 
 impl AppState {
@@ -88,10 +133,34 @@ impl AppState {
         AppState {
             snapshot: Arc::new(ArcSwap::new(snapshot)),
             metrics: Arc::new(metrics::Metrics::default()),
+            jobs: Arc::new(tokio::sync::Semaphore::new(config.max_jobs.max(1))),
+            recodes: Arc::new(tokio::sync::Semaphore::new(config.max_recodes.max(1))),
             config: Arc::new(config),
-            reloading: Arc::new(tokio::sync::Mutex::new(())),
             fhir: Arc::new(crate::fhir::Cache::default()),
+            reload: Arc::new(tokio::sync::watch::Sender::new(ops::ReloadState { state: "idle", ..Default::default() })),
+            auth_failures: Arc::default(),
         }
+    }
+
+    /// Runs CPU-heavy `work` on a blocking thread, so that the async workers
+    /// keep answering (health checks, light requests) meanwhile. `work` is
+    /// given the time by which the request times out, to stop early; at most
+    /// [`ServerConfig::max_jobs`] run or wait at once.
+    pub async fn blocking<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(std::time::Instant) -> T + Send + 'static,
+    ) -> Result<T, JobError> {
+        let permit = self.jobs.clone().try_acquire_owned().map_err(|_| JobError::Busy)?;
+        let deadline = std::time::Instant::now() + self.config.request_timeout;
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            work(deadline)
+        })
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "a blocking job failed");
+            JobError::Failed
+        })
     }
 }
 
@@ -113,13 +182,13 @@ pub fn routes(config: &ServerConfig) -> Router<AppState> {
         .merge(crate::fhir::routes())
         .merge(web::routes());
     if config.admin_token.is_some() {
-        r = r.route("/admin/reload", post(ops::reload));
+        r = r.route("/admin/reload", post(ops::reload).get(ops::reload_status));
     }
     r.fallback(error::not_found)
 }
 
 /// `routes` with the layers: panics caught, problem+json errors, metrics,
-/// gzip, CORS, request timeout and body limit.
+/// gzip, security headers, CORS, request timeout and body limit.
 pub fn app(state: AppState, routes: Router<AppState>) -> Router {
     let config = state.config.clone();
     let mut router = routes
@@ -129,17 +198,51 @@ pub fn app(state: AppState, routes: Router<AppState>) -> Router {
         .layer(axum::middleware::from_fn(error::problem_responses))
         .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::record))
         .layer(CompressionLayer::new())
+        .layer(axum::middleware::from_fn(security_headers))
         .layer(TraceLayer::new_for_http());
     if !config.cors_origins.is_empty() {
-        let origins: Vec<HeaderValue> = config.cors_origins.iter().filter_map(|o| o.parse().ok()).collect();
-        router = router.layer(
-            CorsLayer::new()
-                .allow_origin(AllowOrigin::list(origins))
-                .allow_methods([Method::GET, Method::POST])
-                .allow_headers([axum::http::header::CONTENT_TYPE, axum::http::header::AUTHORIZATION]),
-        );
+        let cors = CorsLayer::new()
+            .allow_methods([Method::GET, Method::POST])
+            .allow_headers([axum::http::header::CONTENT_TYPE, axum::http::header::AUTHORIZATION]);
+        router = router.layer(if config.cors_origins.iter().any(|o| o == "*") {
+            cors.allow_origin(AllowOrigin::any())
+        } else {
+            let origins: Vec<HeaderValue> = config.cors_origins.iter().filter_map(|o| o.parse().ok()).collect();
+            cors.allow_origin(AllowOrigin::list(origins))
+        });
     }
     router.with_state(state)
+}
+
+/// Headers every answer carries: no MIME sniffing, no framing by other
+/// sites, no referrer sent away, and a content security policy that allows
+/// the pages' own scripts (and the component's own style element).
+async fn security_headers(req: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
+    use axum::http::header;
+    let mut resp = next.run(req).await;
+    let h = resp.headers_mut();
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+        ),
+    );
+    resp
+}
+
+/// Checks the configuration of CORS origins: `*`, or origins such as
+/// `https://sst.example.fr`.
+pub fn check_cors_origins(origins: &[String]) -> Result<()> {
+    for o in origins {
+        if o != "*" && (HeaderValue::from_str(o).is_err() || !(o.starts_with("http://") || o.starts_with("https://")))
+        {
+            anyhow::bail!("--cors-origin {o:?} is not an origin: give '*' or origins such as https://sst.example.fr");
+        }
+    }
+    Ok(())
 }
 
 /// The whole server for `state`.
@@ -148,9 +251,79 @@ pub fn router(state: AppState) -> Router {
     app(state, routes)
 }
 
-/// Serves `state` on `listener` until the process is stopped.
-pub async fn serve(listener: tokio::net::TcpListener, state: AppState) -> Result<()> {
-    axum::serve(listener, router(state)).await.context("the HTTP server stopped")
+/// Serves `state` on `listener` until `shutdown` completes, then stops
+/// accepting, lets requests in flight finish (streams included) for up to
+/// [`ServerConfig::shutdown_grace`], and returns.
+///
+/// A connection that does not send its request line and headers within
+/// [`ServerConfig::header_timeout`] is closed; so is a keep-alive
+/// connection idle for that long.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> Result<()> {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    let config = state.config.clone();
+    let app = router(state);
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new()).header_read_timeout(config.header_timeout);
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let stream = match accepted {
+                    Ok((stream, _)) => stream,
+                    Err(e) => {
+                        // Out of file descriptors and the like: wait, do not spin.
+                        tracing::warn!(error = %e, "cannot accept a connection");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let service = hyper_util::service::TowerToHyperService::new(app.clone());
+                let conn = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+                tokio::spawn(async move {
+                    if let Err(e) = conn.await {
+                        tracing::debug!(error = %e, "connection ended with an error");
+                    }
+                });
+            }
+            () = &mut shutdown => break,
+        }
+    }
+    drop(listener);
+    tracing::info!("stopping: no new connections; finishing the requests in flight");
+    tokio::select! {
+        () = graceful.shutdown() => tracing::info!("every request finished; stopped"),
+        () = tokio::time::sleep(config.shutdown_grace) => {
+            tracing::warn!(secs = config.shutdown_grace.as_secs(), "requests still running after the grace period; stopped")
+        }
+    }
+    Ok(())
+}
+
+/// Completes on SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
 }
 
 /// Binds `addr`, with a clear message when it is taken.

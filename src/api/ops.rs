@@ -6,7 +6,7 @@ use std::time::Instant;
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::{OpenApi, ToSchema};
 
@@ -62,7 +62,7 @@ pub async fn openapi() -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "application/json")], super::openapi::ApiDoc::openapi().to_json().unwrap_or_default())
 }
 
-#[derive(Serialize, ToSchema)]
+#[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct Reloaded {
     pub previous: String,
     pub snapshot: String,
@@ -70,21 +70,20 @@ pub struct Reloaded {
     pub took_ms: u128,
 }
 
-/// Rebuild (when inputs changed) or reload the snapshot and swap it in
-/// atomically; a snapshot that fails to build or load is refused and the
-/// current one keeps serving. Needs `Authorization: Bearer <admin token>`.
-#[utoipa::path(
-    post,
-    path = "/admin/reload",
-    tag = "operations",
-    security(("bearer" = [])),
-    responses(
-        (status = 200, body = Reloaded),
-        (status = 401, description = "missing or wrong token", body = Problem, content_type = "application/problem+json"),
-        (status = 500, description = "the new snapshot was refused", body = Problem, content_type = "application/problem+json"),
-    )
-)]
-pub async fn reload(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<Reloaded>, ApiError> {
+/// Where reloads stand: the one running, or how the last one ended.
+#[derive(Clone, Debug, Default, Serialize, ToSchema)]
+pub struct ReloadState {
+    /// `idle` (none yet), `running`, `done` or `failed`.
+    pub state: &'static str,
+    /// Number of the reload (1, 2 …).
+    pub generation: u64,
+    /// When the reload ended: what is served now.
+    pub result: Option<Reloaded>,
+    /// Why the last reload was refused (the previous snapshot kept serving).
+    pub error: Option<String>,
+}
+
+fn authorize(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
     let expected = state.config.admin_token.as_deref().unwrap_or_default();
     let given = headers
         .get(header::AUTHORIZATION)
@@ -98,10 +97,104 @@ pub async fn reload(State(state): State<AppState>, headers: HeaderMap) -> Result
             "Jeton absent ou faux / missing or wrong token: send Authorization: Bearer <HARMONIE_ADMIN_TOKEN>",
         ));
     }
-    let _one_at_a_time = state.reloading.lock().await;
+    Ok(())
+}
+
+/// Checks the admin token; wrong tokens are answered more and more slowly
+/// (up to 5 s), so that guessing is slow.
+async fn authorize_slowly(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
+    use std::sync::atomic::Ordering;
+    match authorize(state, headers) {
+        Ok(()) => {
+            state.auth_failures.store(0, Ordering::Relaxed);
+            Ok(())
+        }
+        Err(e) => {
+            let failures = state.auth_failures.fetch_add(1, Ordering::Relaxed).saturating_add(1);
+            let delay = std::time::Duration::from_millis(250 * u64::from(failures.min(20)));
+            tokio::time::sleep(delay).await;
+            Err(e)
+        }
+    }
+}
+
+/// Rebuild (when inputs changed) or reload the snapshot and swap it in
+/// atomically; a snapshot that fails to build or load is refused and the
+/// current one keeps serving. Needs `Authorization: Bearer <admin token>`.
+///
+/// The reload runs to its end whatever happens to the request: the
+/// snapshot is swapped in, then `index/CURRENT` is moved, so the disk and
+/// what is served agree. A reload that takes longer than the request may
+/// is answered 202 with `Location: /admin/reload`, where `GET` tells how
+/// it ended. A reload asked while one runs joins it.
+#[utoipa::path(
+    post,
+    path = "/admin/reload",
+    tag = "operations",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = Reloaded),
+        (status = 202, description = "still running: GET /admin/reload tells how it ends", body = ReloadState),
+        (status = 401, description = "missing or wrong token", body = Problem, content_type = "application/problem+json"),
+        (status = 500, description = "the new snapshot was refused", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn reload(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
+    authorize_slowly(&state, &headers).await?;
+    let mut rx = state.reload.subscribe();
+    let mut started = false;
+    state.reload.send_if_modified(|s| {
+        if s.state == "running" {
+            return false;
+        }
+        s.state = "running";
+        s.generation += 1;
+        s.result = None;
+        s.error = None;
+        started = true;
+        true
+    });
+    let generation = rx.borrow_and_update().generation;
+    if started {
+        tokio::spawn(run_reload(state.clone(), generation));
+    }
+    // Answer before the request timeout cuts the request.
+    let wait = state.config.request_timeout.mul_f32(0.8);
+    let ended = tokio::time::timeout(wait, rx.wait_for(|s| s.generation != generation || s.state != "running")).await;
+    let now = state.reload.borrow().clone();
+    match ended {
+        Ok(Ok(_)) if now.generation == generation => match (now.result, now.error) {
+            (Some(r), _) => Ok(Json(r).into_response()),
+            (None, e) => Err(ApiError::internal(format!(
+                "Rechargement refusé, l'index actuel reste en service / reload refused, the current snapshot keeps serving: {}",
+                e.unwrap_or_default()
+            ))),
+        },
+        _ => Ok((StatusCode::ACCEPTED, [(header::LOCATION, "/admin/reload")], Json(now)).into_response()),
+    }
+}
+
+/// How the running or last reload stands. Needs the admin token.
+#[utoipa::path(
+    get,
+    path = "/admin/reload",
+    tag = "operations",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = ReloadState),
+        (status = 401, description = "missing or wrong token", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn reload_status(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<ReloadState>, ApiError> {
+    authorize_slowly(&state, &headers).await?;
+    Ok(Json(state.reload.borrow().clone()))
+}
+
+/// One reload, to its end: build or load, check, swap, then mark current.
+async fn run_reload(state: AppState, generation: u64) {
     let started = Instant::now();
     let paths = state.config.paths.clone();
-    let loaded = tokio::task::spawn_blocking(move || index::open_current(&paths, Prepare::FetchAndBuild))
+    let loaded = tokio::task::spawn_blocking(move || index::prepare_snapshot(&paths, Prepare::FetchAndBuild))
         .await
         .map_err(|e| anyhow::anyhow!("reload task failed: {e}"))
         .and_then(|r| r)
@@ -110,23 +203,43 @@ pub async fn reload(State(state): State<AppState>, headers: HeaderMap) -> Result
             None if snap.is_empty() => Err(anyhow::anyhow!("the snapshot is empty")),
             None => Ok(snap),
         });
-    match loaded {
+    let outcome = match loaded {
         Ok(snap) => {
             let previous = state.snapshot.load().manifest.id.clone();
             let (id, concepts) = (snap.manifest.id.clone(), snap.len());
             state.snapshot.store(std::sync::Arc::new(snap));
+            let paths = state.config.paths.clone();
+            let marked = {
+                let id = id.clone();
+                tokio::task::spawn_blocking(move || index::mark_current(&paths, &id)).await
+            };
+            if let Err(e) = marked.map_err(anyhow::Error::from).and_then(|r| r) {
+                tracing::error!(error = %format!("{e:#}"), "the snapshot is served but index/CURRENT could not be moved");
+            }
             state.metrics.reload("ok");
             tracing::info!(previous = %previous, snapshot = %id, "snapshot reloaded");
-            Ok(Json(Reloaded { previous, snapshot: id, concepts, took_ms: started.elapsed().as_millis() }))
+            Ok(Reloaded { previous, snapshot: id, concepts, took_ms: started.elapsed().as_millis() })
         }
         Err(e) => {
             state.metrics.reload("failed");
             tracing::error!(error = %format!("{e:#}"), "reload refused; the current snapshot keeps serving");
-            Err(ApiError::internal(format!(
-                "Rechargement refusé, l'index actuel reste en service / reload refused, the current snapshot keeps serving: {e:#}"
-            )))
+            Err(format!("{e:#}"))
         }
-    }
+    };
+    state.reload.send_modify(|s| {
+        if s.generation == generation {
+            match outcome {
+                Ok(r) => {
+                    s.state = "done";
+                    s.result = Some(r);
+                }
+                Err(e) => {
+                    s.state = "failed";
+                    s.error = Some(e);
+                }
+            }
+        }
+    });
 }
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {

@@ -62,10 +62,12 @@ impl Read for ChannelReader {
     }
 }
 
-/// Output of the worker: data, then (CSV) a summary trailer.
+/// Output of the worker: data, then (CSV) a summary trailer, or the reason
+/// the run stopped early (the response is then cut, never ended cleanly).
 enum Out {
     Data(Bytes),
     Summary(Summary),
+    Abort(String),
 }
 
 /// Recode a CSV (`text/csv`) or NDJSON (`application/x-ndjson`) body: every row back once, in order, enriched.
@@ -79,9 +81,11 @@ enum Out {
         (String = "application/x-ndjson", example = "{\"code\":\"141Z\",\"label\":\"ELEVAGE\"}\n")
     )),
     responses(
-        (status = 200, description = "the rows with harmonie_code, harmonie_display, harmonie_method, harmonie_confidence, harmonie_candidates, harmonie_review, harmonie_note; CSV with a harmonie-summary trailer, NDJSON with a last summary line"),
+        (status = 200, description = "the rows with harmonie_code, harmonie_display, harmonie_method, harmonie_confidence, harmonie_candidates, harmonie_review, harmonie_note; CSV with a harmonie-summary trailer, NDJSON with a last summary line. A run that cannot finish (upload broken, stalled or over the size limit) is cut off: the response does not end cleanly, and NDJSON's last line carries the error"),
         (status = 400, description = "unknown column, bad parameters", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "unknown system", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "the declared body is over the recode size limit", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "as many recodes as the server runs at once are running; retry later", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn recode(
@@ -101,40 +105,84 @@ pub async fn recode(
         .map(crate::table::parse_delimiter)
         .transpose()
         .map_err(|e| ApiError::bad_request("invalid delimiter", e.to_string()))?;
-    let opts = Options {
-        system: snap.systems[system].id.clone(),
-        code_col: p.code_col,
-        label_col: p.label_col,
-        threshold: p.threshold.unwrap_or(DEFAULT_THRESHOLD),
-    };
+    let threshold = p.threshold.unwrap_or(DEFAULT_THRESHOLD);
+    if !(0.0..=1.0).contains(&threshold) {
+        return Err(ApiError::bad_request(
+            "invalid parameters",
+            format!("threshold doit être entre 0 et 1 / must be between 0 and 1, got {threshold}"),
+        ));
+    }
+    let opts = Options { system: snap.systems[system].id.clone(), code_col: p.code_col, label_col: p.label_col, threshold };
     if opts.code_col.is_none() && opts.label_col.is_none() {
         return Err(ApiError::bad_request("missing parameter", "donner / give code_col, label_col or both"));
     }
+    let limit = state.config.max_recode_bytes;
+    let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Err(too_large(limit));
+    }
+    // One permit per running recode: a full server answers 503 rather than
+    // queueing threads behind stalled uploads.
+    let permit = state.recodes.clone().try_acquire_owned().map_err(|_| super::error::busy("recodes"))?;
+    let idle = state.config.idle_timeout;
 
-    // Request body → blocking reader.
+    // Request body → blocking reader; a stalled or oversized upload ends it with an error.
     let (in_tx, in_rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(16);
     tokio::spawn(async move {
         let mut stream = body.into_data_stream();
-        while let Some(chunk) = stream.next().await {
-            if in_tx.send(chunk.map_err(std::io::Error::other)).await.is_err() {
+        let mut received = 0u64;
+        loop {
+            let chunk = match tokio::time::timeout(idle, stream.next()).await {
+                Ok(None) => break,
+                Ok(Some(chunk)) => chunk.map_err(std::io::Error::other),
+                Err(_) => Err(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    format!("no data received for {} s: the upload stalled", idle.as_secs()),
+                )),
+            };
+            if let Ok(b) = &chunk {
+                received += b.len() as u64;
+            }
+            let chunk = match chunk {
+                Ok(_) if received > limit => Err(std::io::Error::other(format!(
+                    "the body is over the recode limit of {} MiB: split the file or raise --max-recode-mb",
+                    limit / (1024 * 1024)
+                ))),
+                c => c,
+            };
+            let stop = chunk.is_err();
+            if in_tx.send(chunk).await.is_err() || stop {
                 break;
             }
         }
     });
     let (out_tx, mut out_rx) = mpsc::channel::<Out>(16);
     let (ready_tx, ready_rx) = oneshot::channel::<Result<(), String>>();
+    let runtime = tokio::runtime::Handle::current();
     tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        // A client that stops reading the answer ends the run after `idle`.
+        let put = |out: Out| -> anyhow::Result<()> {
+            runtime
+                .block_on(async { tokio::time::timeout(idle, out_tx.send(out)).await })
+                .map_err(|_| anyhow::anyhow!("the client stopped reading for {} s", idle.as_secs()))?
+                .map_err(|_| anyhow::anyhow!("client gone"))
+        };
+        let send = |b: Vec<u8>| put(Out::Data(Bytes::from(b)));
         let reader = ChannelReader { rx: in_rx, chunk: Bytes::new() };
-        let send =
-            |b: Vec<u8>| out_tx.blocking_send(Out::Data(Bytes::from(b))).map_err(|_| anyhow::anyhow!("client gone"));
         if ndjson {
             let _ = ready_tx.send(Ok(()));
             let summary = recode_ndjson(&snap, system, &opts, reader, &send);
-            let line = serde_json::json!({ "summary": summary.unwrap_or_default() });
-            let _ = send(format!("{line}\n").into_bytes());
+            let line = serde_json::json!({ "summary": summary });
+            if send(format!("{line}\n").into_bytes()).is_ok()
+                && let Some(e) = summary.error
+            {
+                let _ = put(Out::Abort(e));
+            }
             return;
         }
-        let job = TableReader::from_reader(reader, delimiter).and_then(|t| Job::new(&snap, t, &opts));
+        let job = TableReader::from_reader(reader, crate::table::CsvOptions::user(delimiter))
+            .and_then(|t| Job::new(&snap, t, &opts));
         let job = match job {
             Ok(job) => job,
             Err(e) => {
@@ -144,8 +192,13 @@ pub async fn recode(
         };
         let _ = ready_tx.send(Ok(()));
         let out = ChannelWriter { send: &send, buf: Vec::new() };
-        if let Ok(summary) = pipeline::to_csv(job, out, |_| {}) {
-            let _ = out_tx.blocking_send(Out::Summary(summary));
+        let summary = pipeline::to_csv(job, out, |_| {});
+        match summary.error.clone() {
+            None => drop(put(Out::Summary(summary))),
+            Some(e) => {
+                tracing::warn!(error = %e, rows = summary.rows, "recode stopped before the end of its input");
+                let _ = put(Out::Abort(e));
+            }
         }
     });
     match ready_rx.await {
@@ -153,17 +206,16 @@ pub async fn recode(
         Ok(Err(e)) => return Err(ApiError::bad_request("cannot recode", e)),
         Err(_) => return Err(ApiError::internal("the recoding worker stopped")),
     }
-    let frames = futures_util::stream::poll_fn(move |cx| out_rx.poll_recv(cx)).map(|out| {
-        Ok::<_, std::convert::Infallible>(match out {
-            Out::Data(b) => Frame::data(b),
-            Out::Summary(s) => {
-                let mut trailers = HeaderMap::new();
-                if let Ok(v) = HeaderValue::from_str(&serde_json::to_string(&s).unwrap_or_default()) {
-                    trailers.insert("harmonie-summary", v);
-                }
-                Frame::trailers(trailers)
+    let frames = futures_util::stream::poll_fn(move |cx| out_rx.poll_recv(cx)).map(|out| match out {
+        Out::Data(b) => Ok(Frame::data(b)),
+        Out::Summary(s) => {
+            let mut trailers = HeaderMap::new();
+            if let Ok(v) = HeaderValue::from_str(&serde_json::to_string(&s).unwrap_or_default()) {
+                trailers.insert("harmonie-summary", v);
             }
-        })
+            Ok(Frame::trailers(trailers))
+        }
+        Out::Abort(e) => Err(std::io::Error::other(e)),
     });
     let ctype = if ndjson { "application/x-ndjson" } else { "text/csv; charset=utf-8" };
     Ok((
@@ -171,6 +223,18 @@ pub async fn recode(
         Body::new(http_body_util::StreamBody::new(frames)),
     )
         .into_response())
+}
+
+fn too_large(limit: u64) -> ApiError {
+    ApiError::new(
+        axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+        "body too large",
+        format!(
+            "Le fichier dépasse {} Mio / the body is over the recode limit of {} MiB: split the file, or recode it with `harmonie recode`",
+            limit / (1024 * 1024),
+            limit / (1024 * 1024)
+        ),
+    )
 }
 
 /// Buffers CSV output into chunks for the channel.
@@ -196,37 +260,50 @@ impl<F: Fn(Vec<u8>) -> anyhow::Result<()>> std::io::Write for ChannelWriter<'_, 
 }
 
 /// NDJSON: one JSON object per line, answered with the same object plus the
-/// `harmonie_*` keys; a line that is not a JSON object comes back with its
-/// line number and the reason, as method `none`.
-fn recode_ndjson(
+/// `harmonie_*` keys. A line that is not a JSON object (or not even text)
+/// comes back as `{"line", "raw", harmonie_*}` with method `none` and the
+/// reason; bytes that are not UTF-8 are read as Windows-1252. Every non-empty
+/// line gives exactly one output line, in order; an input or output error
+/// stops the run with [`Summary::error`] set.
+pub fn recode_ndjson(
     snap: &crate::index::Snapshot,
     system: usize,
     opts: &Options,
-    reader: ChannelReader,
+    reader: impl Read,
     send: &dyn Fn(Vec<u8>) -> anyhow::Result<()>,
-) -> anyhow::Result<Summary> {
+) -> Summary {
     let mut recoder = Recoder::new(snap, system, opts.threshold);
     let mut summary = Summary { encoding: "UTF-8".into(), delimiter: "ndjson".into(), ..Summary::default() };
     let mut out = Vec::new();
-    for (i, line) in std::io::BufReader::new(reader).lines().enumerate() {
-        let line = line?;
+    let mut reader = std::io::BufReader::new(reader);
+    let mut bytes = Vec::new();
+    let mut cp1252 = false;
+    for i in 1u64.. {
+        bytes.clear();
+        match reader.read_until(b'\n', &mut bytes) {
+            Ok(0) => break,
+            Ok(_) => {}
+            Err(e) => {
+                summary.error = Some(format!("cannot read the input after {} rows: {e}", summary.rows));
+                break;
+            }
+        }
+        let (line, latin) = crate::table::decode_text(&bytes);
+        cp1252 |= latin;
         if line.trim().is_empty() {
             continue;
         }
-        summary.rows += 1;
-        let mut obj = match serde_json::from_str::<serde_json::Value>(&line) {
-            Ok(serde_json::Value::Object(o)) => o,
+        let (mut obj, problem) = match serde_json::from_str::<serde_json::Value>(&line) {
+            Ok(serde_json::Value::Object(o)) => (o, None),
             other => {
-                summary.malformed += 1;
                 let why = match other {
-                    Err(e) => format!("line {}: invalid JSON: {e}", i + 1),
-                    Ok(_) => format!("line {}: not a JSON object", i + 1),
+                    Err(e) => format!("line {i}: invalid JSON: {e}"),
+                    Ok(_) => format!("line {i}: not a JSON object"),
                 };
                 let mut o = serde_json::Map::new();
-                o.insert("line".into(), (i + 1).into());
-                o.insert("raw".into(), line.clone().into());
-                o.insert("harmonie_note".into(), why.into());
-                o
+                o.insert("line".into(), i.into());
+                o.insert("raw".into(), line.trim_end_matches(['\r', '\n']).into());
+                (o, Some(why))
             }
         };
         let text = |key: &Option<String>| {
@@ -235,18 +312,16 @@ fn recode_ndjson(
                 .map(|v| v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string()))
                 .unwrap_or_default()
         };
-        let outcome = if obj.contains_key("raw") && obj.len() == 3 {
-            crate::recode::Outcome {
-                code: None,
-                display: None,
-                method: crate::recode::Method::None,
-                confidence: 0.0,
-                candidates: vec![],
-                review: true,
-                note: obj["harmonie_note"].as_str().unwrap_or_default().to_string(),
+        let outcome = match problem {
+            Some(why) => {
+                summary.malformed += 1;
+                Recoder::none(why)
             }
-        } else {
-            recoder.recode(&text(&opts.code_col), &text(&opts.label_col))
+            None => {
+                let (o, failed) = pipeline::recode_one(&mut recoder, &text(&opts.code_col), &text(&opts.label_col));
+                summary.failed += u64::from(failed);
+                o
+            }
         };
         *summary.by_method.entry(outcome.method.as_str().to_string()).or_default() += 1;
         summary.review += u64::from(outcome.review);
@@ -259,14 +334,26 @@ fn recode_ndjson(
         obj.insert("harmonie_candidates".into(), candidates.into());
         obj.insert("harmonie_review".into(), outcome.review.into());
         obj.insert("harmonie_note".into(), outcome.note.clone().into());
-        serde_json::to_writer(&mut out, &obj)?;
+        if let Err(e) = serde_json::to_writer(&mut out, &obj) {
+            summary.error = Some(format!("cannot write row {}: {e}", summary.rows + 1));
+            break;
+        }
         out.push(b'\n');
-        if out.len() >= 64 * 1024 {
-            send(std::mem::take(&mut out))?;
+        summary.rows += 1;
+        if out.len() >= 64 * 1024
+            && let Err(e) = send(std::mem::take(&mut out))
+        {
+            summary.error = Some(format!("cannot write the output: {e:#}"));
+            return summary;
         }
     }
-    if !out.is_empty() {
-        send(out)?;
+    if cp1252 {
+        summary.encoding = "UTF-8 and Windows-1252".into();
     }
-    Ok(summary)
+    if !out.is_empty()
+        && let Err(e) = send(out)
+    {
+        summary.error.get_or_insert(format!("cannot write the output: {e:#}"));
+    }
+    summary
 }

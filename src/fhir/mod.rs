@@ -17,7 +17,7 @@ pub mod registry;
 pub mod resources;
 pub mod valueset;
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use axum::Router;
 use axum::body::Bytes;
@@ -34,21 +34,50 @@ use params::Params;
 use registry::{Builtins, Registry};
 
 /// The built-in systems in FHIR form, rebuilt when the snapshot changes.
+///
+/// The lock is held only to find or create the slot of a snapshot, never
+/// while a system is converted: the first requests after a reload wait on
+/// that slot's [`OnceLock`] (on blocking threads), the others go on.
 #[derive(Default)]
 pub struct Cache {
-    current: Mutex<Option<Arc<Builtins>>>,
+    current: Mutex<Option<(String, Arc<OnceLock<Arc<Builtins>>>)>>,
 }
 
 impl Cache {
     /// The builtins of `snap`, built on first use.
     pub fn builtins(&self, snap: &crate::index::Snapshot) -> Arc<Builtins> {
-        let mut cur = self.current.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(b) = cur.as_ref().filter(|b| b.snapshot_id == snap.manifest.id) {
-            return b.clone();
-        }
-        let b = Arc::new(Builtins::new(snap));
-        *cur = Some(b.clone());
-        b
+        let slot = {
+            let mut cur = self.current.lock().unwrap_or_else(|e| e.into_inner());
+            match cur.as_ref().filter(|(id, _)| *id == snap.manifest.id) {
+                Some((_, slot)) => slot.clone(),
+                None => {
+                    let slot = Arc::new(OnceLock::new());
+                    *cur = Some((snap.manifest.id.clone(), slot.clone()));
+                    slot
+                }
+            }
+        };
+        slot.get_or_init(|| Arc::new(Builtins::new(snap))).clone()
+    }
+}
+
+/// Most entries of a `batch` Bundle, and most `validation`s of one
+/// `$batch-validate`.
+pub const MAX_BATCH_ENTRIES: usize = 1000;
+
+/// Runs a FHIR operation on a blocking thread ([`AppState::blocking`]), its
+/// registry bounded by the request's deadline.
+async fn off_thread(s: &AppState, work: impl FnOnce(std::time::Instant) -> FhirResult + Send + 'static) -> FhirResult {
+    match s.blocking(work).await {
+        Ok(result) => result,
+        Err(crate::api::JobError::Busy) => Err(FhirError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            outcome::Issue::error("transient", "The server is busy: retry in a few seconds"),
+        )),
+        Err(crate::api::JobError::Failed) => Err(FhirError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            outcome::Issue::error("exception", "The operation failed and was logged; retry or report it"),
+        )),
     }
 }
 
@@ -117,15 +146,22 @@ impl Call {
         query: Option<&str>,
         headers: &HeaderMap,
         body: &Bytes,
+        deadline: std::time::Instant,
     ) -> Result<Call, FhirError> {
         let params = read_params(method, query, headers, body)?;
-        Call::with_params(state, params, headers)
+        Call::with_params(state, params, headers, deadline)
     }
 
-    fn with_params(state: &AppState, params: Params, headers: &HeaderMap) -> Result<Call, FhirError> {
+    fn with_params(
+        state: &AppState,
+        params: Params,
+        headers: &HeaderMap,
+        deadline: std::time::Instant,
+    ) -> Result<Call, FhirError> {
         let snap = state.snapshot.load_full();
         let builtins = state.fhir.builtins(&snap);
         let mut reg = Registry::new(snap, builtins);
+        reg.deadline = Some(deadline);
         ops::load_resources(&mut reg, &params)?;
         let header_lang = headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()).map(str::to_string);
         let langs = Languages::new(params.str("displayLanguage"), header_lang);
@@ -140,18 +176,24 @@ fn ok(v: Value) -> FhirResult {
 }
 
 async fn metadata(State(state): State<AppState>, RawQuery(q): RawQuery) -> FhirResult {
-    let snap = state.snapshot.load_full();
-    let pairs = query_pairs(q.as_deref());
-    if pairs.iter().any(|(k, v)| k == "mode" && v == "terminology") {
-        let b = state.fhir.builtins(&snap);
-        return ok(resources::terminology_capabilities(&snap, &b));
-    }
-    ok(resources::capability_statement(&snap))
+    off_thread(&state.clone(), move |_| {
+        let snap = state.snapshot.load_full();
+        let pairs = query_pairs(q.as_deref());
+        if pairs.iter().any(|(k, v)| k == "mode" && v == "terminology") {
+            let b = state.fhir.builtins(&snap);
+            return ok(resources::terminology_capabilities(&snap, &b));
+        }
+        ok(resources::capability_statement(&snap))
+    })
+    .await
 }
 
 async fn lookup(State(s): State<AppState>, m: Method, RawQuery(q): RawQuery, h: HeaderMap, body: Bytes) -> FhirResult {
-    let call = Call::new(&s, &m, q.as_deref(), &h, &body)?;
-    ok(ops::lookup(&call.reg, &call.params, &call.langs)?)
+    off_thread(&s.clone(), move |deadline| {
+        let call = Call::new(&s, &m, q.as_deref(), &h, &body, deadline)?;
+        ok(ops::lookup(&call.reg, &call.params, &call.langs)?)
+    })
+    .await
 }
 
 async fn cs_validate_code(
@@ -161,8 +203,11 @@ async fn cs_validate_code(
     h: HeaderMap,
     body: Bytes,
 ) -> FhirResult {
-    let call = Call::new(&s, &m, q.as_deref(), &h, &body)?;
-    ok(ops::validate_code(&call.reg, &call.params, &call.langs, false)?)
+    off_thread(&s.clone(), move |deadline| {
+        let call = Call::new(&s, &m, q.as_deref(), &h, &body, deadline)?;
+        ok(ops::validate_code(&call.reg, &call.params, &call.langs, false)?)
+    })
+    .await
 }
 
 async fn vs_validate_code(
@@ -172,8 +217,11 @@ async fn vs_validate_code(
     h: HeaderMap,
     body: Bytes,
 ) -> FhirResult {
-    let call = Call::new(&s, &m, q.as_deref(), &h, &body)?;
-    ok(ops::validate_code(&call.reg, &call.params, &call.langs, true)?)
+    off_thread(&s.clone(), move |deadline| {
+        let call = Call::new(&s, &m, q.as_deref(), &h, &body, deadline)?;
+        ok(ops::validate_code(&call.reg, &call.params, &call.langs, true)?)
+    })
+    .await
 }
 
 async fn subsumes(
@@ -183,13 +231,19 @@ async fn subsumes(
     h: HeaderMap,
     body: Bytes,
 ) -> FhirResult {
-    let call = Call::new(&s, &m, q.as_deref(), &h, &body)?;
-    ok(ops::subsumes(&call.reg, &call.params)?)
+    off_thread(&s.clone(), move |deadline| {
+        let call = Call::new(&s, &m, q.as_deref(), &h, &body, deadline)?;
+        ok(ops::subsumes(&call.reg, &call.params)?)
+    })
+    .await
 }
 
 async fn expand(State(s): State<AppState>, m: Method, RawQuery(q): RawQuery, h: HeaderMap, body: Bytes) -> FhirResult {
-    let call = Call::new(&s, &m, q.as_deref(), &h, &body)?;
-    ok(ops::expand(&call.reg, &call.params, &call.langs)?)
+    off_thread(&s.clone(), move |deadline| {
+        let call = Call::new(&s, &m, q.as_deref(), &h, &body, deadline)?;
+        ok(ops::expand(&call.reg, &call.params, &call.langs)?)
+    })
+    .await
 }
 
 async fn translate(
@@ -199,8 +253,11 @@ async fn translate(
     h: HeaderMap,
     body: Bytes,
 ) -> FhirResult {
-    let call = Call::new(&s, &m, q.as_deref(), &h, &body)?;
-    ok(ops::translate(&call.reg, &call.params)?)
+    off_thread(&s.clone(), move |deadline| {
+        let call = Call::new(&s, &m, q.as_deref(), &h, &body, deadline)?;
+        ok(ops::translate(&call.reg, &call.params)?)
+    })
+    .await
 }
 
 /// `ValueSet/$batch-validate`: each `validation` parameter is one
@@ -212,34 +269,61 @@ async fn batch_validate(
     h: HeaderMap,
     body: Bytes,
 ) -> FhirResult {
-    let call = Call::new(&s, &m, q.as_deref(), &h, &body)?;
-    let shared: Vec<&Value> =
-        call.params.items().iter().filter(|p| p["name"] != "validation" && p["name"] != "tx-resource").collect();
-    let mut out = params::Out::new();
-    for v in call.params.resources("validation") {
-        let mut one = Params::from_resource(v).unwrap_or_default();
-        let own: Vec<String> = one.items().iter().filter_map(|p| p["name"].as_str().map(str::to_string)).collect();
-        for p in &shared {
-            if !own.iter().any(|n| Some(n.as_str()) == p["name"].as_str()) {
-                one.push((*p).clone());
-            }
+    off_thread(&s.clone(), move |deadline| {
+        let call = Call::new(&s, &m, q.as_deref(), &h, &body, deadline)?;
+        let shared: Vec<&Value> =
+            call.params.items().iter().filter(|p| p["name"] != "validation" && p["name"] != "tx-resource").collect();
+        let validations: Vec<&Value> = call.params.resources("validation").collect();
+        if validations.len() > MAX_BATCH_ENTRIES {
+            return Err(FhirError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                outcome::Issue::error(
+                    "too-costly",
+                    format!("{} validations in one request; at most {MAX_BATCH_ENTRIES}: split the batch", validations.len()),
+                ),
+            ));
         }
-        let result =
-            ops::validate_code(&call.reg, &one, &call.langs, true).unwrap_or_else(|e| outcome::outcome(&e.issues));
-        out.resource("validation", result);
-    }
-    ok(out.build())
+        let mut out = params::Out::new();
+        for v in validations {
+            let mut one = Params::from_resource(v).unwrap_or_default();
+            let own: Vec<String> = one.items().iter().filter_map(|p| p["name"].as_str().map(str::to_string)).collect();
+            for p in &shared {
+                if !own.iter().any(|n| Some(n.as_str()) == p["name"].as_str()) {
+                    one.push((*p).clone());
+                }
+            }
+            let result = ops::validate_code(&call.reg, &one, &call.langs, true)
+                .unwrap_or_else(|e| outcome::outcome(&e.issues));
+            out.resource("validation", result);
+        }
+        ok(out.build())
+    })
+    .await
 }
 
 /// `POST /fhir` with a `batch` Bundle of operation requests.
 async fn batch_bundle(State(s): State<AppState>, h: HeaderMap, body: Bytes) -> FhirResult {
-    let bundle: Value = serde_json::from_slice(&body)
+    off_thread(&s.clone(), move |deadline| batch_entries(&s, &h, &body, deadline)).await
+}
+
+fn batch_entries(s: &AppState, h: &HeaderMap, body: &Bytes, deadline: std::time::Instant) -> FhirResult {
+    let bundle: Value = serde_json::from_slice(body)
         .map_err(|e| FhirError::invalid(format!("the request body is not valid JSON: {e}")))?;
     if bundle["resourceType"] != "Bundle" || bundle["type"] != "batch" {
         return Err(FhirError::invalid("POST /fhir takes a Bundle of type batch"));
     }
+    let list = bundle["entry"].as_array().map(Vec::as_slice).unwrap_or_default();
+    if list.len() > MAX_BATCH_ENTRIES {
+        return Err(FhirError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            outcome::Issue::error(
+                "too-costly",
+                format!("{} entries in one batch; at most {MAX_BATCH_ENTRIES}: split the batch", list.len()),
+            ),
+        ));
+    }
     let mut entries = Vec::new();
-    for e in bundle["entry"].as_array().into_iter().flatten() {
+    for e in list {
         let url = e["request"]["url"].as_str().unwrap_or_default();
         let (path, query) = url.split_once('?').unwrap_or((url, ""));
         let path = path.trim_start_matches('/').trim_start_matches("fhir/");
@@ -249,7 +333,7 @@ async fn batch_bundle(State(s): State<AppState>, h: HeaderMap, body: Bytes) -> F
             None => Bytes::new(),
         };
         let result = (|| -> Result<Value, FhirError> {
-            let call = Call::new(&s, &method, Some(query), &h, &body)?;
+            let call = Call::new(s, &method, Some(query), h, &body, deadline)?;
             match path {
                 "ValueSet/$validate-code" => ops::validate_code(&call.reg, &call.params, &call.langs, true),
                 "CodeSystem/$validate-code" => ops::validate_code(&call.reg, &call.params, &call.langs, false),
@@ -289,23 +373,29 @@ fn matches_search(res: &Value, pairs: &[(String, String)]) -> bool {
 }
 
 async fn code_system_search(State(s): State<AppState>, RawQuery(q): RawQuery) -> FhirResult {
-    let snap = s.snapshot.load_full();
-    let b = s.fhir.builtins(&snap);
-    let pairs = query_pairs(q.as_deref());
-    ok(bundle(b.systems.iter().map(|c| c.resource.clone()).filter(|r| matches_search(r, &pairs)).collect()))
+    off_thread(&s.clone(), move |_| {
+        let snap = s.snapshot.load_full();
+        let b = s.fhir.builtins(&snap);
+        let pairs = query_pairs(q.as_deref());
+        ok(bundle(b.systems.iter().map(|c| c.resource.clone()).filter(|r| matches_search(r, &pairs)).collect()))
+    })
+    .await
 }
 
 async fn code_system_read(State(s): State<AppState>, Path(id): Path<String>) -> FhirResult {
-    let snap = s.snapshot.load_full();
-    let b = s.fhir.builtins(&snap);
-    b.systems
-        .iter()
-        .map(|c| &c.resource)
-        .find(|r| r["id"].as_str() == Some(id.as_str()))
-        .map(|r| ok(r.clone()))
-        .unwrap_or_else(|| {
-            Err(FhirError::not_found(format!("CodeSystem/{id} does not exist; GET /fhir/CodeSystem lists them")))
-        })
+    off_thread(&s.clone(), move |_| {
+        let snap = s.snapshot.load_full();
+        let b = s.fhir.builtins(&snap);
+        b.systems
+            .iter()
+            .map(|c| &c.resource)
+            .find(|r| r["id"].as_str() == Some(id.as_str()))
+            .map(|r| ok(r.clone()))
+            .unwrap_or_else(|| {
+                Err(FhirError::not_found(format!("CodeSystem/{id} does not exist; GET /fhir/CodeSystem lists them")))
+            })
+    })
+    .await
 }
 
 /// The implicit value set of each built-in system (`{url}?fhir_vs`).
@@ -324,14 +414,20 @@ fn implicit_value_sets(s: &AppState) -> Vec<Value> {
 }
 
 async fn value_set_search(State(s): State<AppState>, RawQuery(q): RawQuery) -> FhirResult {
-    let pairs = query_pairs(q.as_deref());
-    ok(bundle(implicit_value_sets(&s).into_iter().filter(|r| matches_search(r, &pairs)).collect()))
+    off_thread(&s.clone(), move |_| {
+        let pairs = query_pairs(q.as_deref());
+        ok(bundle(implicit_value_sets(&s).into_iter().filter(|r| matches_search(r, &pairs)).collect()))
+    })
+    .await
 }
 
 async fn value_set_read(State(s): State<AppState>, Path(id): Path<String>) -> FhirResult {
-    implicit_value_sets(&s).into_iter().find(|r| r["id"].as_str() == Some(id.as_str())).map(ok).unwrap_or_else(|| {
-        Err(FhirError::not_found(format!("ValueSet/{id} does not exist; GET /fhir/ValueSet lists them")))
+    off_thread(&s.clone(), move |_| {
+        implicit_value_sets(&s).into_iter().find(|r| r["id"].as_str() == Some(id.as_str())).map(ok).unwrap_or_else(|| {
+            Err(FhirError::not_found(format!("ValueSet/{id} does not exist; GET /fhir/ValueSet lists them")))
+        })
     })
+    .await
 }
 
 async fn concept_map_search(State(s): State<AppState>, RawQuery(q): RawQuery) -> FhirResult {

@@ -112,7 +112,7 @@ pub fn expand(reg: &Registry, params: &Params, langs: &Languages) -> Result<Valu
     let count = params.int("count").map_err(FhirError::invalid)?.map(|c| c.max(0) as usize);
     ex.text_filter = filter.clone();
     // Autocomplete asks for a page: search no deeper than that page.
-    ex.search_limit = count.map_or(MAX_EXPANSION, |c| (offset + c).clamp(1, MAX_EXPANSION));
+    ex.search_limit = count.map_or(MAX_EXPANSION, |c| offset.saturating_add(c).clamp(1, MAX_EXPANSION));
     let mut members = ex.expand(&vs)?;
     if let Some(f) = &filter {
         members = filter_members(members, f);

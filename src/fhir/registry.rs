@@ -34,6 +34,8 @@ pub struct Registry {
     pub code_systems: Vec<Arc<CodeSystem>>,
     pub value_sets: Vec<Value>,
     pub concept_maps: Vec<Value>,
+    /// When the request times out: long work (expansions) stops past it.
+    pub deadline: Option<std::time::Instant>,
 }
 
 /// Why a code system could not be had.
@@ -76,7 +78,14 @@ pub fn compare_versions(a: &str, b: &str) -> std::cmp::Ordering {
 
 impl Registry {
     pub fn new(snapshot: Arc<Snapshot>, builtins: Arc<Builtins>) -> Registry {
-        Registry { snapshot, builtins, code_systems: Vec::new(), value_sets: Vec::new(), concept_maps: Vec::new() }
+        Registry {
+            snapshot,
+            builtins,
+            code_systems: Vec::new(),
+            value_sets: Vec::new(),
+            concept_maps: Vec::new(),
+            deadline: None,
+        }
     }
 
     /// Adds a resource of the request (`CodeSystem`, `ValueSet`, `ConceptMap`).

@@ -5,6 +5,11 @@
 //! Guarantees: an expansion lists each (system, version, code) once, in the
 //! order of the includes and, within an include, in the order the code
 //! system defines its concepts; a cycle of imports is an error, not a hang.
+//! The work is bounded: at most [`MAX_COMPOSE_PARTS`] includes and excludes
+//! per value set, [`MAX_IMPORT_DEPTH`] nested imports and [`MAX_IMPORTS`]
+//! imports in all (each value set is expanded once however often it is
+//! imported), [`MAX_MEMBERS`] codes gathered; past the request's deadline
+//! ([`Registry::deadline`]) the expansion stops with a timeout.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -15,6 +20,19 @@ use serde_json::Value;
 use super::cs::CodeSystem;
 use super::outcome::{FhirError, Issue};
 use super::registry::{Missing, Registry, split_canonical, version_matches};
+
+/// Most includes plus excludes in one value set's `compose`.
+pub const MAX_COMPOSE_PARTS: usize = 256;
+/// Deepest chain of imported value sets.
+pub const MAX_IMPORT_DEPTH: usize = 16;
+/// Most value set imports in one expansion.
+pub const MAX_IMPORTS: usize = 256;
+/// Most codes gathered by one expansion before it is refused as too costly.
+pub const MAX_MEMBERS: usize = 2_000_000;
+
+fn too_costly(text: String) -> FhirError {
+    FhirError::new(axum::http::StatusCode::UNPROCESSABLE_ENTITY, Issue::error("too-costly", text))
+}
 
 /// One code of an expansion.
 #[derive(Clone)]
@@ -71,6 +89,10 @@ pub struct Expander<'r> {
     /// Whether a search stopped at `search_limit` (the total is then unknown).
     pub truncated: bool,
     hits: std::collections::HashMap<usize, Vec<usize>>,
+    /// Imported value sets already expanded, by canonical.
+    imported: std::collections::HashMap<String, Vec<Member>>,
+    imports: usize,
+    gathered: usize,
 }
 
 /// `url|version` of a value set, as messages name it.
@@ -95,7 +117,26 @@ impl<'r> Expander<'r> {
             search_limit: 1000,
             truncated: false,
             hits: std::collections::HashMap::new(),
+            imported: std::collections::HashMap::new(),
+            imports: 0,
+            gathered: 0,
         }
+    }
+
+    /// Stops the expansion when the request's time is up or it grew too big.
+    fn check_budget(&self) -> Result<(), FhirError> {
+        if self.reg.deadline.is_some_and(|d| std::time::Instant::now() > d) {
+            return Err(FhirError::new(
+                axum::http::StatusCode::REQUEST_TIMEOUT,
+                Issue::error("timeout", "The expansion took longer than the request time allowed: narrow the value set"),
+            ));
+        }
+        if self.gathered > MAX_MEMBERS {
+            return Err(too_costly(format!(
+                "The expansion gathered more than {MAX_MEMBERS} codes: narrow the value set"
+            )));
+        }
+        Ok(())
     }
 
     /// Every member of `vs`.
@@ -126,6 +167,16 @@ impl<'r> Expander<'r> {
                 return Ok(Vec::new());
             }
         };
+        let parts = ["include", "exclude"]
+            .iter()
+            .map(|k| compose.get(*k).and_then(Value::as_array).map_or(0, Vec::len))
+            .sum::<usize>();
+        if parts > MAX_COMPOSE_PARTS {
+            return Err(too_costly(format!(
+                "The value set '{}' has {parts} includes and excludes; at most {MAX_COMPOSE_PARTS} are expanded",
+                vs_canonical(vs)
+            )));
+        }
         let mut out: Vec<Member> = Vec::new();
         let mut seen: HashSet<(String, Option<String>, String)> = HashSet::new();
         for (i, inc) in compose.get("include").and_then(Value::as_array).into_iter().flatten().enumerate() {
@@ -161,6 +212,14 @@ impl<'r> Expander<'r> {
     }
 
     fn include(&mut self, vs: &Value, inc: &Value, path: &str) -> Result<Vec<Member>, FhirError> {
+        self.check_budget()?;
+        let set = self.include_inner(vs, inc, path)?;
+        self.gathered += set.len();
+        self.check_budget()?;
+        Ok(set)
+    }
+
+    fn include_inner(&mut self, vs: &Value, inc: &Value, path: &str) -> Result<Vec<Member>, FhirError> {
         let mut set: Option<Vec<Member>> = None;
         if let Some(system) = inc.get("system").and_then(Value::as_str) {
             let version = inc.get("version").and_then(Value::as_str);
@@ -250,9 +309,26 @@ impl<'r> Expander<'r> {
         };
         let canonical = vs_canonical(&vs);
         if !self.used_valuesets.contains(&canonical) {
-            self.used_valuesets.push(canonical);
+            self.used_valuesets.push(canonical.clone());
         }
-        self.expand(&vs)
+        self.imports += 1;
+        if self.imports > MAX_IMPORTS || self.stack.len() >= MAX_IMPORT_DEPTH {
+            return Err(too_costly(format!(
+                "The value set imports more than {MAX_IMPORTS} value sets, or nests them deeper than {MAX_IMPORT_DEPTH}"
+            )));
+        }
+        // A value set imported twice is expanded once (but a cycle is still found).
+        let key = if u.starts_with('#') { None } else { Some(canonical.clone()) };
+        if let Some(members) = key.as_ref().and_then(|k| self.imported.get(k))
+            && !self.stack.contains(&canonical)
+        {
+            return Ok(members.clone());
+        }
+        let members = self.expand(&vs)?;
+        if let Some(k) = key {
+            self.imported.insert(k, members.clone());
+        }
+        Ok(members)
     }
 }
 

@@ -16,7 +16,11 @@
 //! Guarantees: a snapshot is written into a temporary folder and renamed
 //! into place only when complete, so a crash never leaves a half index; a
 //! build whose inputs did not change does nothing; builds and fetches take a
-//! lock so concurrent processes do not collide.
+//! lock so concurrent processes do not collide. The manifest lists the
+//! sha256 of every other file of the snapshot, checked when it is opened: a
+//! changed or damaged file refuses the snapshot with a rebuild hint.
+//! `index/CURRENT` names the snapshot last put in service ([`mark_current`]):
+//! a build alone never moves it.
 
 pub(crate) mod fuzzy;
 mod snapshot;
@@ -40,7 +44,7 @@ use crate::sources::{self, LoadReport, SourcesFile};
 
 /// Bumped whenever the snapshot layout or the analysis changes, so that old
 /// snapshots are rebuilt.
-pub const FORMAT: u32 = 3;
+pub const FORMAT: u32 = 4;
 
 /// What a snapshot was built from and what it holds.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -53,6 +57,9 @@ pub struct Manifest {
     pub build_ms: u64,
     pub inputs: Vec<InputFile>,
     pub systems: Vec<SystemSummary>,
+    /// sha256 of every file of the snapshot but the manifest, by path
+    /// relative to the snapshot folder (`/`-separated).
+    pub files: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -127,6 +134,11 @@ pub fn inputs(paths: &Paths, sources: &SourcesFile) -> Result<(String, Vec<Input
     }
     let mut key =
         format!("format {FORMAT}\nversion {}\ncode {}\n", env!("CARGO_PKG_VERSION"), env!("HARMONIE_SNAPSHOT_CODE"));
+    // A thesaurus with a `valid_to` column retires concepts as dates pass:
+    // its snapshot is valid for the day it was built.
+    if sources.sources.iter().any(|s| s.columns.as_ref().is_some_and(|c| c.contains_key("valid_to"))) {
+        key.push_str(&format!("date {}\n", crate::clock::today()));
+    }
     key.push_str(&sha256_file(&paths.sources)?);
     for f in &files {
         key.push_str(&format!("\n{} {} {}", f.source, f.role, f.sha256));
@@ -141,7 +153,6 @@ pub fn build(paths: &Paths, sources: &SourcesFile, force: bool) -> Result<BuildO
     let (id, input_files) = inputs(paths, sources)?;
     let dir = paths.index.join(&id);
     if dir.join("manifest.json").exists() && !force {
-        write_current(paths, &id)?;
         return Ok(BuildOutcome { id, dir, built: false });
     }
     let started = Instant::now();
@@ -205,6 +216,7 @@ pub fn build(paths: &Paths, sources: &SourcesFile, force: bool) -> Result<BuildO
             build_ms: started.elapsed().as_millis() as u64,
             inputs: input_files,
             systems: summaries,
+            files: checksums(&tmp)?,
         };
         // The manifest is written last: its presence marks a complete snapshot.
         write_json(&tmp.join("manifest.json"), &manifest)
@@ -217,10 +229,36 @@ pub fn build(paths: &Paths, sources: &SourcesFile, force: bool) -> Result<BuildO
         std::fs::remove_dir_all(&dir).with_context(|| format!("cannot replace {}", dir.display()))?;
     }
     std::fs::rename(&tmp, &dir).with_context(|| format!("cannot move {} to {}", tmp.display(), dir.display()))?;
-    let previous = std::fs::read_to_string(paths.index.join("CURRENT")).unwrap_or_default();
-    write_current(paths, &id)?;
-    remove_old_snapshots(&paths.index, &[id.as_str(), previous.trim()])?;
+    // The snapshot in service (CURRENT) is kept: a server may still read it.
+    let current = std::fs::read_to_string(paths.index.join("CURRENT")).unwrap_or_default();
+    remove_old_snapshots(&paths.index, &[id.as_str(), current.trim()])?;
     Ok(BuildOutcome { id, dir, built: true })
+}
+
+/// Whether a file of a snapshot folder is part of the snapshot (tantivy's
+/// lock files are not: readers may create them).
+fn is_snapshot_file(relative: &str) -> bool {
+    relative != "manifest.json" && !relative.rsplit('/').next().unwrap_or_default().starts_with(".tantivy-")
+}
+
+/// The sha256 of every file of a snapshot folder, by relative path.
+fn checksums(dir: &Path) -> Result<std::collections::BTreeMap<String, String>> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).with_context(|| format!("cannot list {}", d.display()))? {
+            let p = e?.path();
+            if p.is_dir() {
+                stack.push(p);
+                continue;
+            }
+            let rel = p.strip_prefix(dir).unwrap_or(&p).to_string_lossy().replace('\\', "/");
+            if is_snapshot_file(&rel) {
+                out.insert(rel, sha256_file(&p)?);
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// Loads the declared correspondence tables, with target codes made
@@ -277,8 +315,10 @@ fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
         .with_context(|| format!("cannot write {}", path.display()))
 }
 
-/// Records the id of the snapshot to serve in `index/CURRENT` (atomically).
-fn write_current(paths: &Paths, id: &str) -> Result<()> {
+/// Records `id` as the snapshot in service in `index/CURRENT` (atomically).
+/// Called once the snapshot is open (and, for a server, swapped in), so
+/// that the disk never names a snapshot that is not the one served.
+pub fn mark_current(paths: &Paths, id: &str) -> Result<()> {
     let tmp = paths.index.join(".CURRENT.part");
     std::fs::write(&tmp, format!("{id}\n")).with_context(|| format!("cannot write {}", tmp.display()))?;
     std::fs::rename(&tmp, paths.index.join("CURRENT")).context("cannot update index/CURRENT")
@@ -321,9 +361,17 @@ pub enum Prepare {
 }
 
 /// Opens the snapshot of the current inputs, fetching and building first
-/// when allowed. With [`Prepare::OpenOnly`], falls back to the snapshot named
-/// in `index/CURRENT`.
+/// when allowed, and marks it current. With [`Prepare::OpenOnly`], opens
+/// the snapshot named in `index/CURRENT`.
 pub fn open_current(paths: &Paths, prepare: Prepare) -> Result<Snapshot> {
+    let snap = prepare_snapshot(paths, prepare)?;
+    mark_current(paths, &snap.manifest.id)?;
+    Ok(snap)
+}
+
+/// [`open_current`] without marking: for a server that marks the snapshot
+/// current only once it serves it.
+pub fn prepare_snapshot(paths: &Paths, prepare: Prepare) -> Result<Snapshot> {
     let sources = SourcesFile::read(&paths.sources)?;
     if prepare == Prepare::FetchAndBuild {
         if !fetch::is_complete(paths, &sources) {

@@ -99,14 +99,15 @@ pub(super) fn write_codes(path: &Path, systems: &[CodeSystem]) -> Result<()> {
 }
 
 impl Snapshot {
-    /// Opens the snapshot in `dir`.
+    /// Opens the snapshot in `dir`, checking every file against the sha256
+    /// the manifest lists: a snapshot changed or damaged on disk is refused
+    /// with what to do, never served.
     pub fn open(dir: &Path) -> Result<Snapshot> {
-        let read = |name: &str| {
-            std::fs::read(dir.join(name)).with_context(|| {
-                format!("snapshot {}: cannot read {name}; rebuild it with `harmonie build --force`", dir.display())
-            })
-        };
-        let manifest: Manifest = serde_json::from_slice(&read("manifest.json")?).context("corrupt manifest.json")?;
+        let rebuild = "rebuild it with `harmonie build --force`";
+        let manifest_bytes = std::fs::read(dir.join("manifest.json"))
+            .with_context(|| format!("snapshot {}: cannot read manifest.json; {rebuild}", dir.display()))?;
+        let manifest: Manifest = serde_json::from_slice(&manifest_bytes)
+            .with_context(|| format!("snapshot {}: corrupt manifest.json; {rebuild}", dir.display()))?;
         if manifest.format != FORMAT {
             bail!(
                 "snapshot {} has format {}, this harmonie reads {FORMAT}: run `harmonie build`",
@@ -114,10 +115,34 @@ impl Snapshot {
                 manifest.format
             );
         }
+        let check = |name: &str, bytes: &[u8]| -> Result<()> {
+            match manifest.files.get(name) {
+                Some(sum) if *sum == crate::fetch::sha256_hex(bytes) => Ok(()),
+                Some(_) => bail!("snapshot {}: {name} does not match its checksum (changed or damaged); {rebuild}", dir.display()),
+                None => bail!("snapshot {}: {name} is not listed in the manifest; {rebuild}", dir.display()),
+            }
+        };
+        let read = |name: &str| -> Result<Vec<u8>> {
+            let bytes = std::fs::read(dir.join(name))
+                .with_context(|| format!("snapshot {}: cannot read {name}; {rebuild}", dir.display()))?;
+            check(name, &bytes)?;
+            Ok(bytes)
+        };
+        // Every listed file exists and matches, the text index's included.
+        for name in manifest.files.keys() {
+            if !dir.join(name).is_file() {
+                bail!("snapshot {}: {name} is missing; {rebuild}", dir.display());
+            }
+            if name.starts_with("text/") {
+                read(name)?;
+            }
+        }
         let systems: Vec<CodeSystem> =
             serde_json::from_slice(&read("systems.json")?).context("corrupt systems.json")?;
         let codes = fst::Map::new(read("codes.fst")?).context("corrupt codes.fst")?;
-        let text = TextIndex::open(&dir.join("text"))?;
+        let text_dir = dir.join("text");
+        let text = std::panic::catch_unwind(|| TextIndex::open(&text_dir))
+            .map_err(|_| anyhow::anyhow!("snapshot {}: the text index cannot be opened; {rebuild}", dir.display()))??;
         let expansion_list: Vec<crate::lexicon::Expansion> =
             serde_json::from_slice(&read("lexicon.json")?).context("corrupt lexicon.json")?;
         let mut expansions: std::collections::HashMap<String, Vec<crate::lexicon::Expansion>> = Default::default();
@@ -344,6 +369,10 @@ impl Snapshot {
     /// Concepts of `system` whose canonical code is one keystroke (an edit or
     /// a transposition) away from `code`, in code order, at most `limit`.
     pub fn near_codes(&self, system: usize, code: &str, limit: usize) -> Vec<ConceptRef> {
+        // The automaton grows with the input: a long "code" is no code.
+        if code.chars().nth(crate::codes::MAX_CODE_CHARS).is_some() {
+            return Vec::new();
+        }
         let prefix = code_key(&self.systems[system].id, "");
         let key = code_key(&self.systems[system].id, code);
         let Ok(key) = std::str::from_utf8(&key) else { return Vec::new() };

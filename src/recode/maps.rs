@@ -17,7 +17,7 @@ use std::path::Path;
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 
-use crate::table::TableReader;
+use crate::table::{CsvOptions, TableReader};
 
 /// How a target relates to its source code.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -120,7 +120,7 @@ impl ConceptMap {
     }
 
     fn read_naf1_naf2(&mut self, path: &Path) -> Result<()> {
-        let table = TableReader::open(path, None)?;
+        let table = TableReader::open(path, CsvOptions::project_file())?;
         let rows: Vec<Vec<String>> = std::iter::once(Ok(table.header().to_vec()))
             .chain(table.map(|r| r.map(|r| r.fields)))
             .collect::<Result<_>>()?;
@@ -174,7 +174,7 @@ impl ConceptMap {
     }
 
     fn read_naf2_naf2025(&mut self, path: &Path) -> Result<()> {
-        let mut table = TableReader::open(path, None)?;
+        let mut table = TableReader::open(path, CsvOptions::project_file())?;
         let col = |t: &TableReader, names: &[&str]| names.iter().find_map(|n| t.column(n).ok());
         let (Some(old), Some(new)) =
             (col(&table, &["NAFold-code", "NAF old code"]), col(&table, &["NAFnew-code", "NAF new code"]))
@@ -206,7 +206,7 @@ impl ConceptMap {
     }
 
     fn read_pcs2003_2020(&mut self, path: &Path) -> Result<()> {
-        let mut table = TableReader::open(path, None)?;
+        let mut table = TableReader::open(path, CsvOptions::project_file())?;
         let (src, dst, pct) = (table.column("PCS2003")?, table.column("PCS2020")?, table.column("pct")?);
         for row in table.by_ref() {
             let row = row?;
@@ -227,7 +227,7 @@ impl ConceptMap {
     }
 
     fn read_mapping_csv(&mut self, path: &Path) -> Result<()> {
-        let mut table = TableReader::open(path, None)?;
+        let mut table = TableReader::open(path, CsvOptions::project_file())?;
         let (src, label, system, dst, eq) = (
             table.column("source_code")?,
             table.column("source_label")?,

@@ -165,7 +165,8 @@ impl<'a> Recoder<'a> {
         }
     }
 
-    fn none(note: String) -> Outcome {
+    /// No code: the row is kept with `note` saying why.
+    pub fn none(note: String) -> Outcome {
         Outcome {
             code: None,
             display: None,

@@ -1,6 +1,14 @@
 //! A whole table through the [`Recoder`]: streamed in batches (memory stays
 //! flat), two workers per batch, rows written back in input order, each
 //! input row exactly once.
+//!
+//! Guarantees: every record the reader gives comes out once, in order, with
+//! its original fields unchanged (a field missing from a short record is
+//! added empty; extra fields are kept in `harmonie_note`); a row whose
+//! recoding fails in any way, even by a bug, comes out as method `none`
+//! with the reason. A run that cannot read or write to the end stops with
+//! [`Summary::error`] set, so that no caller can mistake it for a complete
+//! run.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -45,13 +53,26 @@ pub struct Summary {
     pub malformed: u64,
     pub encoding: String,
     pub delimiter: String,
+    /// Rows whose recoding failed (kept, method `none`, the reason in
+    /// `harmonie_note`).
+    #[serde(default)]
+    pub failed: u64,
+    /// Why the run stopped before the end of the input, if it did: the rows
+    /// counted are the rows written.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 impl Summary {
+    /// Whether every input record was read and written.
+    pub fn complete(&self) -> bool {
+        self.error.is_none()
+    }
+
     /// One line for humans.
     pub fn describe(&self) -> String {
         let methods: Vec<String> = self.by_method.iter().map(|(m, n)| format!("{m} {n}")).collect();
-        format!(
+        let mut line = format!(
             "{} rows read ({}; separator {}): {}; {} for review; {} malformed",
             self.rows,
             self.encoding,
@@ -59,7 +80,14 @@ impl Summary {
             methods.join(", "),
             self.review,
             self.malformed
-        )
+        );
+        if self.failed > 0 {
+            line.push_str(&format!("; {} failed (kept, see harmonie_note)", self.failed));
+        }
+        if let Some(e) = &self.error {
+            line.push_str(&format!("; INCOMPLETE, stopped after {} rows: {e}", self.rows));
+        }
+        line
     }
 }
 
@@ -109,15 +137,15 @@ impl<'a> Job<'a> {
     }
 
     /// Recodes every row, handing each (input row, its output fields) to
-    /// `emit` in input order, and calling `progress` after each batch.
+    /// `emit` in input order, and calling `progress` after each batch. An
+    /// input or output error ends the run with [`Summary::error`] set.
     pub fn run(
         mut self,
         mut emit: impl FnMut(&Row, Vec<String>) -> Result<()>,
         mut progress: impl FnMut(u64),
-    ) -> Result<Summary> {
+    ) -> Summary {
         let width = self.table.header().len();
         let mut summary = Summary {
-            encoding: self.table.encoding.to_string(),
             delimiter: match self.table.delimiter {
                 b'\t' => "tab".into(),
                 d => (d as char).to_string(),
@@ -131,6 +159,7 @@ impl<'a> Job<'a> {
         loop {
             batch.clear();
             let mut end = false;
+            let mut read_error = None;
             while batch.len() < BATCH {
                 match self.table.next_row() {
                     None => {
@@ -138,29 +167,35 @@ impl<'a> Job<'a> {
                         break;
                     }
                     Some(Ok(row)) => batch.push(row),
-                    // The reader cannot go on (I/O): report what was read so far.
-                    Some(Err(e)) => return Err(e.context(format!("after {} rows", summary.rows + batch.len() as u64))),
+                    // The reader cannot go on (I/O): what was read is written, then the run stops.
+                    Some(Err(e)) => {
+                        read_error = Some(format!("{e:#}"));
+                        end = true;
+                        break;
+                    }
                 }
             }
             let half = batch.len().div_ceil(2);
             let (left, right) = batch.split_at(half);
-            let decide = |w: &mut Recoder, rows: &[Row]| -> Vec<Outcome> {
+            let decide = |w: &mut Recoder, rows: &[Row]| -> Vec<(Outcome, bool)> {
                 rows.iter()
                     .map(|row| {
                         let get = |c: Option<usize>| {
                             c.and_then(|i| row.fields.get(i)).map(String::as_str).unwrap_or_default()
                         };
-                        w.recode(get(code_col), get(label_col))
+                        recode_one(w, get(code_col), get(label_col))
                     })
                     .collect()
             };
             let [w1, w2] = &mut workers;
             let (a, b) = std::thread::scope(|s| {
                 let h = s.spawn(|| decide(w2, right));
-                (decide(w1, left), h.join())
+                let a = decide(w1, left);
+                // `recode_one` catches panics, so the worker cannot panic.
+                (a, h.join().unwrap_or_default())
             });
-            let outcomes = a.into_iter().chain(b.map_err(|_| anyhow::anyhow!("a recoding worker panicked"))?);
-            for (row, mut o) in batch.iter().zip(outcomes) {
+            let outcomes = a.into_iter().chain(b);
+            for (row, (mut o, failed)) in batch.iter().zip(outcomes) {
                 let mut fields = row.fields.clone();
                 if let Some(problem) = &row.problem {
                     summary.malformed += 1;
@@ -173,28 +208,55 @@ impl<'a> Job<'a> {
                     };
                 }
                 fields.resize(width.max(fields.len()), String::new());
-                summary.rows += 1;
+                summary.failed += u64::from(failed);
                 *summary.by_method.entry(o.method.as_str().to_string()).or_default() += 1;
                 summary.review += u64::from(o.review);
                 fields.extend(columns(&o));
-                emit(row, fields)?;
+                if let Err(e) = emit(row, fields) {
+                    summary.error = Some(format!("cannot write row {}: {e:#}", summary.rows + 1));
+                    break;
+                }
+                summary.rows += 1;
             }
             progress(summary.rows);
-            if end {
-                return Ok(summary);
+            if summary.error.is_none() {
+                summary.error = read_error.map(|e| format!("cannot read the input after {} rows: {e}", summary.rows));
+            }
+            if end || summary.error.is_some() {
+                summary.encoding = self.table.describe_encoding();
+                return summary;
             }
         }
     }
 }
 
-/// Recodes a table into CSV (the input's separator, UTF-8) on `out`.
-pub fn to_csv(job: Job, out: impl Write, progress: impl FnMut(u64)) -> Result<Summary> {
+/// Recodes one row; a panic (a bug) gives a row of method `none` with the
+/// reason, flagged `true`, rather than losing the row or the run.
+pub fn recode_one(w: &mut Recoder, code: &str, label: &str) -> (Outcome, bool) {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| w.recode(code, label))) {
+        Ok(o) => (o, false),
+        Err(_) => (
+            Recoder::none("internal error while recoding this row (logged); the row is kept as it was".into()),
+            true,
+        ),
+    }
+}
+
+/// Recodes a table into CSV (the input's separator, UTF-8) on `out`. An
+/// output that cannot be written sets [`Summary::error`].
+pub fn to_csv(job: Job, out: impl Write, progress: impl FnMut(u64)) -> Summary {
     let delimiter = job.table.delimiter;
     let mut w = csv::WriterBuilder::new().delimiter(delimiter).flexible(true).from_writer(out);
-    w.write_record(job.header())?;
-    let summary = job.run(|_, fields| Ok(w.write_record(&fields)?), progress)?;
-    w.flush()?;
-    Ok(summary)
+    if let Err(e) = w.write_record(job.header()) {
+        return Summary { error: Some(format!("cannot write the header: {e}")), ..Summary::default() };
+    }
+    let mut summary = job.run(|_, fields| Ok(w.write_record(&fields)?), progress);
+    if let Err(e) = w.flush()
+        && summary.error.is_none()
+    {
+        summary.error = Some(format!("cannot write the output: {e}"));
+    }
+    summary
 }
 
 /// Counts rows per method, for tests and reports.

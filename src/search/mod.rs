@@ -121,9 +121,17 @@ struct SortKey {
 
 /// Searches `snap`. Deterministic: the same snapshot and request give the
 /// same hits in the same order.
+///
+/// A query longer than [`MAX_QUERY_CHARS`] is cut there (the HTTP API
+/// refuses it with a 400 before; recoding passes whole labels), so the work
+/// a search does stays bounded.
 pub fn search(snap: &Snapshot, req: &SearchRequest) -> Result<Vec<Hit>> {
-    let q = req.q.trim();
-    let typing = !req.q.ends_with(|c: char| c.is_whitespace() || c.is_ascii_punctuation());
+    let whole = match req.q.char_indices().nth(MAX_QUERY_CHARS) {
+        Some((cut, _)) => &req.q[..cut],
+        None => req.q,
+    };
+    let q = whole.trim();
+    let typing = !whole.ends_with(|c: char| c.is_whitespace() || c.is_ascii_punctuation());
     if q.is_empty() || req.limit == 0 {
         return Ok(Vec::new());
     }

@@ -16,7 +16,7 @@ use quick_xml::events::Event;
 use super::{LoadReport, SourceDecl, clean};
 use crate::codes::CodeSyntax;
 use crate::model::{CodeSystem, Concept, Designation, DesignationKind, Status};
-use crate::table::TableReader;
+use crate::table::{CsvOptions, TableReader};
 
 const ROOT: &str = "TEP";
 const LEVELS: [&str; 8] =
@@ -137,7 +137,7 @@ pub fn load_owl(decl: &SourceDecl, path: &Path, system: &mut CodeSystem, report:
 
 /// Reads the TEP source workbook into `system`.
 pub fn load_workbook(decl: &SourceDecl, path: &Path, system: &mut CodeSystem, report: &mut LoadReport) -> Result<()> {
-    let table = TableReader::open(path, None)?;
+    let table = TableReader::open(path, CsvOptions::project_file())?;
     let mut last_at_level: Vec<Option<String>> = vec![None; LEVELS.len()];
     let mut concepts = Vec::new();
     for row in table {

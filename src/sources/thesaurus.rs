@@ -17,7 +17,7 @@ use anyhow::{Context, Result, bail};
 use super::{LoadReport, SourceDecl, clean};
 use crate::codes::CodeSyntax;
 use crate::model::{CodeSystem, Concept, Designation, DesignationKind, Status};
-use crate::table::TableReader;
+use crate::table::{CsvOptions, TableReader};
 
 const ROLES: [&str; 9] = ["code", "label", "parent", "synonyms", "definition", "source", "status", "valid_to", "level"];
 
@@ -34,7 +34,7 @@ pub fn load(decl: &SourceDecl, path: &Path, system: &mut CodeSystem, report: &mu
             bail!("source {}: unknown column role {role:?} in [source.columns] (known: {})", decl.id, ROLES.join(", "));
         }
     }
-    let mut table = TableReader::open(path, None)?;
+    let mut table = TableReader::open(path, CsvOptions::project_file())?;
     let mut col: HashMap<&str, usize> = HashMap::new();
     for (role, name) in columns {
         let i = table.column(name).with_context(|| {

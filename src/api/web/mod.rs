@@ -93,6 +93,23 @@ async fn asset(Path(file): Path<String>, headers: HeaderMap) -> Response {
     resp
 }
 
+/// An error page for what a layer or the API answered to a browser: the
+/// status, a French title for it, and the detail.
+pub fn error_page(status: StatusCode, detail: &str) -> Response {
+    let title = match status {
+        StatusCode::NOT_FOUND => "Page introuvable",
+        StatusCode::METHOD_NOT_ALLOWED => "Méthode non permise",
+        StatusCode::REQUEST_TIMEOUT => "Délai dépassé",
+        StatusCode::PAYLOAD_TOO_LARGE => "Envoi trop volumineux",
+        StatusCode::SERVICE_UNAVAILABLE => "Serveur occupé",
+        s if s.is_server_error() => "Erreur interne",
+        _ => "Requête invalide",
+    };
+    let mut resp = PageError::new(status, title, detail.to_string()).into_response();
+    *resp.status_mut() = status;
+    resp
+}
+
 /// The page of an unknown address.
 pub fn not_found_page() -> Response {
     PageError::new(
