@@ -257,12 +257,7 @@ impl TableReader {
         } else {
             Vec::new()
         };
-        Ok(TableReader {
-            header,
-            delimiter,
-            source: Source::Csv { reader: csv, record, comments },
-            seen: Some(seen),
-        })
+        Ok(TableReader { header, delimiter, source: Source::Csv { reader: csv, record, comments }, seen: Some(seen) })
     }
 
     /// How the bytes read so far were decoded.

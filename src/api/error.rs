@@ -62,9 +62,9 @@ impl From<super::JobError> for ApiError {
     fn from(e: super::JobError) -> ApiError {
         match e {
             super::JobError::Busy => busy("requests"),
-            super::JobError::Failed => {
-                ApiError::internal("Erreur interne / internal error: the request failed and was logged; retry or report it")
-            }
+            super::JobError::Failed => ApiError::internal(
+                "Erreur interne / internal error: the request failed and was logged; retry or report it",
+            ),
         }
     }
 }
@@ -75,7 +75,9 @@ pub fn busy(what: &str) -> ApiError {
     ApiError::new(
         StatusCode::SERVICE_UNAVAILABLE,
         "busy",
-        format!("Serveur occupé, réessayer / server busy: as many {what} as allowed are running; retry in a few seconds"),
+        format!(
+            "Serveur occupé, réessayer / server busy: as many {what} as allowed are running; retry in a few seconds"
+        ),
     )
 }
 
@@ -97,8 +99,10 @@ impl IntoResponse for ApiError {
             resp.headers_mut().insert(header::RETRY_AFTER, axum::http::HeaderValue::from_static("2"));
         }
         if self.status == StatusCode::UNAUTHORIZED {
-            resp.headers_mut()
-                .insert(header::WWW_AUTHENTICATE, axum::http::HeaderValue::from_static("Bearer realm=\"harmonie-admin\""));
+            resp.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                axum::http::HeaderValue::from_static("Bearer realm=\"harmonie-admin\""),
+            );
         }
         resp
     }
@@ -147,7 +151,8 @@ fn audience(req: &Request) -> Audience {
         return Audience::Fhir;
     }
     let html = req.headers().get(header::ACCEPT).is_some_and(|a| a.to_str().is_ok_and(|a| a.contains("text/html")));
-    let api = ["/v1/", "/admin/", "/healthz", "/readyz", "/metrics", "/openapi.json"].iter().any(|p| path.starts_with(p));
+    let api =
+        ["/v1/", "/admin/", "/healthz", "/readyz", "/metrics", "/openapi.json"].iter().any(|p| path.starts_with(p));
     if html && !api { Audience::Browser } else { Audience::Api }
 }
 

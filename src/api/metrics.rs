@@ -124,9 +124,19 @@ impl Metrics {
 pub async fn record(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let started = Instant::now();
     let route = req.extensions().get::<MatchedPath>().cloned();
-    let method = req.method().clone();
+    // Clients may send any method name: only the standard ones become labels.
+    let method: &'static str = match req.method().as_str() {
+        "GET" => "GET",
+        "POST" => "POST",
+        "HEAD" => "HEAD",
+        "OPTIONS" => "OPTIONS",
+        "PUT" => "PUT",
+        "DELETE" => "DELETE",
+        "PATCH" => "PATCH",
+        _ => "other",
+    };
     let resp = next.run(req).await;
     let route = route.as_ref().map_or("unmatched", |p| p.as_str());
-    state.metrics.observe(route, method.as_str(), resp.status().as_u16(), started.elapsed().as_secs_f64());
+    state.metrics.observe(route, method, resp.status().as_u16(), started.elapsed().as_secs_f64());
     resp
 }

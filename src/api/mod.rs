@@ -237,8 +237,7 @@ async fn security_headers(req: axum::extract::Request, next: axum::middleware::N
 /// `https://sst.example.fr`.
 pub fn check_cors_origins(origins: &[String]) -> Result<()> {
     for o in origins {
-        if o != "*" && (HeaderValue::from_str(o).is_err() || !(o.starts_with("http://") || o.starts_with("https://")))
-        {
+        if o != "*" && (HeaderValue::from_str(o).is_err() || !(o.starts_with("http://") || o.starts_with("https://"))) {
             anyhow::bail!("--cors-origin {o:?} is not an origin: give '*' or origins such as https://sst.example.fr");
         }
     }
@@ -263,9 +262,19 @@ pub async fn serve(
     state: AppState,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> Result<()> {
-    use hyper_util::rt::{TokioIo, TokioTimer};
     let config = state.config.clone();
-    let app = router(state);
+    serve_app(listener, router(state), &config, shutdown).await
+}
+
+/// [`serve`] for an application built by the caller ([`app`] with more
+/// routes, as tests do).
+pub async fn serve_app(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    config: &ServerConfig,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> Result<()> {
+    use hyper_util::rt::{TokioIo, TokioTimer};
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new()).header_read_timeout(config.header_timeout);
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();

@@ -112,12 +112,14 @@ pub async fn recode(
             format!("threshold doit être entre 0 et 1 / must be between 0 and 1, got {threshold}"),
         ));
     }
-    let opts = Options { system: snap.systems[system].id.clone(), code_col: p.code_col, label_col: p.label_col, threshold };
+    let opts =
+        Options { system: snap.systems[system].id.clone(), code_col: p.code_col, label_col: p.label_col, threshold };
     if opts.code_col.is_none() && opts.label_col.is_none() {
         return Err(ApiError::bad_request("missing parameter", "donner / give code_col, label_col or both"));
     }
     let limit = state.config.max_recode_bytes;
-    let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    let declared =
+        headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > limit) {
         return Err(too_large(limit));
     }

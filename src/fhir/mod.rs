@@ -40,8 +40,12 @@ use registry::{Builtins, Registry};
 /// that slot's [`OnceLock`] (on blocking threads), the others go on.
 #[derive(Default)]
 pub struct Cache {
-    current: Mutex<Option<(String, Arc<OnceLock<Arc<Builtins>>>)>>,
+    /// The snapshot id and its slot.
+    current: Mutex<Option<(String, Slot)>>,
 }
+
+/// The builtins of one snapshot, built once by the first request needing them.
+type Slot = Arc<OnceLock<Arc<Builtins>>>;
 
 impl Cache {
     /// The builtins of `snap`, built on first use.
@@ -279,7 +283,10 @@ async fn batch_validate(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 outcome::Issue::error(
                     "too-costly",
-                    format!("{} validations in one request; at most {MAX_BATCH_ENTRIES}: split the batch", validations.len()),
+                    format!(
+                        "{} validations in one request; at most {MAX_BATCH_ENTRIES}: split the batch",
+                        validations.len()
+                    ),
                 ),
             ));
         }
@@ -292,8 +299,8 @@ async fn batch_validate(
                     one.push((*p).clone());
                 }
             }
-            let result = ops::validate_code(&call.reg, &one, &call.langs, true)
-                .unwrap_or_else(|e| outcome::outcome(&e.issues));
+            let result =
+                ops::validate_code(&call.reg, &one, &call.langs, true).unwrap_or_else(|e| outcome::outcome(&e.issues));
             out.resource("validation", result);
         }
         ok(out.build())
@@ -423,9 +430,9 @@ async fn value_set_search(State(s): State<AppState>, RawQuery(q): RawQuery) -> F
 
 async fn value_set_read(State(s): State<AppState>, Path(id): Path<String>) -> FhirResult {
     off_thread(&s.clone(), move |_| {
-        implicit_value_sets(&s).into_iter().find(|r| r["id"].as_str() == Some(id.as_str())).map(ok).unwrap_or_else(|| {
-            Err(FhirError::not_found(format!("ValueSet/{id} does not exist; GET /fhir/ValueSet lists them")))
-        })
+        implicit_value_sets(&s).into_iter().find(|r| r["id"].as_str() == Some(id.as_str())).map(ok).unwrap_or_else(
+            || Err(FhirError::not_found(format!("ValueSet/{id} does not exist; GET /fhir/ValueSet lists them"))),
+        )
     })
     .await
 }

@@ -128,7 +128,10 @@ impl<'r> Expander<'r> {
         if self.reg.deadline.is_some_and(|d| std::time::Instant::now() > d) {
             return Err(FhirError::new(
                 axum::http::StatusCode::REQUEST_TIMEOUT,
-                Issue::error("timeout", "The expansion took longer than the request time allowed: narrow the value set"),
+                Issue::error(
+                    "timeout",
+                    "The expansion took longer than the request time allowed: narrow the value set",
+                ),
             ));
         }
         if self.gathered > MAX_MEMBERS {

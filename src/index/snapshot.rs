@@ -118,7 +118,10 @@ impl Snapshot {
         let check = |name: &str, bytes: &[u8]| -> Result<()> {
             match manifest.files.get(name) {
                 Some(sum) if *sum == crate::fetch::sha256_hex(bytes) => Ok(()),
-                Some(_) => bail!("snapshot {}: {name} does not match its checksum (changed or damaged); {rebuild}", dir.display()),
+                Some(_) => bail!(
+                    "snapshot {}: {name} does not match its checksum (changed or damaged); {rebuild}",
+                    dir.display()
+                ),
                 None => bail!("snapshot {}: {name} is not listed in the manifest; {rebuild}", dir.display()),
             }
         };

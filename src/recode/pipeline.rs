@@ -235,10 +235,9 @@ impl<'a> Job<'a> {
 pub fn recode_one(w: &mut Recoder, code: &str, label: &str) -> (Outcome, bool) {
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| w.recode(code, label))) {
         Ok(o) => (o, false),
-        Err(_) => (
-            Recoder::none("internal error while recoding this row (logged); the row is kept as it was".into()),
-            true,
-        ),
+        Err(_) => {
+            (Recoder::none("internal error while recoding this row (logged); the row is kept as it was".into()), true)
+        }
     }
 }
 

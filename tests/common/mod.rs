@@ -82,18 +82,31 @@ pub fn serve_routes(
     config: harmonie::api::ServerConfig,
     extra: axum::Router<harmonie::api::AppState>,
 ) -> std::net::SocketAddr {
+    serve_until(snap, config, extra, std::future::pending()).0
+}
+
+/// [`serve_routes`] until `shutdown` completes; the handle ends when the
+/// server has drained its requests and stopped.
+pub fn serve_until(
+    snap: Arc<Snapshot>,
+    config: harmonie::api::ServerConfig,
+    extra: axum::Router<harmonie::api::AppState>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> (std::net::SocketAddr, std::thread::JoinHandle<()>) {
     let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
+    let handle = std::thread::spawn(move || {
         let rt = tokio::runtime::Runtime::new().unwrap();
         rt.block_on(async move {
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             tx.send(listener.local_addr().unwrap()).unwrap();
             let state = harmonie::api::AppState::shared(snap, config);
             let routes = harmonie::api::routes(&state.config).merge(extra);
-            axum::serve(listener, harmonie::api::app(state, routes)).await.unwrap();
+            let config = state.config.clone();
+            let app = harmonie::api::app(state, routes);
+            harmonie::api::serve_app(listener, app, &config, shutdown).await.unwrap();
         });
     });
-    rx.recv().unwrap()
+    (rx.recv().unwrap(), handle)
 }
 
 /// Runs `cmd` and returns its stdout and stderr; panics with both, saying
