@@ -223,10 +223,11 @@ fn ndjson_recoding_keeps_every_line_whatever_it_holds() {
     body.extend_from_slice(b"not json \xff\n");
     body.extend_from_slice(b"[1,2]\n");
     body.extend_from_slice("{\"code\":\"😀\",\"label\":\"Ã¨\"}\n".as_bytes());
+    body.extend_from_slice(b"   \t\r\n\xa0\n");
     let r = post(server(), "/v1/recode?system=naf&code_col=code&label_col=label", "application/x-ndjson", &body, &[]);
     assert_eq!(r.status, 200, "{}", r.text());
     let lines: Vec<Value> = r.text().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-    assert_eq!(lines.len(), 7, "six rows and the summary: {}", r.text());
+    assert_eq!(lines.len(), 8, "seven rows and the summary (a blank line is none): {}", r.text());
     assert_eq!(lines[0]["harmonie_code"], "10.71C");
     assert_eq!(lines[1]["label"], "BOUCHERIE ÉLÉGANTE", "Windows-1252 bytes read as such");
     assert_eq!(lines[2]["raw"], "x");
@@ -234,9 +235,10 @@ fn ndjson_recoding_keeps_every_line_whatever_it_holds() {
     assert_eq!(lines[3]["raw"], "not json ÿ");
     assert_eq!(lines[3]["harmonie_method"], "none");
     assert_eq!(lines[4]["line"], 5);
-    let summary = &lines[6]["summary"];
-    assert_eq!(summary["rows"], 6);
-    assert_eq!(summary["malformed"], 2);
+    assert_eq!(lines[6]["raw"], "\u{a0}", "a non-breaking space is not blank: kept");
+    let summary = &lines[7]["summary"];
+    assert_eq!(summary["rows"], 7);
+    assert_eq!(summary["malformed"], 3);
     assert!(summary.get("error").is_none());
 }
 

@@ -292,7 +292,8 @@ pub fn recode_ndjson(
         }
         let (line, latin) = crate::table::decode_text(&bytes);
         cp1252 |= latin;
-        if line.trim().is_empty() {
+        // Only lines of JSON whitespace are not records.
+        if line.trim_matches([' ', '\t', '\r', '\n']).is_empty() {
             continue;
         }
         let (mut obj, problem) = match serde_json::from_str::<serde_json::Value>(&line) {
