@@ -10,6 +10,7 @@ pub mod fetch;
 pub mod fhir;
 pub mod index;
 pub mod lexicon;
+pub mod memory;
 pub mod model;
 pub mod paths;
 pub mod recode;

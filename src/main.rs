@@ -185,6 +185,7 @@ fn run(cli: Cli) -> Result<()> {
                     tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
                 )
                 .init();
+            harmonie::memory::limit_arenas();
             let t = Instant::now();
             let snapshot = index::open_current(&paths, Prepare::FetchAndBuild)?;
             tracing::info!(snapshot = %snapshot.manifest.id, concepts = snapshot.len(), ms = t.elapsed().as_millis() as u64, "snapshot loaded");

@@ -208,6 +208,13 @@ async fn run_reload(state: AppState, generation: u64) {
             let previous = state.snapshot.load().manifest.id.clone();
             let (id, concepts) = (snap.manifest.id.clone(), snap.len());
             state.snapshot.store(std::sync::Arc::new(snap));
+            state.fhir.clear();
+            // Once requests on the old snapshot are over, give its memory back.
+            let later = state.config.request_timeout;
+            tokio::spawn(async move {
+                tokio::time::sleep(later).await;
+                let _ = tokio::task::spawn_blocking(crate::memory::trim).await;
+            });
             let paths = state.config.paths.clone();
             let marked = {
                 let id = id.clone();

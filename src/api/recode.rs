@@ -162,7 +162,10 @@ pub async fn recode(
     let (ready_tx, ready_rx) = oneshot::channel::<Result<(), String>>();
     let runtime = tokio::runtime::Handle::current();
     tokio::task::spawn_blocking(move || {
-        let _permit = permit;
+        // Held while rows are read and written; given back before the last
+        // frame, so that a client sending its next file right after the
+        // answer ends finds it free.
+        let permit = Some(permit);
         // A client that stops reading the answer ends the run after `idle`.
         let put = |out: Out| -> anyhow::Result<()> {
             runtime
@@ -175,6 +178,7 @@ pub async fn recode(
         if ndjson {
             let _ = ready_tx.send(Ok(()));
             let summary = recode_ndjson(&snap, system, &opts, reader, &send);
+            drop(permit);
             let line = serde_json::json!({ "summary": summary });
             if send(format!("{line}\n").into_bytes()).is_ok()
                 && let Some(e) = summary.error
@@ -188,6 +192,7 @@ pub async fn recode(
         let job = match job {
             Ok(job) => job,
             Err(e) => {
+                drop(permit);
                 let _ = ready_tx.send(Err(format!("{e:#}")));
                 return;
             }
@@ -195,6 +200,7 @@ pub async fn recode(
         let _ = ready_tx.send(Ok(()));
         let out = ChannelWriter { send: &send, buf: Vec::new() };
         let summary = pipeline::to_csv(job, out, |_| {});
+        drop(permit);
         match summary.error.clone() {
             None => drop(put(Out::Summary(summary))),
             Some(e) => {

@@ -63,6 +63,12 @@ impl Cache {
         };
         slot.get_or_init(|| Arc::new(Builtins::new(snap))).clone()
     }
+
+    /// Forgets the builtins (after a reload), so that the old snapshot's are
+    /// freed now rather than at the next FHIR request.
+    pub fn clear(&self) {
+        *self.current.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    }
 }
 
 /// Most entries of a `batch` Bundle, and most `validation`s of one
