@@ -1,10 +1,11 @@
 //! Tabular input: the one reader of CSV/TSV and spreadsheet files.
 //!
-//! * CSV/TSV in UTF-8, UTF-8 with BOM or Windows-1252/Latin-1, decided per
-//!   field as the stream goes: a field that is valid UTF-8 is read as UTF-8,
-//!   any other as Windows-1252 (which gives a character to every byte), so a
-//!   file whose first accent comes late, or a file made of parts in both
-//!   encodings, is read right and no byte is lost. `;`, `,` or tab (detected
+//! * CSV/TSV in UTF-8, UTF-8 with BOM or Windows-1252/Latin-1, decided as
+//!   the stream goes ([`Decoder`]): UTF-8 until a field is not valid UTF-8,
+//!   Windows-1252 (which gives a character to every byte) from that field
+//!   on, so a file whose first accent comes late, or whose UTF-8 part is
+//!   followed by a Windows-1252 part, is read right and no byte is lost.
+//!   `;`, `,` or tab (detected
 //!   on the first line outside quotes, or given), quoted fields with
 //!   separators and line breaks inside. Leading lines starting with `#` are
 //!   comments only in the project's own files ([`CsvOptions::project_file`]);
@@ -28,7 +29,7 @@ pub enum Encoding {
     Utf8,
     Utf8Bom,
     Windows1252,
-    /// Some fields were UTF-8 with accents, others Windows-1252.
+    /// UTF-8 with accents first, then Windows-1252.
     Mixed,
     /// A spreadsheet: cells are already text.
     Spreadsheet,
@@ -40,19 +41,9 @@ impl std::fmt::Display for Encoding {
             Encoding::Utf8 => "UTF-8",
             Encoding::Utf8Bom => "UTF-8 with BOM",
             Encoding::Windows1252 => "Windows-1252",
-            Encoding::Mixed => "mixed UTF-8 and Windows-1252",
+            Encoding::Mixed => "UTF-8, then Windows-1252",
             Encoding::Spreadsheet => "spreadsheet",
         })
-    }
-}
-
-/// Decodes text of unknown encoding: UTF-8 when the bytes are valid UTF-8,
-/// else Windows-1252, which maps every byte to a character (nothing is
-/// replaced or lost). The flag says whether Windows-1252 was used.
-pub fn decode_text(bytes: &[u8]) -> (String, bool) {
-    match std::str::from_utf8(bytes) {
-        Ok(s) => (s.to_string(), false),
-        Err(_) => (encoding_rs::WINDOWS_1252.decode_without_bom_handling(bytes).0.into_owned(), true),
     }
 }
 
@@ -80,19 +71,43 @@ impl CsvOptions {
     }
 }
 
-/// What the decoder has seen: fields with non-ASCII UTF-8, fields read as
-/// Windows-1252, and the line of the first of those.
+/// Decodes text of unknown encoding, field after field (or line after
+/// line) of one stream: UTF-8 while the bytes are valid UTF-8; from the
+/// first field that is not, Windows-1252 for the rest of the stream, since
+/// a file has one encoding and that field proved it is not UTF-8 (so bytes
+/// such as `C3 A8` later on are `Ã¨`, as the file means them). Windows-1252
+/// maps every byte to a character: nothing is replaced or lost. The one
+/// case read otherwise is a Windows-1252 field whose every accent forms
+/// valid UTF-8 (mojibake such as `Ã¨`) before any other accent of the file.
 #[derive(Clone, Copy, Debug, Default)]
-struct Seen {
+pub struct Decoder {
     bom: bool,
+    /// Fields with accents read as UTF-8.
     utf8: u64,
-    cp1252: u64,
-    first_cp1252_line: Option<u64>,
+    /// The line from which the stream is read as Windows-1252.
+    cp1252_from: Option<u64>,
 }
 
-impl Seen {
-    fn encoding(&self) -> Encoding {
-        match (self.utf8 > 0 || self.bom, self.cp1252 > 0) {
+impl Decoder {
+    /// Decodes one field or line, found on `line` of the input.
+    pub fn decode(&mut self, bytes: &[u8], line: u64) -> String {
+        if bytes.is_ascii() {
+            // ASCII is the same in both; no allocation beyond the copy.
+            return String::from_utf8_lossy(bytes).into_owned();
+        }
+        if self.cp1252_from.is_none() {
+            if let Ok(s) = std::str::from_utf8(bytes) {
+                self.utf8 += 1;
+                return s.to_string();
+            }
+            self.cp1252_from = Some(line);
+        }
+        encoding_rs::WINDOWS_1252.decode_without_bom_handling(bytes).0.into_owned()
+    }
+
+    /// How the stream was decoded so far.
+    pub fn encoding(&self) -> Encoding {
+        match (self.utf8 > 0 || self.bom, self.cp1252_from.is_some()) {
             (_, false) if self.bom => Encoding::Utf8Bom,
             (_, false) => Encoding::Utf8,
             (false, true) => Encoding::Windows1252,
@@ -100,16 +115,13 @@ impl Seen {
         }
     }
 
-    /// Decodes one field with [`decode_text`], counting what it saw.
-    fn decode(&mut self, bytes: &[u8], line: u64) -> String {
-        let (text, cp1252) = decode_text(bytes);
-        if cp1252 {
-            self.cp1252 += 1;
-            self.first_cp1252_line.get_or_insert(line);
-        } else if !text.is_ascii() {
-            self.utf8 += 1;
+    /// [`Self::encoding`] for a report, saying from which line Windows-1252
+    /// was read in a stream that started as UTF-8.
+    pub fn describe(&self) -> String {
+        match self.cp1252_from {
+            Some(line) if self.encoding() == Encoding::Mixed => format!("{} from line {line}", self.encoding()),
+            _ => self.encoding().to_string(),
         }
-        text
     }
 }
 
@@ -139,7 +151,7 @@ pub struct TableReader {
     /// The field separator (`b','` for spreadsheets).
     pub delimiter: u8,
     source: Source,
-    seen: Option<Seen>,
+    decoder: Option<Decoder>,
 }
 
 /// How much of the start is read to find the separator and comment lines.
@@ -226,7 +238,7 @@ impl TableReader {
             bail!("{}: sheet {name:?} is empty", path.display());
         }
         let header = rows.remove(0).fields;
-        Ok(TableReader { header, delimiter: b',', source: Source::Sheet(rows.into_iter()), seen: None })
+        Ok(TableReader { header, delimiter: b',', source: Source::Sheet(rows.into_iter()), decoder: None })
     }
 
     /// Reads CSV from any reader; the first record is the header.
@@ -234,9 +246,9 @@ impl TableReader {
         let mut reader = reader;
         let mut sample = Vec::with_capacity(SNIFF);
         reader.by_ref().take(SNIFF as u64).read_to_end(&mut sample).context("cannot read the input")?;
-        let mut seen = Seen::default();
+        let mut decoder = Decoder::default();
         if sample.starts_with(&[0xEF, 0xBB, 0xBF]) {
-            seen.bom = true;
+            decoder.bom = true;
             sample.drain(..3);
         }
         let mut comments = 0;
@@ -253,27 +265,26 @@ impl TableReader {
             csv::ReaderBuilder::new().has_headers(false).flexible(true).delimiter(delimiter).from_reader(stream);
         let mut record = csv::ByteRecord::new();
         let header = if csv.read_byte_record(&mut record).context("cannot read the header line")? {
-            record.iter().map(|f| seen.decode(f, 1 + comments).trim().to_string()).collect()
+            record.iter().map(|f| decoder.decode(f, 1 + comments).trim().to_string()).collect()
         } else {
             Vec::new()
         };
-        Ok(TableReader { header, delimiter, source: Source::Csv { reader: csv, record, comments }, seen: Some(seen) })
+        Ok(TableReader {
+            header,
+            delimiter,
+            source: Source::Csv { reader: csv, record, comments },
+            decoder: Some(decoder),
+        })
     }
 
     /// How the bytes read so far were decoded.
     pub fn encoding(&self) -> Encoding {
-        self.seen.map(|s| s.encoding()).unwrap_or(Encoding::Spreadsheet)
+        self.decoder.map(|d| d.encoding()).unwrap_or(Encoding::Spreadsheet)
     }
 
-    /// The encoding for a report: [`Self::encoding`], and where Windows-1252
-    /// first appeared in a file that started as UTF-8.
+    /// The encoding for a report ([`Decoder::describe`]).
     pub fn describe_encoding(&self) -> String {
-        match self.seen {
-            Some(s @ Seen { first_cp1252_line: Some(line), .. }) if s.encoding() == Encoding::Mixed => {
-                format!("{} (Windows-1252 from line {line})", s.encoding())
-            }
-            _ => self.encoding().to_string(),
-        }
+        self.decoder.map(|d| d.describe()).unwrap_or_else(|| Encoding::Spreadsheet.to_string())
     }
 
     pub fn header(&self) -> &[String] {
@@ -302,8 +313,8 @@ impl TableReader {
                 Ok(false) => return None,
                 Ok(true) => {
                     let line = record.position().map(|p| p.line()).unwrap_or(0) + *comments;
-                    let seen = self.seen.get_or_insert_default();
-                    let fields = record.iter().map(|f| seen.decode(f, line)).collect();
+                    let decoder = self.decoder.get_or_insert_default();
+                    let fields = record.iter().map(|f| decoder.decode(f, line)).collect();
                     Row { line, fields, problem: None }
                 }
                 Err(e) => {
@@ -368,27 +379,29 @@ mod tests {
 
     #[test]
     fn a_late_windows_1252_accent_is_read_right_and_nothing_else_changes() {
-        let mut bytes = "code;label\n".as_bytes().to_vec();
+        let mut bytes = "code;label\n1071C;Boulangerie pâtisserie\n".as_bytes().to_vec();
         for i in 0..5000 {
             bytes.extend_from_slice(format!("{i};BOULANGERIE {i}\n").as_bytes());
         }
         bytes.extend_from_slice(b"4722Z;BOUCHERIE \xc9L\xc9GANTE\n");
-        bytes.extend_from_slice("1071C;Boulangerie pâtisserie\n".as_bytes());
+        // After the switch, bytes that would be UTF-8 are what Windows-1252 says.
+        bytes.extend_from_slice(b"5610A;CR\xcaPERIE \xc3\xa8\n");
         assert!(bytes.len() > SNIFF);
         let (t, rows) = read(&bytes);
-        assert_eq!(rows.len(), 5002);
-        assert_eq!(rows[5000].fields, ["4722Z", "BOUCHERIE ÉLÉGANTE"]);
-        assert_eq!(rows[5001].fields, ["1071C", "Boulangerie pâtisserie"]);
+        assert_eq!(rows.len(), 5003);
+        assert_eq!(rows[0].fields, ["1071C", "Boulangerie pâtisserie"]);
+        assert_eq!(rows[5001].fields, ["4722Z", "BOUCHERIE ÉLÉGANTE"]);
+        assert_eq!(rows[5002].fields, ["5610A", "CRÊPERIE Ã¨"]);
         assert!(rows.iter().all(|r| r.problem.is_none()));
         assert_eq!(t.encoding(), Encoding::Mixed);
-        assert_eq!(t.describe_encoding(), "mixed UTF-8 and Windows-1252 (Windows-1252 from line 5002)");
+        assert_eq!(t.describe_encoding(), "UTF-8, then Windows-1252 from line 5003");
     }
 
     #[test]
     fn every_byte_survives_windows_1252_decoding() {
         let all: Vec<u8> = (0x80..=0xFFu8).collect();
-        let mut seen = Seen::default();
-        let text = seen.decode(&all, 1);
+        let mut decoder = Decoder::default();
+        let text = decoder.decode(&all, 1);
         assert_eq!(text.chars().count(), all.len());
         assert!(!text.contains('\u{FFFD}'));
         let (back, _, lossy) = encoding_rs::WINDOWS_1252.encode(&text);

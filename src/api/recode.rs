@@ -270,7 +270,8 @@ impl<F: Fn(Vec<u8>) -> anyhow::Result<()>> std::io::Write for ChannelWriter<'_, 
 /// NDJSON: one JSON object per line, answered with the same object plus the
 /// `harmonie_*` keys. A line that is not a JSON object (or not even text)
 /// comes back as `{"line", "raw", harmonie_*}` with method `none` and the
-/// reason; bytes that are not UTF-8 are read as Windows-1252. Every non-empty
+/// reason; from the first line that is not UTF-8, lines are read as
+/// Windows-1252 ([`crate::table::Decoder`]). Every non-empty
 /// line gives exactly one output line, in order; an input or output error
 /// stops the run with [`Summary::error`] set.
 pub fn recode_ndjson(
@@ -285,7 +286,7 @@ pub fn recode_ndjson(
     let mut out = Vec::new();
     let mut reader = std::io::BufReader::new(reader);
     let mut bytes = Vec::new();
-    let mut cp1252 = false;
+    let mut decoder = crate::table::Decoder::default();
     for i in 1u64.. {
         bytes.clear();
         match reader.read_until(b'\n', &mut bytes) {
@@ -296,8 +297,7 @@ pub fn recode_ndjson(
                 break;
             }
         }
-        let (line, latin) = crate::table::decode_text(&bytes);
-        cp1252 |= latin;
+        let line = decoder.decode(&bytes, i);
         // Only lines of JSON whitespace are not records.
         if line.trim_matches([' ', '\t', '\r', '\n']).is_empty() {
             continue;
@@ -356,9 +356,7 @@ pub fn recode_ndjson(
             return summary;
         }
     }
-    if cp1252 {
-        summary.encoding = "UTF-8 and Windows-1252".into();
-    }
+    summary.encoding = decoder.describe();
     if !out.is_empty()
         && let Err(e) = send(out)
     {
