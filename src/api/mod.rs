@@ -10,8 +10,9 @@
 //! ([`web`]) answer their errors as HTML pages.
 //!
 //! CPU-heavy work (FHIR operations, validation, recoding) runs on blocking
-//! threads, never on the async workers, through [`AppState::blocking`]: at
-//! most [`ServerConfig::max_jobs`] at once, a 503 beyond. The server closes
+//! threads, never on the async workers, through [`AppState::blocking`]:
+//! [`ServerConfig::cpu_workers`] at a time, at most
+//! [`ServerConfig::max_jobs`] running or queued, a 503 beyond. The server closes
 //! connections that do not finish their headers in time and drains requests
 //! in flight when asked to stop ([`serve`]).
 
@@ -69,6 +70,10 @@ pub struct ServerConfig {
     /// CPU-heavy requests (FHIR, validate) running or queued at once; more
     /// get a 503.
     pub max_jobs: usize,
+    /// CPU-heavy requests running at a time (the others wait in the queue):
+    /// one less than the cores, so that a core stays free for the async
+    /// workers (health checks, search, lookups).
+    pub cpu_workers: usize,
     /// Recodes running at once; more get a 503.
     pub max_recodes: usize,
     /// On shutdown, how long requests in flight may take to finish.
@@ -90,6 +95,7 @@ impl ServerConfig {
             header_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(30),
             max_jobs: 64,
+            cpu_workers: std::thread::available_parallelism().map_or(1, |n| n.get().saturating_sub(1).max(1)),
             max_recodes: 4,
             shutdown_grace: Duration::from_secs(30),
         }
@@ -113,8 +119,10 @@ pub struct AppState {
     pub config: Arc<ServerConfig>,
     /// The built-in systems in the form the FHIR operations use.
     pub fhir: Arc<crate::fhir::Cache>,
-    /// Permits of CPU-heavy jobs ([`ServerConfig::max_jobs`]).
+    /// Permits of CPU-heavy jobs running or queued ([`ServerConfig::max_jobs`]).
     pub jobs: Arc<tokio::sync::Semaphore>,
+    /// Permits of CPU-heavy jobs running ([`ServerConfig::cpu_workers`]).
+    pub workers: Arc<tokio::sync::Semaphore>,
     /// Permits of recodes ([`ServerConfig::max_recodes`]).
     pub recodes: Arc<tokio::sync::Semaphore>,
     /// The reload running or last finished ([`ops::reload`]); one at a time.
@@ -134,6 +142,7 @@ impl AppState {
             snapshot: Arc::new(ArcSwap::new(snapshot)),
             metrics: Arc::new(metrics::Metrics::default()),
             jobs: Arc::new(tokio::sync::Semaphore::new(config.max_jobs.max(1))),
+            workers: Arc::new(tokio::sync::Semaphore::new(config.cpu_workers.max(1))),
             recodes: Arc::new(tokio::sync::Semaphore::new(config.max_recodes.max(1))),
             config: Arc::new(config),
             fhir: Arc::new(crate::fhir::Cache::default()),
@@ -143,17 +152,22 @@ impl AppState {
     }
 
     /// Runs CPU-heavy `work` on a blocking thread, so that the async workers
-    /// keep answering (health checks, light requests) meanwhile. `work` is
-    /// given the time by which the request times out, to stop early; at most
-    /// [`ServerConfig::max_jobs`] run or wait at once.
+    /// keep answering (health checks, light requests) meanwhile.
+    /// [`ServerConfig::cpu_workers`] jobs run at a time, the others wait their
+    /// turn; at most [`ServerConfig::max_jobs`] run or wait, more are
+    /// refused at once ([`JobError::Busy`]). `work` is given the time by
+    /// which the request times out, to stop early; a job whose request timed
+    /// out while it waited is not run.
     pub async fn blocking<T: Send + 'static>(
         &self,
         work: impl FnOnce(std::time::Instant) -> T + Send + 'static,
     ) -> Result<T, JobError> {
-        let permit = self.jobs.clone().try_acquire_owned().map_err(|_| JobError::Busy)?;
+        let queued = self.jobs.clone().try_acquire_owned().map_err(|_| JobError::Busy)?;
         let deadline = std::time::Instant::now() + self.config.request_timeout;
+        // Waiting here is cancelled with the request (timeout, client gone).
+        let running = self.workers.clone().acquire_owned().await.map_err(|_| JobError::Busy)?;
         tokio::task::spawn_blocking(move || {
-            let _permit = permit;
+            let _permits = (queued, running);
             work(deadline)
         })
         .await
