@@ -62,6 +62,10 @@ enum Command {
         /// Recodes running at once (more get 503).
         #[arg(long, env = "HARMONIE_MAX_RECODES", default_value_t = 4)]
         max_recodes: usize,
+        /// FHIR operations and validations running at a time, the others
+        /// queued (default: one fewer than the cores, at least one).
+        #[arg(long, env = "HARMONIE_CPU_WORKERS")]
+        cpu_workers: Option<usize>,
     },
     /// Aggregate counts by code (CSV rows code,count) at a level of the hierarchy.
     Rollup {
@@ -177,7 +181,16 @@ fn run(cli: Cli) -> Result<()> {
                 eprintln!("snapshot {} is up to date: {}", outcome.id, outcome.dir.display());
             }
         }
-        Command::Serve { addr, admin_token, cors_origin, timeout_secs, max_body_mb, max_recode_mb, max_recodes } => {
+        Command::Serve {
+            addr,
+            admin_token,
+            cors_origin,
+            timeout_secs,
+            max_body_mb,
+            max_recode_mb,
+            max_recodes,
+            cpu_workers,
+        } => {
             let cors_origin: Vec<String> = cors_origin.into_iter().filter(|o| !o.is_empty()).collect();
             api::check_cors_origins(&cors_origin)?;
             tracing_subscriber::fmt()
@@ -200,6 +213,9 @@ fn run(cli: Cli) -> Result<()> {
                 config.max_body_bytes = max_body_mb.max(1) * 1024 * 1024;
                 config.max_recode_bytes = max_recode_mb.max(1) * 1024 * 1024;
                 config.max_recodes = max_recodes.max(1);
+                if let Some(n) = cpu_workers {
+                    config.cpu_workers = n.max(1);
+                }
                 if config.admin_token.is_some() {
                     tracing::info!("admin routes enabled (POST /admin/reload)");
                 }

@@ -292,6 +292,15 @@ pub async fn serve_app(
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new()).header_read_timeout(config.header_timeout);
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    // Memory freed by requests goes back to the system once a minute.
+    let trimmer = tokio::spawn(async {
+        let mut every = tokio::time::interval(Duration::from_secs(60));
+        every.tick().await;
+        loop {
+            every.tick().await;
+            let _ = tokio::task::spawn_blocking(crate::memory::trim).await;
+        }
+    });
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
@@ -317,6 +326,7 @@ pub async fn serve_app(
         }
     }
     drop(listener);
+    trimmer.abort();
     tracing::info!("stopping: no new connections; finishing the requests in flight");
     tokio::select! {
         () = graceful.shutdown() => tracing::info!("every request finished; stopped"),
