@@ -10,7 +10,8 @@
 //! ([`web`]) answer their errors as HTML pages.
 //!
 //! CPU-heavy work (FHIR operations, validation, recoding) runs on blocking
-//! threads, never on the async workers, through [`AppState::blocking`]:
+//! threads, not on the async workers, through [`AppState::blocking`]
+//! (lookups and searches, FHIR's included, run inline):
 //! [`ServerConfig::cpu_workers`] at a time, at most
 //! [`ServerConfig::max_jobs`] running or queued, a 503 beyond. The server closes
 //! connections that do not finish their headers in time and drains requests

@@ -64,6 +64,13 @@ impl Cache {
         slot.get_or_init(|| Arc::new(Builtins::new(snap))).clone()
     }
 
+    /// Whether the builtins of `snap` are built already (so that a request
+    /// using them does no conversion).
+    pub fn is_ready(&self, snap: &crate::index::Snapshot) -> bool {
+        let cur = self.current.lock().unwrap_or_else(|e| e.into_inner());
+        cur.as_ref().is_some_and(|(id, slot)| *id == snap.manifest.id && slot.get().is_some())
+    }
+
     /// Forgets the builtins (after a reload), so that the old snapshot's are
     /// freed now rather than at the next FHIR request.
     pub fn clear(&self) {
@@ -74,6 +81,30 @@ impl Cache {
 /// Most entries of a `batch` Bundle, and most `validation`s of one
 /// `$batch-validate`.
 pub const MAX_BATCH_ENTRIES: usize = 1000;
+
+/// Runs a FHIR operation: on the async worker when it is `light` (a GET
+/// for one code, or a filtered page of a built-in value set: the work of a
+/// lookup or a search, bounded by the URI) and the built-in systems are
+/// converted already; else on a blocking thread through [`off_thread`].
+async fn run(
+    s: &AppState,
+    light: bool,
+    work: impl FnOnce(std::time::Instant) -> FhirResult + Send + 'static,
+) -> FhirResult {
+    if light && s.fhir.is_ready(&s.snapshot.load()) {
+        return work(std::time::Instant::now() + s.config.request_timeout);
+    }
+    off_thread(s, work).await
+}
+
+/// Whether a `$expand` asks for a filtered page (`filter` and `count` ≤ 100)
+/// in its query string.
+fn filtered_page(query: Option<&str>) -> bool {
+    let pairs = query_pairs(query);
+    let get = |k: &str| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+    get("filter").is_some_and(|f| !f.trim().is_empty())
+        && get("count").and_then(|c| c.parse::<u32>().ok()).is_some_and(|c| c <= 100)
+}
 
 /// Runs a FHIR operation on a blocking thread ([`AppState::blocking`]), its
 /// registry bounded by the request's deadline.
@@ -199,7 +230,8 @@ async fn metadata(State(state): State<AppState>, RawQuery(q): RawQuery) -> FhirR
 }
 
 async fn lookup(State(s): State<AppState>, m: Method, RawQuery(q): RawQuery, h: HeaderMap, body: Bytes) -> FhirResult {
-    off_thread(&s.clone(), move |deadline| {
+    let light = m == Method::GET;
+    run(&s.clone(), light, move |deadline| {
         let call = Call::new(&s, &m, q.as_deref(), &h, &body, deadline)?;
         ok(ops::lookup(&call.reg, &call.params, &call.langs)?)
     })
@@ -213,7 +245,8 @@ async fn cs_validate_code(
     h: HeaderMap,
     body: Bytes,
 ) -> FhirResult {
-    off_thread(&s.clone(), move |deadline| {
+    let light = m == Method::GET;
+    run(&s.clone(), light, move |deadline| {
         let call = Call::new(&s, &m, q.as_deref(), &h, &body, deadline)?;
         ok(ops::validate_code(&call.reg, &call.params, &call.langs, false)?)
     })
@@ -241,7 +274,8 @@ async fn subsumes(
     h: HeaderMap,
     body: Bytes,
 ) -> FhirResult {
-    off_thread(&s.clone(), move |deadline| {
+    let light = m == Method::GET;
+    run(&s.clone(), light, move |deadline| {
         let call = Call::new(&s, &m, q.as_deref(), &h, &body, deadline)?;
         ok(ops::subsumes(&call.reg, &call.params)?)
     })
@@ -249,7 +283,8 @@ async fn subsumes(
 }
 
 async fn expand(State(s): State<AppState>, m: Method, RawQuery(q): RawQuery, h: HeaderMap, body: Bytes) -> FhirResult {
-    off_thread(&s.clone(), move |deadline| {
+    let light = m == Method::GET && filtered_page(q.as_deref());
+    run(&s.clone(), light, move |deadline| {
         let call = Call::new(&s, &m, q.as_deref(), &h, &body, deadline)?;
         ok(ops::expand(&call.reg, &call.params, &call.langs)?)
     })
@@ -263,7 +298,8 @@ async fn translate(
     h: HeaderMap,
     body: Bytes,
 ) -> FhirResult {
-    off_thread(&s.clone(), move |deadline| {
+    let light = m == Method::GET;
+    run(&s.clone(), light, move |deadline| {
         let call = Call::new(&s, &m, q.as_deref(), &h, &body, deadline)?;
         ok(ops::translate(&call.reg, &call.params)?)
     })
