@@ -315,6 +315,8 @@ pub async fn serve_app(
                         continue;
                     }
                 };
+                // Answers are written whole: no waiting for more to send.
+                let _ = stream.set_nodelay(true);
                 let service = hyper_util::service::TowerToHyperService::new(app.clone());
                 let conn = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
                 tokio::spawn(async move {
