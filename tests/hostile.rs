@@ -216,6 +216,45 @@ fn recoding_keeps_every_row_and_field_whatever_the_bytes_cli_and_http() {
 }
 
 #[test]
+fn a_spreadsheet_with_odd_cells_is_recoded_whole() {
+    common::snapshot();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.csv");
+    let input = common::root().join("tests/fixtures/hostile_codes.xlsx");
+    let run = std::process::Command::new(env!("CARGO_BIN_EXE_harmonie"))
+        .arg("--root")
+        .arg(common::root())
+        .args(["recode", input.to_str().unwrap(), "--system", "naf", "--code-col", "code_ape"])
+        .args(["--label-col", "activite", "-o", out.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let text = std::fs::read(&out).unwrap();
+    let mut rdr = csv::ReaderBuilder::new().flexible(true).from_reader(&text[..]);
+    assert_eq!(&rdr.headers().unwrap().iter().collect::<Vec<_>>()[..3], ["#id", "code_ape", "activite"]);
+    let rows: Vec<Vec<String>> = rdr.records().map(|r| r.unwrap().iter().map(str::to_string).collect()).collect();
+    let long = "x ".repeat(2000);
+    let nines = "9".repeat(100);
+    let expected: [[&str; 3]; 10] = [
+        ["1", "1071C", "BOULANGERIE"],
+        ["2", "12é", "BOUCHERIE ÉLÉGANTE"],
+        ["3", "107Ç", ""],
+        ["4", "Ã¨", "Ã© mojibake"],
+        ["5", "😀", "CRÊPERIE"],
+        ["6", &nines, "CODE TROP LONG"],
+        ["7", "1071", "CODE NUMÉRIQUE"],
+        ["8", "true", "BOOLÉEN"],
+        ["9", "", ""],
+        ["10", "4722Z", &long],
+    ];
+    assert_eq!(rows.len(), expected.len(), "every row once");
+    for (row, want) in rows.iter().zip(expected) {
+        assert_eq!(&row[..3], &want[..], "cells as the spreadsheet holds them, in order");
+    }
+    assert_eq!(rows[0][3], "10.71C");
+}
+
+#[test]
 fn ndjson_recoding_keeps_every_line_whatever_it_holds() {
     let mut body = Vec::new();
     body.extend_from_slice(b"{\"code\":\"1071C\",\"label\":\"BOULANGERIE\"}\n");
