@@ -287,16 +287,20 @@ fn oversized_stalled_and_excess_uploads_are_refused_and_free_their_threads() {
     let mut config = ServerConfig::new(common::paths());
     config.max_recode_bytes = 100_000;
     config.max_recodes = 2;
-    config.idle_timeout = Duration::from_secs(1);
+    config.idle_timeout = Duration::from_secs(3);
     config.header_timeout = Duration::from_secs(1);
     let addr = common::serve_routes(common::snapshot(), config, axum::Router::new());
     let path = "/v1/recode?system=naf&code_col=code";
 
-    // Declared too large: 413 before anything is read.
-    let big = format!("code\n{}", "1071C\n".repeat(30_000));
-    let r = post(addr, path, "text/csv", big.as_bytes(), &[]);
-    assert_eq!(r.status, 413, "{}", r.text());
-    assert!(r.header("content-type").starts_with("application/problem+json"));
+    // Declared too large: 413 before anything is read (so the body is not
+    // even sent here; a client still sending would find the connection closed).
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: text/csv\r\nContent-Length: 180005\r\nConnection: close\r\n\r\n"
+    );
+    let (got, _) = raw(addr, head.as_bytes(), Duration::from_secs(20));
+    let text = String::from_utf8_lossy(&got);
+    assert!(text.starts_with("HTTP/1.1 413"), "{text}");
+    assert!(text.contains("application/problem+json"), "{text}");
 
     // Too large without a declared length (chunked): the answer is cut off,
     // never a clean 200 with fewer rows.
@@ -331,9 +335,15 @@ fn oversized_stalled_and_excess_uploads_are_refused_and_free_their_threads() {
             s
         })
         .collect();
-    std::thread::sleep(Duration::from_millis(300));
-    let r = post(addr, path, "text/csv", b"code\n1071C\n", &[]);
-    assert_eq!(r.status, 503, "{}", r.text());
+    let t = Instant::now();
+    let r = loop {
+        let r = post(addr, path, "text/csv", b"code\n1071C\n", &[]);
+        if r.status == 503 {
+            break r;
+        }
+        assert!(t.elapsed() < Duration::from_millis(2500), "no 503 while both permits are held: {}", r.status);
+        std::thread::sleep(Duration::from_millis(50));
+    };
     assert!(!r.header("retry-after").is_empty());
     let t = Instant::now();
     loop {
@@ -550,14 +560,15 @@ fn a_reload_slower_than_the_request_timeout_still_lands_whole() {
     let project = common::scratch_project();
     let paths = harmonie::paths::Paths::new(project.path());
     let first = Arc::new(harmonie::index::open_current(&paths, harmonie::index::Prepare::FetchAndBuild).unwrap());
-    // Change an input so that the reload must build (about 2 s), with a 1 s request timeout.
+    // Change an input so that the reload must build (seconds), with a 300 ms request timeout.
     let lexicon = project.path().join("data/curated/lexicon.tsv");
     let mut text = std::fs::read_to_string(&lexicon).unwrap();
     text.push('\n');
     std::fs::write(&lexicon, text).unwrap();
     let mut config = ServerConfig::new(paths.clone());
     config.admin_token = Some("t".into());
-    config.request_timeout = Duration::from_secs(1);
+    // Far shorter than any build, so that the answer is always 202.
+    config.request_timeout = Duration::from_millis(300);
     let addr = common::serve_routes(first.clone(), config, axum::Router::new());
     let auth = [("authorization", "Bearer t")];
     let r = post(addr, "/admin/reload", "application/json", b"", &auth);
@@ -593,16 +604,46 @@ fn shutdown_lets_a_streaming_recode_finish() {
     for i in 0..rows {
         body.push_str(if i % 2 == 0 { "1071C;BOULANGERIE\n" } else { "4722Z;BOUCHERIE\n" });
     }
-    let client = std::thread::spawn(move || {
-        post(addr, "/v1/recode?system=naf&code_col=code&label_col=label", "text/csv", body.as_bytes(), &[])
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(120))).unwrap();
+    let mut writer = s.try_clone().unwrap();
+    let head = format!(
+        "POST /v1/recode?system=naf&code_col=code&label_col=label HTTP/1.1\r\nHost: x\r\nContent-Type: text/csv\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    let sender = std::thread::spawn(move || {
+        writer.write_all(head.as_bytes()).unwrap();
+        writer.write_all(body.as_bytes()).unwrap();
     });
-    std::thread::sleep(Duration::from_millis(300));
+    // The answer has started streaming: now ask the server to stop.
+    let mut first = [0u8; 12];
+    s.read_exact(&mut first).unwrap();
+    assert_eq!(&first, b"HTTP/1.1 200");
     tx.send(()).unwrap();
-    let r = client.join().unwrap();
-    assert_eq!(r.status, 200);
-    assert_eq!(r.text().lines().count(), rows + 1, "every row despite the shutdown");
+    let mut rest = Vec::new();
+    s.read_to_end(&mut rest).unwrap();
+    sender.join().unwrap();
+    let split = rest.windows(4).position(|w| w == b"\r\n\r\n").expect("end of headers") + 4;
+    let csv = dechunk(&rest[split..]);
+    assert_eq!(csv.iter().filter(|&&b| b == b'\n').count(), rows + 1, "every row despite the shutdown");
     handle.join().unwrap();
     assert!(TcpStream::connect(addr).is_err(), "the server no longer accepts connections");
+}
+
+/// The payload of a chunked HTTP/1.1 body; panics unless it ends with the
+/// last chunk (a body cut off is not complete).
+fn dechunk(mut data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let eol = data.windows(2).position(|w| w == b"\r\n").expect("chunk size line");
+        let size = usize::from_str_radix(std::str::from_utf8(&data[..eol]).unwrap().trim(), 16).unwrap();
+        data = &data[eol + 2..];
+        if size == 0 {
+            return out;
+        }
+        out.extend_from_slice(&data[..size]);
+        data = &data[size + 2..];
+    }
 }
 
 mod properties {
