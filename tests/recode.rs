@@ -3,10 +3,8 @@
 
 mod common;
 
-use std::process::Command;
-
 fn harmonie(root: &std::path::Path, args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_harmonie")).arg("--root").arg(root).args(args).output().unwrap();
+    let out = common::harmonie(root, args);
     (
         out.status.success(),
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -15,10 +13,7 @@ fn harmonie(root: &std::path::Path, args: &[&str]) -> (bool, String, String) {
 }
 
 fn records(csv_text: &str, delimiter: u8) -> (Vec<String>, Vec<Vec<String>>) {
-    let mut rdr = csv::ReaderBuilder::new().delimiter(delimiter).flexible(true).from_reader(csv_text.as_bytes());
-    let header = rdr.headers().unwrap().iter().map(str::to_string).collect();
-    let rows = rdr.records().map(|r| r.unwrap().iter().map(str::to_string).collect()).collect();
-    (header, rows)
+    common::csv_records(csv_text.as_bytes(), delimiter)
 }
 
 #[test]

@@ -136,3 +136,16 @@ pub fn npm_install(manifest: &Path, dir: &Path) -> PathBuf {
     }
     dir.to_path_buf()
 }
+
+/// Runs the `harmonie` binary on the project at `root`.
+pub fn harmonie(root: &Path, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_harmonie")).arg("--root").arg(root).args(args).output().unwrap()
+}
+
+/// The header and records of CSV text with `delimiter` (records of any width).
+pub fn csv_records(text: &[u8], delimiter: u8) -> (Vec<String>, Vec<Vec<String>>) {
+    let mut rdr = csv::ReaderBuilder::new().delimiter(delimiter).flexible(true).from_reader(text);
+    let header = rdr.headers().unwrap().iter().map(str::to_string).collect();
+    let rows = rdr.records().map(|r| r.unwrap().iter().map(str::to_string).collect()).collect();
+    (header, rows)
+}
