@@ -145,6 +145,13 @@ fn a_validate_batch_with_odd_and_huge_codes_answers_every_item() {
     assert_eq!(v["results"][2]["status"], "malformed", "a 50,000-character code is no code");
 }
 
+/// `harmonie recode` of `input` (NAF, columns `code_ape` and `activite`) into `out`.
+fn recode_cli(input: &std::path::Path, out: &std::path::Path) -> std::process::Output {
+    let (input, out) = (input.to_str().unwrap(), out.to_str().unwrap());
+    let args = ["recode", input, "--system", "naf", "--code-col", "code_ape", "--label-col", "activite", "-o", out];
+    common::harmonie(&common::root(), &args)
+}
+
 /// A CSV with every kind of trouble, and the fields each row must keep.
 fn troubled_csv() -> (Vec<u8>, Vec<Vec<String>>) {
     let mut bytes = Vec::new();
@@ -174,15 +181,8 @@ fn troubled_csv() -> (Vec<u8>, Vec<Vec<String>>) {
     (bytes, expected)
 }
 
-fn csv_rows(text: &[u8]) -> (Vec<String>, Vec<Vec<String>>) {
-    let mut rdr = csv::ReaderBuilder::new().delimiter(b';').flexible(true).from_reader(text);
-    let header = rdr.headers().unwrap().iter().map(str::to_string).collect();
-    let rows = rdr.records().map(|r| r.unwrap().iter().map(str::to_string).collect()).collect();
-    (header, rows)
-}
-
 fn assert_kept(out: &[u8], expected: &[Vec<String>]) {
-    let (header, rows) = csv_rows(out);
+    let (header, rows) = common::csv_records(out, b';');
     assert_eq!(&header[..3], ["#id", "code_ape", "activite"]);
     assert_eq!(rows.len(), expected.len(), "every row once");
     for (row, want) in rows.iter().zip(expected) {
@@ -198,13 +198,7 @@ fn recoding_keeps_every_row_and_field_whatever_the_bytes_cli_and_http() {
     let input = dir.path().join("in.csv");
     std::fs::write(&input, &bytes).unwrap();
     let out = dir.path().join("out.csv");
-    let run = std::process::Command::new(env!("CARGO_BIN_EXE_harmonie"))
-        .arg("--root")
-        .arg(common::root())
-        .args(["recode", input.to_str().unwrap(), "--system", "naf", "--code-col", "code_ape"])
-        .args(["--label-col", "activite", "-o", out.to_str().unwrap()])
-        .output()
-        .unwrap();
+    let run = recode_cli(&input, &out);
     let stderr = String::from_utf8_lossy(&run.stderr);
     assert!(run.status.success(), "{stderr}");
     assert!(stderr.contains("Windows-1252 from line"), "{stderr}");
@@ -221,18 +215,10 @@ fn a_spreadsheet_with_odd_cells_is_recoded_whole() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out.csv");
     let input = common::root().join("tests/fixtures/hostile_codes.xlsx");
-    let run = std::process::Command::new(env!("CARGO_BIN_EXE_harmonie"))
-        .arg("--root")
-        .arg(common::root())
-        .args(["recode", input.to_str().unwrap(), "--system", "naf", "--code-col", "code_ape"])
-        .args(["--label-col", "activite", "-o", out.to_str().unwrap()])
-        .output()
-        .unwrap();
+    let run = recode_cli(&input, &out);
     assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
-    let text = std::fs::read(&out).unwrap();
-    let mut rdr = csv::ReaderBuilder::new().flexible(true).from_reader(&text[..]);
-    assert_eq!(&rdr.headers().unwrap().iter().collect::<Vec<_>>()[..3], ["#id", "code_ape", "activite"]);
-    let rows: Vec<Vec<String>> = rdr.records().map(|r| r.unwrap().iter().map(str::to_string).collect()).collect();
+    let (header, rows) = common::csv_records(&std::fs::read(&out).unwrap(), b',');
+    assert_eq!(&header[..3], ["#id", "code_ape", "activite"]);
     let long = "x ".repeat(2000);
     let nines = "9".repeat(100);
     let expected: [[&str; 3]; 10] = [
@@ -264,10 +250,13 @@ fn ndjson_recoding_keeps_every_line_whatever_it_holds() {
     body.extend_from_slice(b"[1,2]\n");
     body.extend_from_slice("{\"code\":\"😀\",\"label\":\"Ã¨\"}\n".as_bytes());
     body.extend_from_slice(b"   \t\r\n\xa0\n");
+    // A 2 MiB line is kept, cut, as a malformed row; the next line is read.
+    body.extend_from_slice(format!("{{\"code\":\"{}\"}}\n", "9".repeat(2 << 20)).as_bytes());
+    body.extend_from_slice(b"{\"code\":\"4722Z\"}\n");
     let r = post(server(), "/v1/recode?system=naf&code_col=code&label_col=label", "application/x-ndjson", &body, &[]);
     assert_eq!(r.status, 200, "{}", r.text());
     let lines: Vec<Value> = r.text().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-    assert_eq!(lines.len(), 8, "seven rows and the summary (a blank line is none): {}", r.text());
+    assert_eq!(lines.len(), 10, "nine rows and the summary (a blank line is none)");
     assert_eq!(lines[0]["harmonie_code"], "10.71C");
     assert_eq!(lines[1]["label"], "BOUCHERIE ÉLÉGANTE", "Windows-1252 bytes read as such");
     assert_eq!(lines[2]["raw"], "x");
@@ -276,9 +265,12 @@ fn ndjson_recoding_keeps_every_line_whatever_it_holds() {
     assert_eq!(lines[3]["harmonie_method"], "none");
     assert_eq!(lines[4]["line"], 5);
     assert_eq!(lines[6]["raw"], "\u{a0}", "a non-breaking space is not blank: kept");
-    let summary = &lines[7]["summary"];
-    assert_eq!(summary["rows"], 7);
-    assert_eq!(summary["malformed"], 3);
+    assert!(lines[7]["harmonie_note"].as_str().unwrap().contains("longer than 1 MiB"));
+    assert_eq!(lines[7]["raw"].as_str().unwrap().len(), 1 << 20);
+    assert_eq!(lines[8]["harmonie_code"], "47.22Z");
+    let summary = &lines[9]["summary"];
+    assert_eq!(summary["rows"], 9);
+    assert_eq!(summary["malformed"], 4);
     assert!(summary.get("error").is_none());
 }
 

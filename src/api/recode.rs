@@ -267,10 +267,34 @@ impl<F: Fn(Vec<u8>) -> anyhow::Result<()>> std::io::Write for ChannelWriter<'_, 
     }
 }
 
+/// Longest NDJSON line read whole.
+const MAX_NDJSON_LINE: usize = 1024 * 1024;
+
+/// Reads one line (with its `\n`) into `buf`, at most [`MAX_NDJSON_LINE`]
+/// bytes of it, skipping the rest of a longer line. `None` at the end of
+/// the input; `Some(true)` when the line was cut.
+fn read_line(reader: &mut impl BufRead, buf: &mut Vec<u8>) -> std::io::Result<Option<bool>> {
+    let n = reader.by_ref().take(MAX_NDJSON_LINE as u64).read_until(b'\n', buf)?;
+    if n == 0 {
+        return Ok(None);
+    }
+    if n < MAX_NDJSON_LINE || buf.ends_with(b"\n") {
+        return Ok(Some(false));
+    }
+    let mut rest = Vec::new();
+    loop {
+        rest.clear();
+        let m = reader.by_ref().take(64 * 1024).read_until(b'\n', &mut rest)?;
+        if m == 0 || rest.ends_with(b"\n") {
+            return Ok(Some(true));
+        }
+    }
+}
+
 /// NDJSON: one JSON object per line, answered with the same object plus the
 /// `harmonie_*` keys. A line that is not a JSON object (or not even text)
 /// comes back as `{"line", "raw", harmonie_*}` with method `none` and the
-/// reason; from the first line that is not UTF-8, lines are read as
+/// reason (a line over 1 MiB is kept cut, as such a row); from the first line that is not UTF-8, lines are read as
 /// Windows-1252 ([`crate::table::Decoder`]). Every non-empty
 /// line gives exactly one output line, in order; an input or output error
 /// stops the run with [`Summary::error`] set.
@@ -289,24 +313,31 @@ pub fn recode_ndjson(
     let mut decoder = crate::table::Decoder::default();
     for i in 1u64.. {
         bytes.clear();
-        match reader.read_until(b'\n', &mut bytes) {
-            Ok(0) => break,
-            Ok(_) => {}
+        // A line is read up to MAX_NDJSON_LINE bytes; the rest of a longer
+        // one is skipped, and the line kept as a malformed row.
+        let too_long = match read_line(&mut reader, &mut bytes) {
+            Ok(None) => break,
+            Ok(Some(too_long)) => too_long,
             Err(e) => {
                 summary.error = Some(format!("cannot read the input after {} rows: {e}", summary.rows));
                 break;
             }
-        }
+        };
         let line = decoder.decode(&bytes, i);
         // Only lines of JSON whitespace are not records.
         if line.trim_matches([' ', '\t', '\r', '\n']).is_empty() {
             continue;
         }
-        let (mut obj, problem) = match serde_json::from_str::<serde_json::Value>(&line) {
+        let parsed = if too_long {
+            Err(format!("line {i}: longer than {} MiB, kept cut", MAX_NDJSON_LINE / (1024 * 1024)))
+        } else {
+            serde_json::from_str::<serde_json::Value>(&line).map_err(|e| format!("line {i}: invalid JSON: {e}"))
+        };
+        let (mut obj, problem) = match parsed {
             Ok(serde_json::Value::Object(o)) => (o, None),
             other => {
                 let why = match other {
-                    Err(e) => format!("line {i}: invalid JSON: {e}"),
+                    Err(why) => why,
                     Ok(_) => format!("line {i}: not a JSON object"),
                 };
                 let mut o = serde_json::Map::new();

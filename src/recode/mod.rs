@@ -111,6 +111,9 @@ pub struct Recoder<'a> {
 }
 
 const CACHE_LIMIT: usize = 100_000;
+/// Longest (code, label) kept in the cache, in bytes: with `CACHE_LIMIT`,
+/// the cache holds at most about 25 MB of text.
+const CACHE_KEY_BYTES: usize = 256;
 
 impl<'a> Recoder<'a> {
     pub fn new(snap: &'a Snapshot, system: usize, threshold: f32) -> Recoder<'a> {
@@ -132,10 +135,14 @@ impl<'a> Recoder<'a> {
             o.display = None;
         }
         o.review |= o.code.is_none() && !(code.trim().is_empty() && label.trim().is_empty()) || o.confidence < 0.8;
-        if self.cache.len() >= CACHE_LIMIT {
-            self.cache.clear();
+        // Long texts are rarely repeated: they are not kept, so that the
+        // cache's memory stays bounded whatever the file holds.
+        if key.0.len() + key.1.len() <= CACHE_KEY_BYTES {
+            if self.cache.len() >= CACHE_LIMIT {
+                self.cache.clear();
+            }
+            self.cache.insert(key, o.clone());
         }
-        self.cache.insert(key, o.clone());
         o
     }
 
