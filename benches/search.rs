@@ -47,7 +47,12 @@ fn snapshot() -> Snapshot {
 
 fn run(snap: &Snapshot, system: &str, q: &str) -> usize {
     let s = snap.system_index(system);
-    search(snap, &SearchRequest { q, system: s, limit: 10, level: None, leaf: false, level_only: false }).unwrap().len()
+    search(
+        snap,
+        &SearchRequest { q, system: s, limit: 10, level: None, leaf: false, level_only: false, no_context: false },
+    )
+    .unwrap()
+    .len()
 }
 
 fn percentiles(snap: &Snapshot) {

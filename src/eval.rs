@@ -110,6 +110,7 @@ pub fn evaluate(snap: &Snapshot, cases: &[Case]) -> Result<Report> {
                 level: None,
                 leaf: false,
                 level_only: false,
+                no_context: false,
             },
         )?;
         let rank = hits.iter().position(|h| {

@@ -1,7 +1,9 @@
 //! The project's lexicon (`data/curated/lexicon.tsv`): abbreviations, acronyms,
 //! lay terms and job titles, either expanded at query time into the
-//! nomenclatures' wording (`expand`) or attached to concepts as synonyms at
-//! build time (`code`).
+//! nomenclatures' wording (`expand`: a family rule, "cancer" ⇒ "tumeur
+//! maligne" for every label that says so) or attached to concepts at build
+//! time, as synonyms (`code`) or as titles of earlier editions (`legacy`,
+//! shown as "ancien libellé").
 //!
 //! Guarantees: every line is either applied or rejected with its line number;
 //! a `code` line naming an unknown system or code fails the build, so the
@@ -28,6 +30,9 @@ pub struct Expansion {
 #[derive(Clone, Debug, PartialEq)]
 pub struct CodeSynonym {
     pub line: usize,
+    /// `Synonym` (kind `code`) or `Legacy` (kind `legacy`: a title the
+    /// code had in an earlier edition).
+    pub kind: DesignationKind,
     pub term: String,
     pub system: String,
     pub codes: Vec<String>,
@@ -85,20 +90,22 @@ impl Lexicon {
                     }
                     lex.expansions.push(Expansion { term: term_stems, alternatives });
                 }
-                "code" => {
+                "code" | "legacy" => {
+                    let kind = if kind == "code" { DesignationKind::Synonym } else { DesignationKind::Legacy };
                     for part in target.split(';') {
                         let Some((system, codes)) = part.split_once(':') else {
                             bail!("{}: line {n}: target {part:?} must be written system:code,code", path.display());
                         };
                         lex.synonyms.push(CodeSynonym {
                             line: n,
+                            kind,
                             term: term.trim().to_string(),
                             system: system.trim().to_string(),
                             codes: codes.split(',').map(|c| c.trim().to_string()).filter(|c| !c.is_empty()).collect(),
                         });
                     }
                 }
-                other => bail!("{}: line {n}: kind {other:?} is neither expand nor code", path.display()),
+                other => bail!("{}: line {n}: kind {other:?} is not expand, code or legacy", path.display()),
             }
         }
         Ok(lex)
@@ -129,7 +136,7 @@ impl Lexicon {
                 };
                 let concept = &mut system.concepts[idx];
                 if !concept.designations.iter().any(|d| d.value.eq_ignore_ascii_case(&syn.term)) {
-                    concept.designations.push(Designation { kind: DesignationKind::Synonym, value: syn.term.clone() });
+                    concept.designations.push(Designation { kind: syn.kind, value: syn.term.clone() });
                     *added.entry(system.id.clone()).or_default() += 1;
                 }
             }

@@ -13,6 +13,7 @@ pub mod lexicon;
 pub mod memory;
 pub mod model;
 pub mod paths;
+pub mod priors;
 pub mod recode;
 pub mod rollup;
 pub mod search;

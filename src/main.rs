@@ -99,6 +99,9 @@ enum Command {
         /// Show which query terms matched how.
         #[arg(long)]
         explain: bool,
+        /// `none`: apply no context prior (see data/curated/priors.toml).
+        #[arg(long, value_parser = ["sst", "none"], default_value = "sst")]
+        context: String,
         query: Vec<String>,
     },
     /// Measure search quality on evaluation sets (system, query, expected, kind).
@@ -222,7 +225,7 @@ fn run(cli: Cli) -> Result<()> {
                 api::serve(listener, api::AppState::new(snapshot, config), api::shutdown_signal()).await
             })?;
         }
-        Command::Search { system, limit, level, leaf, json, explain, query } => {
+        Command::Search { system, limit, level, leaf, json, explain, context, query } => {
             let snap = index::open_current(&paths, Prepare::FetchAndBuild)?;
             let q = query.join(" ");
             let system = match system {
@@ -238,7 +241,15 @@ fn run(cli: Cli) -> Result<()> {
             let t = Instant::now();
             let hits = search::search(
                 &snap,
-                &SearchRequest { q: &q, system, limit, level: level.as_deref(), leaf, level_only: false },
+                &SearchRequest {
+                    q: &q,
+                    system,
+                    limit,
+                    level: level.as_deref(),
+                    leaf,
+                    level_only: false,
+                    no_context: context == "none",
+                },
             )?;
             let took = t.elapsed().as_micros();
             let response = v1::search_response(&snap, &q, hits, explain || json, took);
@@ -252,10 +263,15 @@ fn run(cli: Cli) -> Result<()> {
                         let how: Vec<String> =
                             r.matched.iter().map(|m| format!("{}={:?}:{}", m.term, m.how, m.target)).collect();
                         println!("{:19} {:?} {:.2} {}", "", r.kind, r.score, how.join(" "));
+                        if let Some(c) = &r.context {
+                            println!("{:19} context {} ({:?}): {}", "", c.prior, c.effect, c.why);
+                        }
                     }
                 }
                 if response.results.is_empty() {
                     eprintln!("no result for {q:?}");
+                } else if response.fallback {
+                    eprintln!("nothing matched every word: these results come from a looser search");
                 }
             }
         }

@@ -84,6 +84,31 @@ pub enum DesignationKind {
     Long,
     /// A synonym.
     Synonym,
+    /// A title the code had in an earlier edition ("ancien libellé"), kept
+    /// so that legacy files written with it are still understood.
+    Legacy,
+}
+
+impl DesignationKind {
+    /// The name used in the API, FHIR designations and `explain`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DesignationKind::Short => "short",
+            DesignationKind::Long => "long",
+            DesignationKind::Synonym => "synonym",
+            DesignationKind::Legacy => "legacy",
+        }
+    }
+
+    /// The French name shown on the pages.
+    pub fn label_fr(self) -> &'static str {
+        match self {
+            DesignationKind::Short => "libellé court",
+            DesignationKind::Long => "libellé long",
+            DesignationKind::Synonym => "synonyme",
+            DesignationKind::Legacy => "ancien libellé",
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]

@@ -93,9 +93,19 @@ fn search_answers_codes_and_words_in_each_system() {
     let snap = common::snapshot();
     let top = |system: &str, q: &str| {
         let s = snap.system_index(system).unwrap();
-        let hits =
-            search(&snap, &SearchRequest { q, system: Some(s), limit: 5, level: None, leaf: false, level_only: false })
-                .unwrap();
+        let hits = search(
+            &snap,
+            &SearchRequest {
+                q,
+                system: Some(s),
+                limit: 5,
+                level: None,
+                leaf: false,
+                level_only: false,
+                no_context: false,
+            },
+        )
+        .unwrap();
         hits.into_iter().map(|h| (snap.concept(h.concept).code.clone(), h.kind)).collect::<Vec<_>>()
     };
     assert_eq!(top("naf", "1071c")[0], ("10.71C".to_string(), MatchKind::ExactCode));

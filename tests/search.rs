@@ -13,11 +13,14 @@ fn top(system: &str, q: &str, n: usize) -> Vec<String> {
 fn hits(system: &str, q: &str, n: usize) -> Vec<(String, MatchKind)> {
     let snap = common::snapshot();
     let s = snap.system_index(system).unwrap();
-    search(&snap, &SearchRequest { q, system: Some(s), limit: n, level: None, leaf: false, level_only: false })
-        .unwrap()
-        .into_iter()
-        .map(|h| (snap.concept(h.concept).code.clone(), h.kind))
-        .collect()
+    search(
+        &snap,
+        &SearchRequest { q, system: Some(s), limit: n, level: None, leaf: false, level_only: false, no_context: false },
+    )
+    .unwrap()
+    .into_iter()
+    .map(|h| (snap.concept(h.concept).code.clone(), h.kind))
+    .collect()
 }
 
 #[test]
@@ -95,8 +98,11 @@ fn codable_levels_come_before_groups_by_default_and_level_is_honoured() {
     let snap = common::snapshot();
     let naf = snap.system_index("naf").unwrap();
     let first = |q: &str, level: Option<&str>, leaf: bool| {
-        let h =
-            search(&snap, &SearchRequest { q, system: Some(naf), limit: 1, level, leaf, level_only: false }).unwrap();
+        let h = search(
+            &snap,
+            &SearchRequest { q, system: Some(naf), limit: 1, level, leaf, level_only: false, no_context: false },
+        )
+        .unwrap();
         snap.concept(h[0].concept).code.clone()
     };
     // "pain" is in a classe and in its sous-classes, all matched in order.
@@ -114,14 +120,30 @@ fn explain_says_how_each_word_matched() {
     let cim = snap.system_index("cim10").unwrap();
     let h = search(
         &snap,
-        &SearchRequest { q: "canal carpein", system: Some(cim), limit: 1, level: None, leaf: false, level_only: false },
+        &SearchRequest {
+            q: "canal carpein",
+            system: Some(cim),
+            limit: 1,
+            level: None,
+            leaf: false,
+            level_only: false,
+            no_context: false,
+        },
     )
     .unwrap();
     let how: Vec<(String, How)> = h[0].matched.iter().map(|m| (m.term.clone(), m.how)).collect();
     assert_eq!(how, [("canal".to_string(), How::Exact), ("carpein".to_string(), How::Fuzzy)]);
     let h = search(
         &snap,
-        &SearchRequest { q: "TMS", system: Some(cim), limit: 1, level: None, leaf: false, level_only: false },
+        &SearchRequest {
+            q: "TMS",
+            system: Some(cim),
+            limit: 1,
+            level: None,
+            leaf: false,
+            level_only: false,
+            no_context: false,
+        },
     )
     .unwrap();
     assert_eq!((h[0].matched[0].how, h[0].matched[0].field), (How::Synonym, "synonym"));

@@ -84,6 +84,9 @@ pub struct SearchParams {
     pub level_only: Option<bool>,
     /// Say how each query word matched, and where in the label.
     pub explain: Option<bool>,
+    /// `sst` (default): apply the context priors of occupational health;
+    /// `none`: rank without them.
+    pub context: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -110,6 +113,18 @@ pub struct SearchResult {
     /// With `explain=true`: the parts of `display` that matched, as
     /// `[start, end)` ranges counted in characters (Unicode scalar values).
     pub highlight: Vec<[usize; 2]>,
+    /// With `explain=true`: the context prior that moved this result.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub context: Option<ContextOut>,
+}
+
+/// A context prior applied to a result.
+#[derive(Serialize, ToSchema)]
+pub struct ContextOut {
+    /// The prior's id in `data/curated/priors.toml`.
+    pub prior: String,
+    pub effect: crate::priors::Effect,
+    pub why: String,
 }
 
 /// The results of one system, when searching all systems.
@@ -127,6 +142,9 @@ pub struct SearchResponse {
     /// Without `system`: the results grouped by system, systems in the order of their best result.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub groups: Vec<SearchGroup>,
+    /// Nothing matched every word: the results come from a looser search
+    /// (typos, word starts, some words only).
+    pub fallback: bool,
     /// Time spent searching, in microseconds.
     pub took_us: u128,
 }
@@ -138,6 +156,7 @@ pub fn brief(snap: &Snapshot, r: ConceptRef) -> ConceptBrief {
 
 /// The JSON shape of search hits, shared by the API and `harmonie search --json`.
 pub fn search_response(snap: &Snapshot, query: &str, hits: Vec<Hit>, explain: bool, took_us: u128) -> SearchResponse {
+    let fallback = hits.iter().any(|h| h.fallback);
     let results = hits
         .into_iter()
         .map(|h| {
@@ -152,10 +171,26 @@ pub fn search_response(snap: &Snapshot, query: &str, hits: Vec<Hit>, explain: bo
                 ancestors: snap.ancestors(h.concept).into_iter().map(|a| brief(snap, a)).collect(),
                 highlight: if explain { search::highlights(&c.display, &h.matched) } else { Vec::new() },
                 matched: if explain { h.matched } else { Vec::new() },
+                context: h.prior.filter(|_| explain).map(|i| {
+                    let p = &snap.priors[i].prior;
+                    ContextOut { prior: p.id.clone(), effect: p.effect, why: p.why.clone() }
+                }),
             }
         })
         .collect();
-    SearchResponse { query: query.to_string(), results, groups: Vec::new(), took_us }
+    SearchResponse { query: query.to_string(), results, groups: Vec::new(), fallback, took_us }
+}
+
+/// `context`: `sst` (or absent) applies the context priors, `none` does not.
+pub fn parse_context(value: Option<&str>) -> Result<bool, ApiError> {
+    match value.map(str::trim) {
+        None | Some("") | Some("sst") => Ok(false),
+        Some("none") => Ok(true),
+        Some(other) => Err(ApiError::bad_request(
+            "invalid parameters",
+            format!("context={other:?} : valeurs admises / accepted values: sst, none"),
+        )),
+    }
 }
 
 /// Resolves a system name or alias, or says which exist.
@@ -213,6 +248,7 @@ pub async fn search(
         level: p.level.as_deref().filter(|l| !l.is_empty()),
         leaf: p.leaf.unwrap_or(false),
         level_only: p.level_only.unwrap_or(false),
+        no_context: parse_context(p.context.as_deref())?,
     };
     let hits = search::search(&snap, &req)?;
     let mut response = search_response(&snap, &q, hits, p.explain.unwrap_or(false), 0);

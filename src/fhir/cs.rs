@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use serde_json::{Value, json};
 
 use crate::index::Snapshot;
-use crate::model::{DesignationKind, Status};
+use crate::model::Status;
 
 /// System of the designation uses of the built-in systems.
 pub const DESIGNATION_USE: &str = "urn:harmonie:designation-use";
@@ -296,11 +296,7 @@ impl CodeSystem {
                     .iter()
                     .map(|d| Designation {
                         language: Some("fr".into()),
-                        usage: Some(json!({"system": DESIGNATION_USE, "code": match d.kind {
-                            DesignationKind::Short => "short",
-                            DesignationKind::Long => "long",
-                            DesignationKind::Synonym => "synonym",
-                        }})),
+                        usage: Some(json!({"system": DESIGNATION_USE, "code": d.kind.as_str()})),
                         value: d.value.clone(),
                     })
                     .collect(),

@@ -284,6 +284,7 @@ impl<'r> Expander<'r> {
             level: None,
             leaf: false,
             level_only: false,
+            no_context: false,
         };
         let snap = &self.reg.snapshot;
         let hits = crate::search::search(snap, &req).unwrap_or_default();

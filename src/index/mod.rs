@@ -26,7 +26,7 @@ pub(crate) mod fuzzy;
 mod snapshot;
 pub(crate) mod text;
 
-pub use snapshot::{ConceptRef, Snapshot};
+pub use snapshot::{ConceptRef, LoadedPrior, Snapshot};
 pub(crate) use text::TextIndex;
 
 use std::path::{Path, PathBuf};
@@ -44,7 +44,7 @@ use crate::sources::{self, LoadReport, SourcesFile};
 
 /// Bumped whenever the snapshot layout or the analysis changes, so that old
 /// snapshots are rebuilt.
-pub const FORMAT: u32 = 4;
+pub const FORMAT: u32 = 5;
 
 /// What a snapshot was built from and what it holds.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -107,12 +107,24 @@ pub fn inputs(paths: &Paths, sources: &SourcesFile) -> Result<(String, Vec<Input
             });
         }
     }
-    if let Some(lex) = &sources.lexicon {
-        let p = paths.root.join(lex);
+    let project_files = sources
+        .lexicon
+        .list()
+        .into_iter()
+        .map(|p| ("lexicon", p))
+        .chain(sources.priors.as_deref().map(|p| ("priors", p)));
+    for (role, path) in project_files {
+        let p = paths.root.join(path);
+        if !p.exists() {
+            bail!(
+                "{} is missing: the {role} file is declared in data/sources.toml; put it there or remove the declaration",
+                p.display()
+            );
+        }
         files.push(InputFile {
-            source: "lexicon".into(),
-            role: "lexicon".into(),
-            path: lex.clone(),
+            source: role.into(),
+            role: role.into(),
+            path: path.to_string(),
             sha256: sha256_file(&p)?,
         });
     }
@@ -178,21 +190,30 @@ pub fn build(paths: &Paths, sources: &SourcesFile, force: bool) -> Result<BuildO
         systems.push(system);
     }
     let mut expansions = Vec::new();
-    if let Some(lex) = &sources.lexicon {
+    for lex in sources.lexicon.list() {
         let path = paths.root.join(lex);
         let lexicon = Lexicon::read(&path)?;
         let added = lexicon.apply_synonyms(&path, &mut systems)?;
         for summary in summaries.iter_mut() {
             if let Some(n) = added.get(&summary.id) {
-                summary.report.notes.insert("lexicon synonyms attached".into(), *n);
+                *summary.report.notes.entry("lexicon synonyms attached".into()).or_default() += *n;
             }
         }
         eprintln!(
-            "  lexicon: {} expansions, {} synonyms attached",
+            "  lexicon {lex}: {} expansions, {} synonyms attached",
             lexicon.expansions.len(),
             added.values().sum::<usize>()
         );
-        expansions = lexicon.expansions;
+        expansions.extend(lexicon.expansions);
+    }
+    let mut priors = Vec::new();
+    if let Some(file) = &sources.priors {
+        let path = paths.root.join(file);
+        priors = crate::priors::read(&path)?;
+        for p in &priors {
+            p.check(&systems).with_context(|| format!("{}: fix or remove the prior", path.display()))?;
+        }
+        eprintln!("  priors: {}", priors.len());
     }
     let maps = load_maps(paths, sources, &systems, &mut summaries)?;
     let tmp = paths.index.join(format!(".build-{id}-{}", std::process::id()));
@@ -200,6 +221,7 @@ pub fn build(paths: &Paths, sources: &SourcesFile, force: bool) -> Result<BuildO
     let result = (|| -> Result<()> {
         write_json(&tmp.join("systems.json"), &systems)?;
         write_json(&tmp.join("lexicon.json"), &expansions)?;
+        write_json(&tmp.join("priors.json"), &priors)?;
         write_json(&tmp.join("maps.json"), &maps)?;
         snapshot::write_codes(&tmp.join("codes.fst"), &systems)?;
         let t = Instant::now();

@@ -66,6 +66,17 @@ pub struct Snapshot {
     pub maps: Vec<crate::recode::maps::ConceptMap>,
     /// Lexicon expansions, indexed by their first stem.
     pub(crate) expansions: std::collections::HashMap<String, Vec<crate::lexicon::Expansion>>,
+    /// Context priors, resolved against the systems and the vocabulary.
+    pub priors: Vec<LoadedPrior>,
+}
+
+/// A context prior ([`crate::priors`]) ready for ranking.
+pub struct LoadedPrior {
+    pub prior: crate::priors::Prior,
+    /// Per system index: whether the prior applies to it.
+    pub systems: Vec<bool>,
+    /// Vocabulary ids of its label words (those some label holds).
+    pub(crate) label_ids: Vec<u32>,
 }
 
 fn code_key(system: &str, code: &str) -> Vec<u8> {
@@ -212,7 +223,29 @@ impl Snapshot {
             );
         }
         let maps = serde_json::from_slice(&read("maps.json")?).context("corrupt maps.json")?;
-        Ok(Snapshot { dir: dir.to_path_buf(), manifest, systems, offsets, nodes, codes, text, vocab, expansions, maps })
+        let prior_list: Vec<crate::priors::Prior> =
+            serde_json::from_slice(&read("priors.json")?).context("corrupt priors.json")?;
+        let priors = prior_list
+            .into_iter()
+            .map(|prior| LoadedPrior {
+                systems: systems.iter().map(|s| prior.covers(s)).collect(),
+                label_ids: prior.label_words.iter().filter_map(|w| vocab.id(w)).collect(),
+                prior,
+            })
+            .collect();
+        Ok(Snapshot {
+            dir: dir.to_path_buf(),
+            manifest,
+            systems,
+            offsets,
+            nodes,
+            codes,
+            text,
+            vocab,
+            expansions,
+            maps,
+            priors,
+        })
     }
 
     /// Number of concepts over all systems.

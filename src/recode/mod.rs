@@ -308,7 +308,15 @@ impl<'a> Recoder<'a> {
     fn search(&self, label: &str, limit: usize) -> Vec<Hit> {
         search(
             self.snap,
-            &SearchRequest { q: label, system: Some(self.system), limit, level: None, leaf: false, level_only: false },
+            &SearchRequest {
+                q: label,
+                system: Some(self.system),
+                limit,
+                level: None,
+                leaf: false,
+                level_only: false,
+                no_context: false,
+            },
         )
         .unwrap_or_default()
     }

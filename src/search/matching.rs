@@ -138,11 +138,7 @@ fn kind_of(matches: &[SlotMatch], label_len: usize) -> Option<MatchKind> {
 type Field = &'static str;
 
 fn field_name(kind: DesignationKind) -> Field {
-    match kind {
-        DesignationKind::Short => "short",
-        DesignationKind::Long => "long",
-        DesignationKind::Synonym => "synonym",
-    }
+    kind.as_str()
 }
 
 /// Grades concept `r`: the best kind over its display and designations, or

@@ -15,7 +15,14 @@
 //! * When no concept matches every slot, tantivy's BM25 ranks the concepts
 //!   matching some of them, flagged [`MatchKind::Partial`]: this is what long
 //!   free-text descriptions get.
-//! * Ranking is deterministic: [`MatchKind`] first, then the level asked
+//! * When nothing matches even so, a looser plan runs (two edits from five
+//!   letters, every word as a prefix, any word enough) and the hits say
+//!   `fallback`: an empty list is only for input that matches nothing even
+//!   loosely.
+//! * Context priors ([`crate::priors`]) order hits of the same tier (code,
+//!   every word, typos, some words): salaried trades before self-employed
+//!   ones, work before labour… unless the request says `context=none`.
+//! * Ranking is deterministic: the tier, the prior, [`MatchKind`], then the level asked
 //!   (`level`, or leaves with `leaf`; default: the codable levels, see
 //!   [`crate::model::CodeSystem::codable_from`]),
 //!   then labels ATIH flags with `***` last, then BM25 for partial matches,
@@ -28,12 +35,17 @@ use anyhow::Result;
 use serde::Serialize;
 
 use crate::index::{ConceptRef, Snapshot};
+use crate::priors::Effect;
 use matching::grade;
 pub use matching::{How, Matched, highlights};
 use plan::{Bits, Plan};
 
-/// Most characters a query may have.
-pub const MAX_QUERY_CHARS: usize = 300;
+/// Most characters a query may have: a company's activity description as
+/// registers hold it.
+pub const MAX_QUERY_CHARS: usize = 5_000;
+/// Characters of a query that are analysed: a longer description is read up
+/// to there, so its cost stays bounded.
+pub const ANALYSED_CHARS: usize = 1_000;
 /// Most results a search may ask for.
 pub const MAX_LIMIT: usize = 100;
 /// Concepts the free-text fallback ranks.
@@ -94,6 +106,8 @@ pub struct SearchRequest<'a> {
     /// With `level`: keep only the concepts at that level (a filter, not a
     /// preference).
     pub level_only: bool,
+    /// Apply no context prior (`context=none`).
+    pub no_context: bool,
 }
 
 /// One result.
@@ -103,11 +117,19 @@ pub struct Hit {
     pub kind: MatchKind,
     pub score: f32,
     pub matched: Vec<Matched>,
+    /// The context prior that moved this hit (index in `Snapshot::priors`).
+    pub prior: Option<usize>,
+    /// Found by the loose plan, once the strict one found nothing.
+    pub fallback: bool,
 }
 
 /// The ranking key, compared in field order.
 #[derive(PartialEq, Eq, PartialOrd, Ord)]
 struct SortKey {
+    /// 0: the code; 1: every word (or the code's start); 2: with typos; 3: some words.
+    tier: u8,
+    /// 0 promoted, 1 neutral, 2 demoted by a context prior.
+    prior: u8,
     kind: MatchKind,
     /// 0 when at the level asked (or codable when none is asked).
     level_miss: bool,
@@ -122,11 +144,10 @@ struct SortKey {
 /// Searches `snap`. Deterministic: the same snapshot and request give the
 /// same hits in the same order.
 ///
-/// A query longer than [`MAX_QUERY_CHARS`] is cut there (the HTTP API
-/// refuses it with a 400 before; recoding passes whole labels), so the work
-/// a search does stays bounded.
+/// A query is analysed up to [`ANALYSED_CHARS`] (the HTTP API refuses more
+/// than [`MAX_QUERY_CHARS`]), so the work a search does stays bounded.
 pub fn search(snap: &Snapshot, req: &SearchRequest) -> Result<Vec<Hit>> {
-    let whole = match req.q.char_indices().nth(MAX_QUERY_CHARS) {
+    let whole = match req.q.char_indices().nth(ANALYSED_CHARS) {
         Some((cut, _)) => &req.q[..cut],
         None => req.q,
     };
@@ -139,6 +160,7 @@ pub fn search(snap: &Snapshot, req: &SearchRequest) -> Result<Vec<Hit>> {
         Some(s) => vec![s],
         None => (0..snap.systems.len()).collect(),
     };
+    let ranker = Ranker::new(snap, req, q);
     let mut ranked: Vec<(SortKey, Hit)> = Vec::new();
     let mut seen = std::collections::HashSet::new();
 
@@ -147,22 +169,26 @@ pub fn search(snap: &Snapshot, req: &SearchRequest) -> Result<Vec<Hit>> {
         let Some(prefix) = snap.systems[s].syntax.code_prefix(q) else { continue };
         if let Some(r) = snap.lookup(s, q) {
             seen.insert(r);
-            push(&mut ranked, snap, req, r, MatchKind::ExactCode, 0.0, 1.0);
+            ranked.extend(ranker.entry(r, MatchKind::ExactCode, 0.0, 1.0));
         }
         // A level filter applies while walking the codes, so that a page is full.
         let keep = |r| !req.level_only || req.level.is_none_or(|l| level_matches(snap, r, l));
         for r in snap.codes_with_prefix(s, &prefix, req.limit + 1, keep) {
             if seen.insert(r) {
-                push(&mut ranked, snap, req, r, MatchKind::CodePrefix, 0.0, 1.0);
+                ranked.extend(ranker.entry(r, MatchKind::CodePrefix, 0.0, 1.0));
             }
         }
     }
 
     // Words, possibly under a code typed with them.
     let (words, restrict) = split_code_word(snap, &scope, q);
-    let mut text_hits = text_search(snap, req, &scope, words, typing, restrict.as_ref(), &seen)?;
+    let mut text_hits = text_search(&ranker, &scope, words, typing, restrict.as_ref(), &seen, false)?;
     if text_hits.is_empty() && restrict.is_some() {
-        text_hits = text_search(snap, req, &scope, q, typing, None, &seen)?;
+        text_hits = text_search(&ranker, &scope, q, typing, None, &seen, false)?;
+    }
+    // No dead end: nothing at all, strictly, so try loosely.
+    if text_hits.is_empty() && ranked.is_empty() {
+        text_hits = text_search(&ranker, &scope, q, typing, None, &seen, true)?;
     }
     ranked.extend(text_hits);
 
@@ -178,37 +204,76 @@ pub fn search(snap: &Snapshot, req: &SearchRequest) -> Result<Vec<Hit>> {
         .collect())
 }
 
-/// Adds a hit with its ranking key; `fraction` of the query slots matched
-/// (for the score of partial matches).
-fn push(
-    ranked: &mut Vec<(SortKey, Hit)>,
-    snap: &Snapshot,
-    req: &SearchRequest,
-    r: ConceptRef,
-    kind: MatchKind,
-    bm25: f32,
-    fraction: f32,
-) {
-    let code_order = matches!(kind, MatchKind::CodePrefix | MatchKind::ExactCode);
-    let concept = snap.concept(r);
-    let level_miss = match req.level {
-        Some(level) => !level_matches(snap, r, level),
-        None if req.leaf => !snap.is_leaf(r),
-        None if code_order => false,
-        None => !snap.is_codable(r),
-    };
-    if level_miss && req.level_only && req.level.is_some() {
-        return;
+/// What ranks one request's hits: the request, and the context priors its
+/// query calls for.
+struct Ranker<'a> {
+    snap: &'a Snapshot,
+    req: &'a SearchRequest<'a>,
+    /// Indices in `snap.priors` of the priors that apply to this query.
+    priors: Vec<usize>,
+}
+
+impl<'a> Ranker<'a> {
+    fn new(snap: &'a Snapshot, req: &'a SearchRequest<'a>, q: &str) -> Ranker<'a> {
+        let priors = if req.no_context || snap.priors.is_empty() {
+            Vec::new()
+        } else {
+            let stems: Vec<String> = crate::text::analyze(q).into_iter().map(|t| t.stem).collect();
+            (0..snap.priors.len()).filter(|&i| snap.priors[i].prior.applies(&stems)).collect()
+        };
+        Ranker { snap, req, priors }
     }
-    let key = SortKey {
-        kind,
-        level_miss,
-        flagged: concept.display.starts_with("***"),
-        bm25: std::cmp::Reverse((bm25 * 1000.0) as u32),
-        label_len: if code_order { 0 } else { concept.display.len() },
-        ord: r,
-    };
-    ranked.push((key, Hit { concept: r, kind, score: kind.score(fraction), matched: Vec::new() }));
+
+    /// The first prior of this query that selects concept `r`.
+    fn prior_of(&self, r: ConceptRef) -> Option<usize> {
+        let system = self.snap.system_index_of(r);
+        self.priors.iter().copied().find(|&i| {
+            let p = &self.snap.priors[i];
+            p.systems[system]
+                && (p.prior.codes.iter().any(|c| self.snap.concept(r).code.starts_with(c.as_str()))
+                    || self.snap.label_terms(r).iter().any(|t| p.label_ids.contains(t)))
+        })
+    }
+
+    /// A hit with its ranking key, unless the level filter drops it;
+    /// `fraction` of the query slots matched (for the score of partial
+    /// matches).
+    fn entry(&self, r: ConceptRef, kind: MatchKind, bm25: f32, fraction: f32) -> Option<(SortKey, Hit)> {
+        let (snap, req) = (self.snap, self.req);
+        let code_order = matches!(kind, MatchKind::CodePrefix | MatchKind::ExactCode);
+        let concept = snap.concept(r);
+        let level_miss = match req.level {
+            Some(level) => !level_matches(snap, r, level),
+            None if req.leaf => !snap.is_leaf(r),
+            None if code_order => false,
+            None => !snap.is_codable(r),
+        };
+        if level_miss && req.level_only && req.level.is_some() {
+            return None;
+        }
+        let prior = if code_order { None } else { self.prior_of(r) };
+        let key = SortKey {
+            tier: match kind {
+                MatchKind::ExactCode => 0,
+                MatchKind::Fuzzy => 2,
+                MatchKind::Partial => 3,
+                _ => 1,
+            },
+            prior: match prior.map(|i| snap.priors[i].prior.effect) {
+                Some(Effect::Promote) => 0,
+                None => 1,
+                Some(Effect::Demote) => 2,
+            },
+            kind,
+            level_miss,
+            flagged: concept.display.starts_with("***"),
+            bm25: std::cmp::Reverse((bm25 * 1000.0) as u32),
+            label_len: if code_order { 0 } else { concept.display.len() },
+            ord: r,
+        };
+        let hit = Hit { concept: r, kind, score: kind.score(fraction), matched: Vec::new(), prior, fallback: false };
+        Some((key, hit))
+    }
 }
 
 /// Finds a code-shaped word among other words (`10.71 boulangerie`): returns
@@ -236,17 +301,19 @@ fn split_code_word<'q>(snap: &Snapshot, scope: &[usize], q: &'q str) -> (&'q str
     (q, None)
 }
 
-/// Word search: every slot required; else the BM25 fallback.
+/// Word search: every slot required; else the BM25 fallback. `loose`: the
+/// plan of the last resort ([`Plan::loose`]), its hits marked `fallback`.
 fn text_search(
-    snap: &Snapshot,
-    req: &SearchRequest,
+    ranker: &Ranker,
     scope: &[usize],
     q: &str,
     typing: bool,
     restrict: Option<&(usize, String)>,
     seen: &std::collections::HashSet<ConceptRef>,
+    loose: bool,
 ) -> Result<Vec<(SortKey, Hit)>> {
-    let plan = Plan::new(snap, q, typing);
+    let (snap, req) = (ranker.snap, ranker.req);
+    let plan = if loose { Plan::loose(snap, q) } else { Plan::new(snap, q, typing) };
     if plan.slots.is_empty() {
         return Ok(Vec::new());
     }
@@ -256,6 +323,7 @@ fn text_search(
     };
     let under = |r: ConceptRef| restrict.is_none_or(|(_, prefix)| snap.concept(r).code.starts_with(prefix.as_str()));
     let mut out = Vec::new();
+    let fraction = |matched: usize| matched as f32 / plan.slots.len() as f32;
 
     let mut bits = Bits::all(snap.len());
     for slot in &plan.slots {
@@ -268,7 +336,7 @@ fn text_search(
             continue;
         }
         let g = grade(snap, &plan, r, false);
-        push(&mut out, snap, req, r, g.kind, 0.0, g.matched_slots as f32 / plan.slots.len() as f32);
+        out.extend(ranker.entry(r, g.kind, 0.0, fraction(g.matched_slots)));
     }
 
     // A short query that some concepts match fully is served; a long
@@ -278,14 +346,14 @@ fn text_search(
         seen.extend(out.iter().map(|(_, h)| h.concept));
         let ids: Vec<&str> = scope.iter().map(|&s| snap.systems[s].id.as_str()).collect();
         let filter = (scope.len() < snap.systems.len()).then_some(ids.as_slice());
-        let bm25_slots: Vec<Vec<String>> = plan.slots.iter().map(|s| s.bm25_stems(snap)).collect();
+        let bm25_slots: Vec<Vec<String>> = plan.slots.iter().map(|s| s.bm25_stems(snap, loose)).collect();
         for (ord, score) in snap.text.best(&bm25_slots, filter, FALLBACK_CANDIDATES)? {
             let r = ConceptRef(ord);
             if seen.contains(&r) || !under(r) {
                 continue;
             }
             let g = grade(snap, &plan, r, false);
-            push(&mut out, snap, req, r, g.kind, score, g.matched_slots as f32 / plan.slots.len() as f32);
+            out.extend(ranker.entry(r, g.kind, score, fraction(g.matched_slots)));
         }
     }
 
@@ -293,6 +361,7 @@ fn text_search(
     keep_best(&mut out, req.limit);
     for (_, hit) in out.iter_mut() {
         hit.matched = grade(snap, &plan, hit.concept, true).matched;
+        hit.fallback = loose;
     }
     Ok(out)
 }

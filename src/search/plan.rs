@@ -11,6 +11,12 @@ use crate::text::analyze;
 /// Slots beyond which fuzzy matching is skipped: a long description is
 /// served by the BM25 fallback, not by typo tolerance on every word.
 const MAX_FUZZY_SLOTS: usize = 4;
+/// Terms of a query that make slots: a description is read up to there.
+const MAX_TERMS: usize = 64;
+/// Terms the loose plan tries (it is costlier per term).
+const MAX_LOOSE_TERMS: usize = 8;
+/// Label terms per slot the BM25 query takes, best matches first.
+const MAX_BM25_STEMS: usize = 32;
 
 /// One unit of meaning of the query: a term, or a lexicon phrase.
 pub(crate) struct Slot {
@@ -109,14 +115,15 @@ impl Slot {
         bits
     }
 
-    /// The exact and synonym stems, for the BM25 fallback.
-    pub fn bm25_stems(&self, snap: &Snapshot) -> Vec<String> {
-        let mut out: Vec<String> = self
-            .ids
-            .iter()
-            .filter(|&&id| self.how[id as usize] <= How::Synonym as u8)
-            .map(|&id| snap.vocab.terms[id as usize].to_string())
-            .collect();
+    /// The stems for the BM25 fallback: exact and synonym ones; with
+    /// `loose`, the prefix and fuzzy ones too (the closest first, at most
+    /// [`MAX_BM25_STEMS`]).
+    pub fn bm25_stems(&self, snap: &Snapshot, loose: bool) -> Vec<String> {
+        let limit = if loose { How::Fuzzy as u8 } else { How::Synonym as u8 };
+        let mut ids: Vec<u32> = self.ids.iter().copied().filter(|&id| self.how[id as usize] <= limit).collect();
+        ids.sort_by_key(|&id| self.how[id as usize]);
+        ids.truncate(MAX_BM25_STEMS);
+        let mut out: Vec<String> = ids.iter().map(|&id| snap.vocab.terms[id as usize].to_string()).collect();
         for alt in &self.multi {
             out.extend(alt.iter().map(|&id| snap.vocab.terms[id as usize].to_string()));
         }
@@ -130,7 +137,8 @@ impl Plan {
     /// `typing`: the last word may be unfinished (no space or punctuation
     /// after it in what the user typed).
     pub fn new(snap: &Snapshot, q: &str, typing: bool) -> Plan {
-        let terms = analyze(q);
+        let mut terms = analyze(q);
+        terms.truncate(MAX_TERMS);
         let fuzzy = terms.len() <= MAX_FUZZY_SLOTS;
         let mut slots = Vec::new();
         let mut i = 0;
@@ -172,6 +180,50 @@ impl Plan {
             i += span;
         }
         Plan { slots }
+    }
+}
+
+impl Plan {
+    /// The plan of the last resort, for a query the strict plan found
+    /// nothing for: each term also matches the label terms within two edits
+    /// from five letters (one from four), typed or not, the terms it starts
+    /// (from three letters), and the terms that start like it (its longest
+    /// start of five letters or more that some term has). Lexicon phrases
+    /// still apply.
+    pub fn loose(snap: &Snapshot, q: &str) -> Plan {
+        let mut plan = Plan::new(snap, q, false);
+        plan.slots.truncate(MAX_LOOSE_TERMS);
+        for slot in plan.slots.iter_mut() {
+            if slot.word.contains(' ') || slot.word.chars().any(|c| c.is_ascii_digit()) {
+                continue;
+            }
+            let stem = crate::text::stem(&slot.word);
+            if stem.len() >= 3 {
+                slot.add_prefix(snap, &stem);
+            }
+            // The longest start of the word (from five letters) that starts
+            // label terms: `electrocution` reaches `electr…`.
+            if stem.is_ascii() && stem.len() > 5 {
+                for n in (5..stem.len()).rev() {
+                    if slot.add_prefix(snap, &stem[..n]) {
+                        break;
+                    }
+                }
+            }
+            let d = match stem.chars().count() {
+                0..=3 => 0,
+                4 => 1,
+                _ => 2,
+            };
+            if d > 0 {
+                let automaton = dfa(&stem, d, false);
+                let mut stream = snap.vocab.fst.search(Lev(&automaton)).into_stream();
+                while let Some((_, id)) = stream.next() {
+                    slot.set(id as u32, How::Fuzzy);
+                }
+            }
+        }
+        plan
     }
 }
 

@@ -21,6 +21,7 @@ use serde::Deserialize;
 use super::{LoadReport, clean};
 use crate::codes::CodeSyntax;
 use crate::model::{CodeSystem, Concept, Designation, DesignationKind, Status};
+use crate::table::{CsvOptions, TableReader};
 
 /// Level names of CIM-10, from the root down.
 pub const LEVELS: [&str; 6] = [
@@ -42,6 +43,9 @@ pub struct Files {
     pub chapters_fr: PathBuf,
     /// `data/curated/cim10-blocks.toml`.
     pub corrections: PathBuf,
+    /// `data/curated/cim10-legacy-labels.tsv`: earlier titles (code, label,
+    /// editions), attached as `legacy` designations.
+    pub legacy: Option<PathBuf>,
 }
 
 /// A chapter or block read from the category list.
@@ -247,7 +251,36 @@ pub fn load(files: &Files, system: &mut CodeSystem, report: &mut LoadReport) -> 
             }
         };
     }
+    if let Some(path) = &files.legacy {
+        add_legacy_labels(path, &mut codes, report)?;
+    }
     system.concepts.extend(codes.into_values());
+    Ok(())
+}
+
+/// Attaches the earlier titles of `path` (columns `code`, `label`) as
+/// `legacy` designations. A code that is not in the edition served fails the
+/// load: the table was derived for another edition and must be derived again.
+fn add_legacy_labels(path: &Path, codes: &mut BTreeMap<String, Concept>, report: &mut LoadReport) -> Result<()> {
+    let mut table = TableReader::open(path, CsvOptions::project_file())?;
+    let (c_code, c_label) = (table.column("code")?, table.column("label")?);
+    for row in table.by_ref() {
+        let row = row?;
+        let (raw, label) =
+            (row.fields.get(c_code).map_or("", |s| s.trim()), row.fields.get(c_label).map_or("", |s| s.trim()));
+        let concept = CodeSyntax::Cim10.canonical(raw).and_then(|c| codes.get_mut(&c)).with_context(|| {
+            format!(
+                "{}: line {}: {raw:?} is not a code of the CIM-10 edition served; derive the table again (scripts/derive_cim10_legacy_labels.py)",
+                path.display(),
+                row.line
+            )
+        })?;
+        if label.is_empty() {
+            bail!("{}: line {}: the earlier title of {raw} is empty", path.display(), row.line);
+        }
+        concept.designations.push(Designation { kind: DesignationKind::Legacy, value: label.to_string() });
+        report.note("earlier ATIH titles attached (ancien libellé)");
+    }
     Ok(())
 }
 

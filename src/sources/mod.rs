@@ -28,13 +28,37 @@ use crate::paths::Paths;
 #[serde(deny_unknown_fields)]
 pub struct SourcesFile {
     /// Path of the project's lexicon (see [`crate::lexicon`]), relative to
-    /// the project folder.
-    pub lexicon: Option<String>,
+    /// the project folder, or a list of them (the project's, then a
+    /// service's own in `data/local/`).
+    #[serde(default)]
+    pub lexicon: PathList,
+    /// Path of the context priors (see [`crate::priors`]).
+    pub priors: Option<String>,
     #[serde(rename = "source")]
     pub sources: Vec<SourceDecl>,
     /// Correspondence tables (see [`crate::recode::maps`]).
     #[serde(default, rename = "mapping")]
     pub mappings: Vec<MappingDecl>,
+}
+
+/// One path or a list of paths.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(untagged)]
+pub enum PathList {
+    #[default]
+    None,
+    One(String),
+    Many(Vec<String>),
+}
+
+impl PathList {
+    pub fn list(&self) -> Vec<&str> {
+        match self {
+            PathList::None => Vec::new(),
+            PathList::One(p) => vec![p.as_str()],
+            PathList::Many(v) => v.iter().map(String::as_str).collect(),
+        }
+    }
 }
 
 /// A correspondence table declared in `data/sources.toml`.
@@ -235,6 +259,15 @@ impl Inputs<'_> {
         }
         Ok(p)
     }
+
+    /// [`Inputs::path`] of a file the loader can do without: `None` when
+    /// no file has this role.
+    pub fn optional_path(&self, role: &str) -> Result<Option<PathBuf>> {
+        match self.decl.files.iter().any(|f| f.role == role) {
+            true => self.path(role).map(Some),
+            false => Ok(None),
+        }
+    }
 }
 
 /// Runs the declared loader of `decl` and returns its checked system.
@@ -271,6 +304,7 @@ pub fn load(decl: &SourceDecl, paths: &Paths) -> Result<(CodeSystem, LoadReport)
                 chapters: inputs.path("chapters")?,
                 chapters_fr: inputs.path("chapters-fr")?,
                 corrections: inputs.path("block-corrections")?,
+                legacy: inputs.optional_path("legacy-labels")?,
             },
             &mut system,
             &mut report,

@@ -17,7 +17,7 @@ use crate::api::AppState;
 use crate::api::concepts::concept_out;
 use crate::api::v1::{SearchResult, search_response};
 use crate::index::Snapshot;
-use crate::model::{DesignationKind, Status};
+use crate::model::Status;
 use crate::search::{self, SearchRequest};
 
 /// Results shown by the search page.
@@ -142,6 +142,7 @@ pub async fn search(
             level: level.as_deref(),
             leaf: false,
             level_only: level.is_some(),
+            no_context: false,
         };
         let hits = search::search(&snap, &req).map_err(|e| PageError::internal(format!("{e:#}")))?;
         let response = search_response(&snap, &q, hits, true, 0);
@@ -377,11 +378,7 @@ pub async fn concept(
     } else {
         main.push_str("<ul>");
         for d in &c.designations {
-            let kind = match d.kind {
-                DesignationKind::Short => "libellé court",
-                DesignationKind::Long => "libellé long",
-                DesignationKind::Synonym => "synonyme",
-            };
+            let kind = d.kind.label_fr();
             let _ = write!(main, r#"<li>{} <span class="meta">({kind})</span></li>"#, esc(&d.value));
         }
         main.push_str("</ul>");
