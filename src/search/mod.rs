@@ -131,6 +131,9 @@ struct SortKey {
     /// 0 promoted, 1 neutral, 2 demoted by a context prior.
     prior: u8,
     kind: MatchKind,
+    /// Matched through a `related` lexicon designation (a later code of a
+    /// lexicon line): after the line's first code.
+    related: bool,
     /// 0 when at the level asked (or codable when none is asked).
     level_miss: bool,
     /// Labels ATIH marks with `***` (special or withdrawn use) come last.
@@ -251,7 +254,9 @@ impl<'a> Ranker<'a> {
         if level_miss && req.level_only && req.level.is_some() {
             return None;
         }
-        let prior = if code_order { None } else { self.prior_of(r) };
+        // Priors order equal matches; a partial match is ranked by BM25, which
+        // a prior would override wholesale, so it gets none.
+        let prior = if code_order || kind == MatchKind::Partial { None } else { self.prior_of(r) };
         let key = SortKey {
             tier: match kind {
                 MatchKind::ExactCode => 0,
@@ -265,6 +270,7 @@ impl<'a> Ranker<'a> {
                 Some(Effect::Demote) => 2,
             },
             kind,
+            related: false,
             level_miss,
             flagged: concept.display.starts_with("***"),
             bm25: std::cmp::Reverse((bm25 * 1000.0) as u32),
@@ -273,6 +279,18 @@ impl<'a> Ranker<'a> {
         };
         let hit = Hit { concept: r, kind, score: kind.score(fraction), matched: Vec::new(), prior, fallback: false };
         Some((key, hit))
+    }
+}
+
+/// Marks an entry as matched through a `related` designation.
+trait RelatedExt {
+    fn related(self, related: bool) -> Self;
+}
+
+impl RelatedExt for (SortKey, Hit) {
+    fn related(mut self, related: bool) -> Self {
+        self.0.related = related;
+        self
     }
 }
 
@@ -326,7 +344,7 @@ fn text_search(
     let fraction = |matched: usize| matched as f32 / plan.slots.len() as f32;
 
     let mut bits = Bits::all(snap.len());
-    for slot in &plan.slots {
+    for slot in plan.slots.iter().filter(|s| !s.optional) {
         bits.and(&slot.candidates(snap));
     }
     bits.keep_ranges(scope.iter().map(|&s| snap.ordinals_of(s)));
@@ -336,7 +354,7 @@ fn text_search(
             continue;
         }
         let g = grade(snap, &plan, r, false);
-        out.extend(ranker.entry(r, g.kind, 0.0, fraction(g.matched_slots)));
+        out.extend(ranker.entry(r, g.kind, 0.0, fraction(g.matched_slots)).map(|e| e.related(g.related)));
     }
 
     // A short query that some concepts match fully is served; a long
@@ -353,7 +371,7 @@ fn text_search(
                 continue;
             }
             let g = grade(snap, &plan, r, false);
-            out.extend(ranker.entry(r, g.kind, score, fraction(g.matched_slots)));
+            out.extend(ranker.entry(r, g.kind, score, fraction(g.matched_slots)).map(|e| e.related(g.related)));
         }
     }
 

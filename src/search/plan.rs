@@ -28,6 +28,9 @@ pub(crate) struct Slot {
     pub ids: Vec<u32>,
     /// Alternatives of several stems (all must be in one label).
     pub multi: Vec<Vec<u32>>,
+    /// A word that frames rather than names (`cabinet`, `magasin`): a
+    /// label need not hold it (lexicon kind `optional`).
+    pub optional: bool,
 }
 
 /// A query analysed into slots.
@@ -46,7 +49,7 @@ pub(crate) fn fuzziness(stem: &str) -> u8 {
 
 impl Slot {
     fn new(snap: &Snapshot, word: String) -> Slot {
-        Slot { word, how: vec![0; snap.vocab.terms.len()], ids: Vec::new(), multi: Vec::new() }
+        Slot { word, how: vec![0; snap.vocab.terms.len()], ids: Vec::new(), multi: Vec::new(), optional: false }
     }
 
     fn set(&mut self, id: u32, how: How) {
@@ -119,7 +122,15 @@ impl Slot {
     /// `loose`, the prefix and fuzzy ones too (the closest first, at most
     /// [`MAX_BM25_STEMS`]).
     pub fn bm25_stems(&self, snap: &Snapshot, loose: bool) -> Vec<String> {
-        let limit = if loose { How::Fuzzy as u8 } else { How::Synonym as u8 };
+        // A word that labels use as typed weighs as itself: its synonyms
+        // would only add frequent words (`vente` ⇒ `commerce`) to a ranking
+        // by rarity.
+        let exact = self.ids.iter().any(|&id| self.how[id as usize] == How::Exact as u8);
+        let limit = match (loose, exact) {
+            (true, _) => How::Fuzzy as u8,
+            (false, true) => How::Exact as u8,
+            (false, false) => How::Synonym as u8,
+        };
         let mut ids: Vec<u32> = self.ids.iter().copied().filter(|&id| self.how[id as usize] <= limit).collect();
         ids.sort_by_key(|&id| self.how[id as usize]);
         ids.truncate(MAX_BM25_STEMS);
@@ -162,6 +173,7 @@ impl Plan {
                 for alt in &e.alternatives {
                     slot.add_alternative(snap, alt, How::Synonym);
                 }
+                slot.optional = e.optional;
             }
             if span == 1 {
                 let stem = &covered[0].stem;
@@ -178,6 +190,10 @@ impl Plan {
             }
             slots.push(slot);
             i += span;
+        }
+        // A query of optional words only needs them.
+        if slots.iter().all(|s| s.optional) {
+            slots.iter_mut().for_each(|s| s.optional = false);
         }
         Plan { slots }
     }
@@ -202,10 +218,13 @@ impl Plan {
                 slot.add_prefix(snap, &stem);
             }
             // The longest start of the word (from five letters) that starts
-            // label terms: `electrocution` reaches `electr…`.
+            // other label terms than the word itself: `electrocution` reaches
+            // `electr…`, `enseignant` reaches `enseignement`.
             if stem.is_ascii() && stem.len() > 5 {
+                let own = snap.vocab.prefix_range(&stem).len();
                 for n in (5..stem.len()).rev() {
-                    if slot.add_prefix(snap, &stem[..n]) {
+                    if snap.vocab.prefix_range(&stem[..n]).len() > own {
+                        slot.add_prefix(snap, &stem[..n]);
                         break;
                     }
                 }

@@ -452,8 +452,25 @@ mod tests {
             chapters: "tests/fixtures/disease_categories.xml".into(),
             chapters_fr: "tests/fixtures/fr.po".into(),
             corrections: corr,
+            legacy: None,
         };
         (dir, files)
+    }
+
+    #[test]
+    fn earlier_titles_become_legacy_designations_and_unknown_codes_fail() {
+        let (dir, mut files) = fixture_files("");
+        let legacy = dir.path().join("legacy.tsv");
+        std::fs::write(&legacy, "# test\ncode\tlabel\teditions\nM545\tLumbago (ancien)\t2015\n").unwrap();
+        files.legacy = Some(legacy.clone());
+        let mut system = empty_system();
+        let mut report = LoadReport::default();
+        load(&files, &mut system, &mut report).unwrap();
+        let m545 = system.find("M54.5").unwrap();
+        assert!(m545.designations.iter().any(|d| d.kind == DesignationKind::Legacy && d.value == "Lumbago (ancien)"));
+        std::fs::write(&legacy, "code\tlabel\teditions\nZ999\tNothing\t2015\n").unwrap();
+        let err = load(&files, &mut empty_system(), &mut LoadReport::default()).unwrap_err().to_string();
+        assert!(err.contains("line 2") && err.contains("derive the table again"), "{err}");
     }
 
     #[test]
