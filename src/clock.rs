@@ -29,6 +29,19 @@ pub fn today() -> String {
     date_of(now_secs())
 }
 
+/// Whether `text` is a calendar date `YYYY-MM-DD` (dates so written compare
+/// as strings).
+pub fn is_date(text: &str) -> bool {
+    let b = text.as_bytes();
+    let num = |r: std::ops::Range<usize>| text.get(r).and_then(|s| s.parse::<u32>().ok());
+    b.len() == 10
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && b.iter().enumerate().all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit())
+        && num(5..7).is_some_and(|m| (1..=12).contains(&m))
+        && num(8..10).is_some_and(|d| (1..=31).contains(&d))
+}
+
 /// Now as a FHIR instant (`YYYY-MM-DDThh:mm:ssZ`).
 pub fn instant() -> String {
     let secs = now_secs();

@@ -213,7 +213,9 @@ pub fn check(files: &[(std::path::PathBuf, Lexicon)], systems: &[CodeSystem]) ->
                         let s = s.trim();
                         systems
                             .iter()
-                            .find(|x| x.id.eq_ignore_ascii_case(s) || x.aliases.iter().any(|a| a.eq_ignore_ascii_case(s)))
+                            .find(|x| {
+                                x.id.eq_ignore_ascii_case(s) || x.aliases.iter().any(|a| a.eq_ignore_ascii_case(s))
+                            })
                             .map_or_else(|| s.to_lowercase(), |x| x.id.clone())
                     })
                     .collect()
@@ -223,9 +225,10 @@ pub fn check(files: &[(std::path::PathBuf, Lexicon)], systems: &[CodeSystem]) ->
             for system in systems_named {
                 let key = (stems(&l.term).join(" "), l.kind.clone(), system);
                 if let Some(first) = seen.get(&key) {
-                    report
-                        .problems
-                        .push(format!("{at}: {:?} ({}) already has an entry at {first}; merge the two", l.term, l.kind));
+                    report.problems.push(format!(
+                        "{at}: {:?} ({}) already has an entry at {first}; merge the two",
+                        l.term, l.kind
+                    ));
                     break;
                 }
                 seen.insert(key, at.clone());
@@ -309,7 +312,7 @@ mod tests {
     #[test]
     fn check_finds_unknown_codes_duplicates_and_dead_rules() {
         let (_d, p) = write(
-            "term\tkind\ttarget\tsource\nK\texpand\ttumeur maligne\trule\nK\texpand\tcarcinome\tagain\n\
+            "term\tkind\ttarget\tsource\nK\texpand\ttumeur maligne\trule\nK\texpand\ttumeur\tagain\n\
              zzz\texpand\tmot introuvable\tdead\ncabinet\toptional\t-\tframe\nlombalgie\tcode\tcim10:M54.5,Z99.99\tx\n",
         );
         let lex = Lexicon::read(&p).unwrap();

@@ -33,6 +33,14 @@ pub struct CodeSystem {
     /// The version of its family used when a caller names the family.
     #[serde(default)]
     pub default: bool,
+    /// From this date (`YYYY-MM-DD`) on, the family name resolves to this
+    /// version (NAF 2025 from 2027-01-01), whatever `default` says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_from: Option<String>,
+    /// From this date on, this version is replaced: its codes are retired
+    /// (NAF 2008 from 2027-01-01).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retired_from: Option<String>,
     /// How codes of this system are spelled.
     pub syntax: CodeSyntax,
     /// Level names, from the root level (index 0) down.

@@ -169,7 +169,7 @@ fn lexicon_check_passes_on_the_project_and_names_each_bad_line() {
     std::fs::create_dir_all(local.parent().unwrap()).unwrap();
     std::fs::write(
         &local,
-        "term\tkind\ttarget\tsource\ncouvreur\tcode\tpcs:632e\tours\nzz\texpand\tmotquinexistepas\tours\nlumbago\tcode\tcim10:M99.99\tours\n",
+        "term\tkind\ttarget\tsource\ncouvreur\tcode\tpcs:632e\tours\nzz\texpand\tmotquinexistepas\tours\nrachialgie basse du service\tcode\tcim10:A00.77\tours\n",
     )
     .unwrap();
     let sources = project.path().join("data/sources.toml");
@@ -183,6 +183,6 @@ fn lexicon_check_passes_on_the_project_and_names_each_bad_line() {
     assert!(!bad.status.success());
     assert!(out.contains("lexique.tsv:2: \"couvreur\" (code) already has an entry at"), "{out}");
     assert!(out.contains("lexique.tsv:3: the rule \"zz\""), "{out}");
-    assert!(out.contains("lexique.tsv:4: \"M99.99\" is not a code of cim-10"), "{out}");
+    assert!(out.contains("lexique.tsv:4: \"A00.77\" is not a code of cim-10"), "{out}");
     assert!(err.contains("3 problem(s)"), "{err}");
 }

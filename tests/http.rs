@@ -387,7 +387,7 @@ fn rollup_aggregates_json_and_csv_and_keeps_the_unplaced() {
 
 #[test]
 fn every_error_is_problem_json() {
-    let long = "a".repeat(301);
+    let long = "a".repeat(5_001);
     let cases = [
         (format!("/v1/search?q={long}"), 400),
         ("/v1/search?q=x&system=nope".to_string(), 404),
@@ -607,11 +607,15 @@ fn search_explains_context_priors_and_fallbacks_and_takes_long_descriptions() {
     let loose = get("/v1/search?q=secraitaire&system=pcs").json();
     assert_eq!((codes(&loose)[0].as_str(), &loose["fallback"]), ("542a", &json!(true)));
     // An activity description as registers hold it (here 3,000 characters) is accepted…
-    let mut long = String::from("Pizzeria, snack, restauration rapide sur place et à emporter. ");
+    let mut long =
+        String::from("Pizzeria, snack, restauration rapide sur place et à emporter : pizzas, sandwichs, boissons. ");
     while long.len() < 3_000 {
-        long.push_str("Livraison de repas, vente de boissons sans alcool. ");
+        long.push_str("La société pourra réaliser toutes opérations se rattachant à l'objet social. ");
     }
-    let q: String = long.bytes().map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") }).collect();
+    let q: String = long
+        .bytes()
+        .map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") })
+        .collect();
     let r = get(&format!("/v1/search?system=naf&q={q}"));
     assert_eq!(r.status, 200);
     assert!(codes(&r.json()).iter().any(|c| c.starts_with("56.10")));
@@ -625,5 +629,9 @@ fn concept_pages_show_earlier_titles_as_ancien_libelle() {
     let legacy: Vec<&Value> = c["designations"].as_array().unwrap().iter().filter(|d| d["use"] == "legacy").collect();
     assert!(legacy.iter().any(|d| d["value"] == "diabète sucré insulino-dépendant"), "{c}");
     let page = get("/systemes/cim10/E10");
-    assert!(page.text.contains("diabète sucré insulino-dépendant <span class=\"meta\">(ancien libellé)</span>"), "{}", page.text);
+    assert!(
+        page.text.contains("diabète sucré insulino-dépendant <span class=\"meta\">(ancien libellé)</span>"),
+        "{}",
+        page.text
+    );
 }

@@ -160,8 +160,11 @@ fn ranking_is_deterministic() {
 fn search_with(system: &str, q: &str, n: usize, no_context: bool) -> Vec<harmonie::search::Hit> {
     let snap = common::snapshot();
     let s = snap.system_index(system).unwrap();
-    search(&snap, &SearchRequest { q, system: Some(s), limit: n, level: None, leaf: false, level_only: false, no_context })
-        .unwrap()
+    search(
+        &snap,
+        &SearchRequest { q, system: Some(s), limit: n, level: None, leaf: false, level_only: false, no_context },
+    )
+    .unwrap()
 }
 
 fn codes_of(hits: &[harmonie::search::Hit]) -> Vec<String> {
@@ -259,9 +262,13 @@ fn no_dead_end_a_loose_search_says_so() {
 
 #[test]
 fn long_descriptions_are_read_in_bounded_time() {
-    let mut text = String::from("Pizzeria, snack, restauration rapide sur place et à emporter. ");
+    // What a register holds: the activity first, then conditions and formalities.
+    let mut text = String::from(
+        "Pizzeria, snack, restauration rapide sur place et à emporter : pizzas cuites au feu de bois, \
+         sandwichs, salades, desserts maison et boissons. ",
+    );
     while text.chars().count() < 4_000 {
-        text.push_str("Livraison à domicile, vente de boissons, organisation de soirées et de réceptions. ");
+        text.push_str("La société pourra réaliser toutes opérations se rattachant directement ou indirectement à l'objet social. ");
     }
     let first = top("naf", &text, 3);
     assert!(first.iter().any(|c| c.starts_with("56.10")), "{first:?}");

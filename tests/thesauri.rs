@@ -50,6 +50,7 @@ fn searching_every_system_finds_thesauri_with_the_same_analyser() {
             level: None,
             leaf: false,
             level_only: false,
+            no_context: false,
         },
     )
     .unwrap();
@@ -65,6 +66,7 @@ fn searching_every_system_finds_thesauri_with_the_same_analyser() {
             level: None,
             leaf: false,
             level_only: false,
+            no_context: false,
         },
     )
     .unwrap();
@@ -183,6 +185,7 @@ path = "data/local/presanse_sample.csv"
             level: None,
             leaf: false,
             level_only: false,
+            no_context: false,
         },
     )
     .unwrap();

@@ -258,17 +258,40 @@ impl Snapshot {
     }
 
     /// Index of the system named `name` (its id or an alias, any case); a
-    /// family name (`tep`) resolves to its default version.
+    /// family name (`tep`, `naf`) resolves to its version of today (see
+    /// [`Snapshot::system_index_as_of`]).
     pub fn system_index(&self, name: &str) -> Option<usize> {
+        self.system_index_as_of(name, &crate::clock::today())
+    }
+
+    /// [`Snapshot::system_index`] on `date` (`YYYY-MM-DD`): a family name
+    /// resolves to the version with the latest `default_from` on or before
+    /// the date, else to the one marked `default`. An id or alias always
+    /// names its own version.
+    pub fn system_index_as_of(&self, name: &str, date: &str) -> Option<usize> {
         let name = name.trim();
-        self.systems
+        if let Some(i) = self
+            .systems
             .iter()
             .position(|s| s.id.eq_ignore_ascii_case(name) || s.aliases.iter().any(|a| a.eq_ignore_ascii_case(name)))
-            .or_else(|| {
-                self.systems
-                    .iter()
-                    .position(|s| s.default && s.family.as_deref().is_some_and(|f| f.eq_ignore_ascii_case(name)))
-            })
+        {
+            return Some(i);
+        }
+        let family: Vec<usize> = (0..self.systems.len())
+            .filter(|&i| self.systems[i].family.as_deref().is_some_and(|f| f.eq_ignore_ascii_case(name)))
+            .collect();
+        let dated = family
+            .iter()
+            .copied()
+            .filter(|&i| self.systems[i].default_from.as_deref().is_some_and(|d| d <= date))
+            .max_by(|&a, &b| self.systems[a].default_from.cmp(&self.systems[b].default_from));
+        dated.or_else(|| family.iter().copied().find(|&i| self.systems[i].default))
+    }
+
+    /// Whether system `s` is replaced on `date` (its `retired_from` is on or
+    /// before it).
+    pub fn is_retired_on(&self, s: usize, date: &str) -> bool {
+        self.systems[s].retired_from.as_deref().is_some_and(|d| d <= date)
     }
 
     /// Other versions of a system's family that have this code.

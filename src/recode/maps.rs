@@ -4,7 +4,7 @@
 //! | loader | file | layout |
 //! |---|---|---|
 //! | `insee-naf1-naf2` | `table_NAF1-NAF2.xls` | columns found by content: NAF rév. 1 code (`NN.NL`), NAF rév. 2 code (`NN.NNL`), link type `CC` (main), `CA` (secondary), `NC` (no correspondence), labels next to the codes |
-//! | `insee-naf2-naf2025` | `table-correspondance-naf2025.xls`, `Correspondances_NAFrev2-NAF2025.xlsx` | header `NAFold-code`, `NACEold-code`, `NAFold-intitulé`, `NACEnew-code`, `NAFnew-code`, `NAFnew-intitulé`; one old code on several rows when it splits |
+//! | `insee-naf2-naf2025` | `table-correspondance-naf2025.xls`, `Correspondances_NAFrev2-NAF2025.xlsx`, or its flat CSV `data/official/naf2025/correspondances_2008_2025.csv` | header `NAFold-code` (or `code_2008`), `NAFold-intitulé` (`libelle_2008`), `NAFnew-code` (`code_2025`), and in the CSV `contenu_commun`, what part of the old sous-classe goes to the new one; one old code on several rows when it splits |
 //! | `insee-pcs2003-2020` | `PCS2003_to_2020.csv` | `PCS2003;PCS2020;pct`, `pct` a share in percent, `a` or `ns` |
 //! | `mapping-csv` | any CSV | `source_code`, `source_label`, `target_system`, `target_code`, `equivalence` (`equivalent`, `wider`, `narrower`, `inexact`) |
 //!
@@ -39,6 +39,10 @@ pub struct Target {
     pub equivalence: Equivalence,
     /// Share of the source that goes to this target, 0–1, when the table gives it.
     pub share: Option<f32>,
+    /// What part of the source goes to this target, in the table's words
+    /// (INSEE's `contenu_commun`), when the table gives it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -157,8 +161,15 @@ impl ConceptMap {
             let target = match kind.as_str() {
                 "NC" => None,
                 _ if !rev2(dst) => None,
-                "CA" => Some(Target { code: dst.trim().into(), equivalence: Equivalence::Inexact, share: None }),
-                _ => Some(Target { code: dst.trim().into(), equivalence: Equivalence::Equivalent, share: None }),
+                "CA" => {
+                    Some(Target { code: dst.trim().into(), equivalence: Equivalence::Inexact, share: None, note: None })
+                }
+                _ => Some(Target {
+                    code: dst.trim().into(),
+                    equivalence: Equivalence::Equivalent,
+                    share: None,
+                    note: None,
+                }),
             };
             self.add(src, label(row, c1), target);
         }
@@ -176,12 +187,17 @@ impl ConceptMap {
     fn read_naf2_naf2025(&mut self, path: &Path) -> Result<()> {
         let mut table = TableReader::open(path, CsvOptions::project_file())?;
         let col = |t: &TableReader, names: &[&str]| names.iter().find_map(|n| t.column(n).ok());
-        let (Some(old), Some(new)) =
-            (col(&table, &["NAFold-code", "NAF old code"]), col(&table, &["NAFnew-code", "NAF new code"]))
-        else {
-            bail!("expected the columns NAFold-code and NAFnew-code; found {:?}", table.header());
+        let (Some(old), Some(new)) = (
+            col(&table, &["NAFold-code", "NAF old code", "code_2008"]),
+            col(&table, &["NAFnew-code", "NAF new code", "code_2025"]),
+        ) else {
+            bail!(
+                "expected the columns NAFold-code and NAFnew-code (or code_2008 and code_2025); found {:?}",
+                table.header()
+            );
         };
-        let old_label = col(&table, &["NAFold-intitulé", "NAFold-intitule"]);
+        let old_label = col(&table, &["NAFold-intitulé", "NAFold-intitule", "libelle_2008"]);
+        let common = col(&table, &["contenu_commun"]);
         for row in table.by_ref() {
             let row = row?;
             let (Some(src), Some(dst)) = (row.fields.get(old), row.fields.get(new)) else { continue };
@@ -192,14 +208,30 @@ impl ConceptMap {
                 code: dst.trim().into(),
                 equivalence: Equivalence::Equivalent,
                 share: None,
+                note: common
+                    .and_then(|c| row.fields.get(c))
+                    .map(|s| s.trim())
+                    .filter(|s| !s.is_empty())
+                    .map(String::from),
             });
             self.add(src, old_label.and_then(|c| row.fields.get(c).cloned()), target);
         }
+        // A split's targets are narrower; a target that several old codes
+        // merge into is wider than each of them.
+        let mut sources_of: std::collections::HashMap<String, usize> = Default::default();
+        for e in self.elements.values() {
+            for t in &e.targets {
+                *sources_of.entry(compact(&t.code)).or_default() += 1;
+            }
+        }
         for e in self.elements.values_mut() {
-            if e.targets.len() > 1 {
-                for t in e.targets.iter_mut() {
-                    t.equivalence = Equivalence::Narrower;
-                }
+            let split = e.targets.len() > 1;
+            for t in e.targets.iter_mut() {
+                t.equivalence = match (split, sources_of[&compact(&t.code)] > 1) {
+                    (true, _) => Equivalence::Narrower,
+                    (false, true) => Equivalence::Wider,
+                    (false, false) => Equivalence::Equivalent,
+                };
             }
         }
         Ok(())
@@ -221,7 +253,7 @@ impl ConceptMap {
                 .map(|p| (p / 100.0).clamp(0.0, 1.0));
             let equivalence =
                 if share.is_some_and(|s| s >= 0.999) { Equivalence::Equivalent } else { Equivalence::Narrower };
-            self.add(s, None, Some(Target { code: d.trim().into(), equivalence, share }));
+            self.add(s, None, Some(Target { code: d.trim().into(), equivalence, share, note: None }));
         }
         Ok(())
     }
@@ -258,7 +290,8 @@ impl ConceptMap {
                     bail!("line {}: equivalence {other:?} is not equivalent, wider, narrower or inexact", row.line)
                 }
             };
-            let target = (!get(dst).is_empty()).then(|| Target { code: get(dst).into(), equivalence, share: None });
+            let target =
+                (!get(dst).is_empty()).then(|| Target { code: get(dst).into(), equivalence, share: None, note: None });
             self.add(get(src), Some(get(label).to_string()), target);
         }
         Ok(())
@@ -280,7 +313,7 @@ mod tests {
                 .unwrap();
         let e = m.get("158C").unwrap();
         assert_eq!((e.code.as_str(), e.display.as_deref()), ("15.8C", Some("Boulangerie et boulangerie-pâtisserie")));
-        assert_eq!(e.targets, [Target { code: "10.71C".into(), equivalence: Equivalence::Equivalent, share: None }]);
+        assert_eq!(e.targets, [Target { code: "10.71C".into(), equivalence: Equivalence::Equivalent, share: None, note: None }]);
         let split: Vec<(&str, Equivalence)> =
             m.get("55.3B").unwrap().targets.iter().map(|t| (t.code.as_str(), t.equivalence)).collect();
         assert_eq!(split, [("56.10C", Equivalence::Narrower), ("56.10B", Equivalence::Narrower)]);
@@ -303,6 +336,24 @@ mod tests {
         assert_eq!(m.get("1071C").unwrap().targets[0].code, "10.71C");
         let t: Vec<&str> = m.get("47.91B").unwrap().targets.iter().map(|t| t.code.as_str()).collect();
         assert_eq!(t, ["47.12B", "47.11F"]);
+    }
+
+    #[test]
+    fn reads_the_official_naf2008_2025_csv_with_what_goes_where() {
+        let path = Path::new("data/official/naf2025/correspondances_2008_2025.csv");
+        let m = ConceptMap::load("insee-naf2-naf2025", path, "n25", "t", "naf-2008", "naf-2025").unwrap();
+        assert_eq!(m.elements.len(), 732);
+        assert_eq!(m.elements.values().map(|e| e.targets.len()).sum::<usize>(), 1223);
+        assert_eq!(m.elements.values().filter(|e| e.targets.len() > 1).count(), 212);
+        let split = m.get("01.19Z").unwrap();
+        let codes: Vec<&str> = split.targets.iter().map(|t| t.code.as_str()).collect();
+        assert_eq!(codes, ["01.13Y", "01.19Y"]);
+        assert!(split.targets[0].note.as_deref().unwrap().contains("betteraves fourragères"));
+        assert!(split.targets.iter().all(|t| t.equivalence == Equivalence::Narrower));
+        let one = m.get("01.11Z").unwrap();
+        assert_eq!((one.targets.len(), one.targets[0].equivalence), (1, Equivalence::Equivalent));
+        // 01.13Z is one of several old codes merged into 01.13Y.
+        assert_eq!(m.get("01.13Z").unwrap().targets[0].equivalence, Equivalence::Wider);
     }
 
     #[test]

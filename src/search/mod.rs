@@ -364,7 +364,9 @@ fn text_search(
         seen.extend(out.iter().map(|(_, h)| h.concept));
         let ids: Vec<&str> = scope.iter().map(|&s| snap.systems[s].id.as_str()).collect();
         let filter = (scope.len() < snap.systems.len()).then_some(ids.as_slice());
-        let bm25_slots: Vec<Vec<String>> = plan.slots.iter().map(|s| s.bm25_stems(snap, loose)).collect();
+        // Framing words (`société`, `activité`) do not rank descriptions.
+        let bm25_slots: Vec<Vec<String>> =
+            plan.slots.iter().filter(|s| !s.optional).map(|s| s.bm25_stems(snap, loose)).collect();
         for (ord, score) in snap.text.best(&bm25_slots, filter, FALLBACK_CANDIDATES)? {
             let r = ConceptRef(ord);
             if seen.contains(&r) || !under(r) {

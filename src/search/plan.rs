@@ -164,6 +164,11 @@ impl Plan {
             });
             let span = phrase.map_or(1, |e| e.term.len());
             let covered = &terms[i..i + span];
+            // A word said twice (boilerplate of a description) counts once.
+            if terms[..i].iter().any(|t| t.stem == terms[i].stem) && span == 1 {
+                i += 1;
+                continue;
+            }
             let last = i + span == terms.len();
             let word = covered.iter().map(|t| t.word.as_str()).collect::<Vec<_>>().join(" ");
             let mut slot = Slot::new(snap, word);

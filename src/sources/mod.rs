@@ -100,6 +100,11 @@ pub struct SourceDecl {
     pub family: Option<String>,
     #[serde(default)]
     pub default: bool,
+    /// From this date (`YYYY-MM-DD`) on the family name resolves to this
+    /// version (see [`CodeSystem::default_from`]).
+    pub default_from: Option<String>,
+    /// From this date on this version is replaced and its codes retired.
+    pub retired_from: Option<String>,
     /// For `thesaurus-table`: column of each role (`code`, `label`, `parent`…).
     pub columns: Option<BTreeMap<String, String>>,
     /// Level names from the root down, when the file does not give them.
@@ -187,6 +192,14 @@ impl SourcesFile {
                     path.display(),
                     s.id
                 );
+            }
+            for date in [&s.default_from, &s.retired_from].into_iter().flatten() {
+                if !crate::clock::is_date(date) {
+                    bail!("{}: source {}: {date:?} is not a date (YYYY-MM-DD)", path.display(), s.id);
+                }
+            }
+            if s.default_from.is_some() && s.family.is_none() {
+                bail!("{}: source {} has default_from but no family", path.display(), s.id);
             }
             if s.default && s.family.is_none() {
                 bail!("{}: source {} has default = true but no family", path.display(), s.id);
@@ -284,6 +297,8 @@ pub fn load(decl: &SourceDecl, paths: &Paths) -> Result<(CodeSystem, LoadReport)
         url: decl.url.clone(),
         family: decl.family.clone(),
         default: decl.default,
+        default_from: decl.default_from.clone(),
+        retired_from: decl.retired_from.clone(),
         syntax: crate::codes::CodeSyntax::Plain,
         levels: Vec::new(),
         codable_from: 0,
@@ -294,6 +309,7 @@ pub fn load(decl: &SourceDecl, paths: &Paths) -> Result<(CodeSystem, LoadReport)
         "naf-json" => naf::load(&inputs.path("main")?, &mut system, &mut report)?,
         "pcs-sqlite" => pcs::load(&inputs.path("main")?, &mut system, &mut report)?,
         "insee-naf2025-xlsx" => naf2025::load(&inputs.path("main")?, &mut system, &mut report)?,
+        "insee-naf2025-csv" => naf2025::load_csv(&inputs.path("main")?, &mut system, &mut report)?,
         "thesaurus-table" => thesaurus::load(decl, &inputs.path("main")?, &mut system, &mut report)?,
         "fhir-codesystem" => fhir::load(decl, &inputs.path("main")?, &mut system, &mut report)?,
         "tep-owl" => tep::load_owl(decl, &inputs.path("main")?, &mut system, &mut report)?,
@@ -310,7 +326,7 @@ pub fn load(decl: &SourceDecl, paths: &Paths) -> Result<(CodeSystem, LoadReport)
             &mut report,
         )?,
         other => bail!(
-            "source {}: unknown loader {other:?} (known: naf-json, pcs-sqlite, cim10-edsnlp, insee-naf2025-xlsx, thesaurus-table, fhir-codesystem, tep-owl, tep-workbook)",
+            "source {}: unknown loader {other:?} (known: naf-json, pcs-sqlite, cim10-edsnlp, insee-naf2025-xlsx, insee-naf2025-csv, thesaurus-table, fhir-codesystem, tep-owl, tep-workbook)",
             decl.id
         ),
     }
@@ -433,6 +449,8 @@ pub(crate) mod tests {
             url: "urn:test".into(),
             family: None,
             default: false,
+            default_from: None,
+            retired_from: None,
             syntax: crate::codes::CodeSyntax::Plain,
             levels: vec![],
             codable_from: 0,
