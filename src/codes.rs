@@ -24,7 +24,7 @@ pub const MAX_CODE_CHARS: usize = 64;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum CodeSyntax {
-    /// NAF rév. 2 / NAF 2025: section `A`, division `10`, groupe `10.7`,
+    /// NAF rév. 2 / NAF 2025: section `A` (to `U` in 2008, `V` in 2025), division `10`, groupe `10.7`,
     /// classe `10.71`, sous-classe `10.71C`.
     Naf,
     /// PCS 2003 / PCS-ESE / PCS 2020: groupe `5`, catégorie `52`, profession
@@ -117,7 +117,7 @@ fn naf_code(input: &str) -> Option<String> {
     let c = compact(input, true)?;
     let b = c.as_bytes();
     match b.len() {
-        1 if b[0].is_ascii_uppercase() && b[0] <= b'U' => Some(c),
+        1 if b[0].is_ascii_uppercase() && b[0] <= b'V' => Some(c),
         2 if all_digits(&c) => Some(c),
         3 if all_digits(&c) => Some(format!("{}.{}", &c[..2], &c[2..])),
         4 if all_digits(&c) => Some(format!("{}.{}", &c[..2], &c[2..])),
