@@ -138,8 +138,15 @@ impl TextIndex {
         let searcher = self.reader.searcher();
         let top = searcher.search(&BooleanQuery::new(query), &TopDocs::with_limit(n).order_by_score())?;
         let mut out = Vec::with_capacity(top.len());
+        // The `ord` column of each segment, opened once (not once per hit).
+        let mut columns = std::collections::HashMap::new();
         for (score, addr) in top {
-            let column = searcher.segment_reader(addr.segment_ord).fast_fields().u64("ord")?;
+            let column = match columns.entry(addr.segment_ord) {
+                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                std::collections::hash_map::Entry::Vacant(e) => {
+                    e.insert(searcher.segment_reader(addr.segment_ord).fast_fields().u64("ord")?)
+                }
+            };
             if let Some(ord) = column.first(addr.doc_id) {
                 out.push((ord as u32, score));
             }

@@ -359,7 +359,9 @@ fn text_search(
 
     // A short query that some concepts match fully is served; a long
     // description with too few full matches is completed by BM25.
-    if out.len() < req.limit && (out.is_empty() || plan.slots.len() >= LONG_QUERY_SLOTS) {
+    // (A query that is a label, word for word, is not a description.)
+    let exact = out.iter().any(|(_, h)| h.kind == MatchKind::ExactLabel);
+    if out.len() < req.limit && (out.is_empty() || (plan.slots.len() >= LONG_QUERY_SLOTS && !exact)) {
         let mut seen: std::collections::HashSet<ConceptRef> = seen.clone();
         seen.extend(out.iter().map(|(_, h)| h.concept));
         let ids: Vec<&str> = scope.iter().map(|&s| snap.systems[s].id.as_str()).collect();
