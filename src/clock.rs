@@ -24,9 +24,14 @@ pub fn date_of(secs: i64) -> String {
     format!("{y:04}-{m:02}-{d:02}")
 }
 
-/// Today as `YYYY-MM-DD` (UTC).
+/// Today as `YYYY-MM-DD` (UTC), or the date in `HARMONIE_TODAY` when it
+/// holds one: a service rehearses the NAF 2025 switch (or a test pins its
+/// date) by running as if it were that day.
 pub fn today() -> String {
-    date_of(now_secs())
+    match std::env::var("HARMONIE_TODAY") {
+        Ok(d) if is_date(d.trim()) => d.trim().to_string(),
+        _ => date_of(now_secs()),
+    }
 }
 
 /// Whether `text` is a calendar date `YYYY-MM-DD` (dates so written compare

@@ -60,6 +60,19 @@ pub struct Line {
     pub target: String,
 }
 
+/// The system a lexicon line names: by id or alias, or by family name, the
+/// family's `default` version (the one the lexicon's codes were written for;
+/// `naf` is NAF 2008 whatever the date).
+fn named(systems: &[CodeSystem], name: &str) -> Option<usize> {
+    let name = name.trim();
+    systems
+        .iter()
+        .position(|s| s.id.eq_ignore_ascii_case(name) || s.aliases.iter().any(|a| a.eq_ignore_ascii_case(name)))
+        .or_else(|| {
+            systems.iter().position(|s| s.default && s.family.as_deref().is_some_and(|f| f.eq_ignore_ascii_case(name)))
+        })
+}
+
 fn stems(text: &str) -> Vec<String> {
     analyze(text).into_iter().map(|t| t.stem).collect()
 }
@@ -135,9 +148,7 @@ impl Lexicon {
     pub fn apply_synonyms(&self, path: &Path, systems: &mut [CodeSystem]) -> Result<HashMap<String, usize>> {
         let mut added: HashMap<String, usize> = HashMap::new();
         for syn in &self.synonyms {
-            let Some(system) = systems.iter_mut().find(|s| {
-                s.id.eq_ignore_ascii_case(&syn.system) || s.aliases.iter().any(|a| a.eq_ignore_ascii_case(&syn.system))
-            }) else {
+            let Some(system) = named(systems, &syn.system).map(|i| &mut systems[i]) else {
                 bail!("{}: line {}: unknown system {:?}", path.display(), syn.line, syn.system);
             };
             for code in &syn.codes {
@@ -211,12 +222,7 @@ pub fn check(files: &[(std::path::PathBuf, Lexicon)], systems: &[CodeSystem]) ->
                     .filter_map(|p| p.split_once(':'))
                     .map(|(s, _)| {
                         let s = s.trim();
-                        systems
-                            .iter()
-                            .find(|x| {
-                                x.id.eq_ignore_ascii_case(s) || x.aliases.iter().any(|a| a.eq_ignore_ascii_case(s))
-                            })
-                            .map_or_else(|| s.to_lowercase(), |x| x.id.clone())
+                        named(systems, s).map_or_else(|| s.to_lowercase(), |i| systems[i].id.clone())
                     })
                     .collect()
             } else {
@@ -260,10 +266,7 @@ pub fn check(files: &[(std::path::PathBuf, Lexicon)], systems: &[CodeSystem]) ->
                 "code" | "legacy" => {
                     for part in l.target.split(';') {
                         let Some((name, codes)) = part.split_once(':') else { continue };
-                        let Some(system) = systems.iter().find(|s| {
-                            s.id.eq_ignore_ascii_case(name.trim())
-                                || s.aliases.iter().any(|a| a.eq_ignore_ascii_case(name.trim()))
-                        }) else {
+                        let Some(system) = named(systems, name).map(|i| &systems[i]) else {
                             report.problems.push(format!("{at}: unknown system {:?}", name.trim()));
                             continue;
                         };

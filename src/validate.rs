@@ -17,6 +17,11 @@ pub struct Item {
     pub system: String,
     /// The code as stored, in any spelling.
     pub code: String,
+    /// The date (`YYYY-MM-DD`) to validate on; today when absent. A family
+    /// name (`naf`) resolves to the version in force that day, and a code of
+    /// a version replaced by then is retired, with its replacements.
+    #[serde(default)]
+    pub as_of: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, ToSchema)]
@@ -97,7 +102,13 @@ fn blank(item: &Item) -> Validation {
 /// Validates one item against `snap`.
 pub fn validate(snap: &Snapshot, item: &Item) -> Validation {
     let mut v = blank(item);
-    let Some(s) = snap.system_index(&item.system) else {
+    let date = item.as_of.as_deref().map(str::trim).map_or_else(crate::clock::today, String::from);
+    if !crate::clock::is_date(&date) {
+        v.status = Verdict::Malformed;
+        v.message = format!("as_of {date:?} n'est pas une date / is not a date: write YYYY-MM-DD");
+        return v;
+    }
+    let Some(s) = snap.system_index_as_of(&item.system, &date) else {
         v.message =
             format!("Système inconnu / unknown system {:?}; systèmes / systems: {}", item.system, snap.system_names());
         return v;
@@ -115,8 +126,29 @@ pub fn validate(snap: &Snapshot, item: &Item) -> Validation {
             format!("{:?} n'a pas la forme d'un code {id} / is not shaped like a {id} code", item.code, id = system.id);
         return v;
     };
-    match snap.lookup(s, &item.code) {
-        Some(r) => {
+    match snap.lookup_as_of(&item.system, &item.code, &date) {
+        Some((r, true)) => {
+            // A code of a version the date has replaced.
+            let c = snap.concept(r);
+            let version = snap.system_of(r);
+            v.code = Some(c.code.clone());
+            v.display = Some(c.display.clone());
+            v.status = Verdict::Retired;
+            v.replaced_by = snap
+                .replacements(r)
+                .into_iter()
+                .map(|(x, t)| suggestion(snap, x, t.note.as_deref().unwrap_or("replacement")))
+                .collect();
+            let codes: Vec<&str> = v.replaced_by.iter().map(|x| x.code.as_str()).collect();
+            v.message = format!(
+                "Code {code} de {id}, remplacée le {from} / code of {id}, replaced on {from}: utiliser / use {}",
+                if codes.is_empty() { "-".to_string() } else { codes.join(", ") },
+                code = c.code,
+                id = version.id,
+                from = version.retired_from.as_deref().unwrap_or("?"),
+            );
+        }
+        Some((r, false)) => {
             let c = snap.concept(r);
             v.code = Some(c.code.clone());
             v.display = Some(c.display.clone());

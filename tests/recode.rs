@@ -214,8 +214,10 @@ path = "data/local/mapping_amt.csv"
     // Validation suggests what an old code maps to.
     let snap =
         harmonie::index::open_current(&harmonie::paths::Paths::new(root), harmonie::index::Prepare::OpenOnly).unwrap();
-    let v =
-        harmonie::validate::validate(&snap, &harmonie::validate::Item { system: "naf".into(), code: "15.8C".into() });
+    let v = harmonie::validate::validate(
+        &snap,
+        &harmonie::validate::Item { system: "naf".into(), code: "15.8C".into(), as_of: None },
+    );
     assert_eq!(v.status, harmonie::validate::Verdict::Unknown);
     assert_eq!(v.suggestions[0].code, "10.71C");
     assert!(v.suggestions[0].reason.contains("naf-rev1 15.8C"), "{:?}", v.suggestions);

@@ -43,6 +43,9 @@ pub struct ConceptOut {
     pub mappings: Vec<MappingOut>,
     /// Other versions of the same terminology that have this code too.
     pub other_versions: Vec<String>,
+    /// The date asked with `as_of`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub as_of: Option<String>,
 }
 
 /// One correspondence of a concept, read from a correspondence table.
@@ -62,6 +65,10 @@ pub struct MappingOut {
     pub equivalence: Equivalence,
     /// Share of the source going to the target, 0–1, when the table gives it.
     pub share: Option<f32>,
+    /// What part of the source goes to the target, in the table's words
+    /// (NAF 2008 → 2025: INSEE's `contenu_commun`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 /// The correspondences of `r`, both ways, in the order of the tables.
@@ -83,6 +90,7 @@ pub fn mappings_of(snap: &Snapshot, r: ConceptRef) -> Vec<MappingOut> {
                 display: target.and_then(|ts| snap.get(ts, &t.code)).map(|x| snap.concept(x).display.clone()),
                 equivalence: t.equivalence,
                 share: t.share,
+                note: t.note.clone(),
             }));
         }
         if map.target == snap.systems[s].id {
@@ -96,6 +104,7 @@ pub fn mappings_of(snap: &Snapshot, r: ConceptRef) -> Vec<MappingOut> {
                     display: e.display.clone(),
                     equivalence: t.equivalence,
                     share: t.share,
+                    note: t.note.clone(),
                 }));
             }
         }
@@ -121,6 +130,7 @@ pub fn concept_out(snap: &Snapshot, r: ConceptRef) -> ConceptOut {
         replaced_by: c.replaced_by.iter().filter_map(|code| snap.get(s, code)).map(|x| brief(snap, x)).collect(),
         mappings: mappings_of(snap, r),
         other_versions: snap.other_versions_with(s, &c.code).into_iter().map(String::from).collect(),
+        as_of: None,
     }
 }
 
@@ -150,7 +160,7 @@ fn find(snap: &Snapshot, system: usize, code: &str) -> Result<ConceptRef, ApiErr
     get,
     path = "/v1/systems/{system}/concepts/{code}",
     tag = "concepts",
-    params(("system" = String, Path, description = "system id or alias"), ("code" = String, Path, description = "a code in any spelling")),
+    params(("system" = String, Path, description = "system id or alias"), ("code" = String, Path, description = "a code in any spelling"), LookupParams),
     responses(
         (status = 200, body = ConceptOut),
         (status = 400, description = "malformed code", body = Problem, content_type = "application/problem+json"),
@@ -160,10 +170,51 @@ fn find(snap: &Snapshot, system: usize, code: &str) -> Result<ConceptRef, ApiErr
 pub async fn lookup(
     State(state): State<AppState>,
     Path((system, code)): Path<(String, String)>,
+    params: Result<Query<LookupParams>, QueryRejection>,
 ) -> Result<Json<ConceptOut>, ApiError> {
+    let Query(p) = params.map_err(|e| {
+        ApiError::bad_request(
+            "invalid parameters",
+            format!("Paramètres invalides / invalid parameters: {}", e.body_text()),
+        )
+    })?;
     let snap = state.snapshot.load();
-    let s = resolve_system(&snap, &system)?;
-    Ok(Json(concept_out(&snap, find(&snap, s, &code)?)))
+    let Some(date) = p.as_of.as_deref().map(str::trim).filter(|d| !d.is_empty()) else {
+        let s = resolve_system(&snap, &system)?;
+        return Ok(Json(concept_out(&snap, find(&snap, s, &code)?)));
+    };
+    if !crate::clock::is_date(date) {
+        return Err(ApiError::bad_request(
+            "invalid parameters",
+            format!("as_of={date:?} : une date AAAA-MM-JJ / a date YYYY-MM-DD"),
+        ));
+    }
+    let Some(s) = snap.system_index_as_of(&system, date) else {
+        return Err(resolve_system(&snap, &system)
+            .err()
+            .unwrap_or_else(|| ApiError::not_found("unknown system", system)));
+    };
+    match snap.lookup_as_of(&system, &code, date) {
+        Some((r, retired)) => {
+            let mut out = concept_out(&snap, r);
+            if retired {
+                out.status = Status::Retired;
+                out.replaced_by = snap.replacements(r).into_iter().map(|(x, _)| brief(&snap, x)).collect();
+            }
+            out.as_of = Some(date.to_string());
+            Ok(Json(out))
+        }
+        None => Err(find(&snap, s, &code).err().unwrap_or_else(|| ApiError::not_found("unknown code", code))),
+    }
+}
+
+#[derive(Deserialize, IntoParams)]
+pub struct LookupParams {
+    /// A date (`YYYY-MM-DD`): a family name (`naf`) resolves to the version
+    /// in force that day, and a code of a version replaced by then is
+    /// answered `retired`, with `replaced_by` and, in `mappings`, what goes
+    /// where.
+    pub as_of: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]

@@ -99,12 +99,19 @@ pub fn inputs(paths: &Paths, sources: &SourcesFile) -> Result<(String, Vec<Input
                     None => bail!("{} is missing: put the file there or fix data/sources.toml", p.display()),
                 }
             }
-            files.push(InputFile {
-                source: s.id.clone(),
-                role: f.role.clone(),
-                path: f.path.clone(),
-                sha256: sha256_file(&p)?,
-            });
+            let sha256 = sha256_file(&p)?;
+            // A committed official file is pinned too: it must be the file INSEE published.
+            if f.package().is_none()
+                && let Some(pinned) = &f.sha256
+                && !pinned.eq_ignore_ascii_case(&sha256)
+            {
+                bail!(
+                    "{} has sha256 {sha256}, data/sources.toml pins {pinned}: the official file was changed; restore it (git checkout {}) or, for a new official release, update the pin and its SOURCE.md",
+                    p.display(),
+                    f.path
+                );
+            }
+            files.push(InputFile { source: s.id.clone(), role: f.role.clone(), path: f.path.clone(), sha256 });
         }
     }
     let project_files = sources
@@ -137,12 +144,17 @@ pub fn inputs(paths: &Paths, sources: &SourcesFile) -> Result<(String, Vec<Input
                 m.id
             );
         }
-        files.push(InputFile {
-            source: m.id.clone(),
-            role: "mapping".into(),
-            path: m.path.clone(),
-            sha256: sha256_file(&p)?,
-        });
+        let sha256 = sha256_file(&p)?;
+        if let Some(pinned) = &m.sha256
+            && !pinned.eq_ignore_ascii_case(&sha256)
+        {
+            bail!(
+                "{} has sha256 {sha256}, data/sources.toml pins {pinned}: the official table was changed; restore it (git checkout {}) or update the pin and its SOURCE.md",
+                p.display(),
+                m.path
+            );
+        }
+        files.push(InputFile { source: m.id.clone(), role: "mapping".into(), path: m.path.clone(), sha256 });
     }
     let mut key =
         format!("format {FORMAT}\nversion {}\ncode {}\n", env!("CARGO_PKG_VERSION"), env!("HARMONIE_SNAPSHOT_CODE"));

@@ -288,6 +288,44 @@ impl Snapshot {
         dated.or_else(|| family.iter().copied().find(|&i| self.systems[i].default))
     }
 
+    /// Finds `code` in the system `name` names on `date`: in the version in
+    /// force that day, or, when a family name was given and that version
+    /// lacks the code, in an earlier version of the family the date has
+    /// replaced (NAF 2008's `01.19Z` as of 2027-03-01). Returns the concept
+    /// and whether it is retired on that date.
+    pub fn lookup_as_of(&self, name: &str, code: &str, date: &str) -> Option<(ConceptRef, bool)> {
+        let s = self.system_index_as_of(name, date)?;
+        if let Some(r) = self.lookup(s, code) {
+            return Some((r, self.is_retired_on(s, date)));
+        }
+        let family = self.systems[s].family.as_deref().filter(|f| f.eq_ignore_ascii_case(name.trim()))?;
+        (0..self.systems.len())
+            .filter(|&o| o != s && self.systems[o].family.as_deref() == Some(family) && self.is_retired_on(o, date))
+            .find_map(|o| self.lookup(o, code))
+            .map(|r| (r, true))
+    }
+
+    /// The codes that replace `r` through the correspondence tables from its
+    /// system to another version of its family, with the table's link.
+    pub fn replacements(&self, r: ConceptRef) -> Vec<(ConceptRef, &crate::recode::maps::Target)> {
+        let s = self.system_index_of(r);
+        let Some(family) = self.systems[s].family.as_deref() else { return Vec::new() };
+        let code = &self.concept(r).code;
+        let mut out = Vec::new();
+        for map in &self.maps {
+            let (Some(from), Some(to)) = (self.system_index(&map.source), self.system_index(&map.target)) else {
+                continue;
+            };
+            if from != s || to == s || self.systems[to].family.as_deref() != Some(family) {
+                continue;
+            }
+            if let Some(e) = map.get(code) {
+                out.extend(e.targets.iter().filter_map(|t| self.get(to, &t.code).map(|x| (x, t))));
+            }
+        }
+        out
+    }
+
     /// Whether system `s` is replaced on `date` (its `retired_from` is on or
     /// before it).
     pub fn is_retired_on(&self, s: usize, date: &str) -> bool {

@@ -313,7 +313,10 @@ mod tests {
                 .unwrap();
         let e = m.get("158C").unwrap();
         assert_eq!((e.code.as_str(), e.display.as_deref()), ("15.8C", Some("Boulangerie et boulangerie-pâtisserie")));
-        assert_eq!(e.targets, [Target { code: "10.71C".into(), equivalence: Equivalence::Equivalent, share: None, note: None }]);
+        assert_eq!(
+            e.targets,
+            [Target { code: "10.71C".into(), equivalence: Equivalence::Equivalent, share: None, note: None }]
+        );
         let split: Vec<(&str, Equivalence)> =
             m.get("55.3B").unwrap().targets.iter().map(|t| (t.code.as_str(), t.equivalence)).collect();
         assert_eq!(split, [("56.10C", Equivalence::Narrower), ("56.10B", Equivalence::Narrower)]);

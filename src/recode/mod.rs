@@ -69,6 +69,99 @@ pub struct Outcome {
     pub review: bool,
     /// Why, when something is off.
     pub note: String,
+    /// How a correspondence table moved the code, when one did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub transition: Option<Transition>,
+}
+
+/// How a correspondence table moved a code (the categories of a transition
+/// report).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Transition {
+    /// The code is already one of the target version.
+    Unchanged,
+    /// One old code, one new code, and no other old code goes there.
+    OneToOne,
+    /// Several old codes merge into the new one.
+    Merged,
+    /// The old code splits; the row's text settled which part.
+    SplitSettled,
+    /// The old code splits and nothing on the row settles it: every
+    /// candidate kept, for review.
+    SplitReview,
+    /// The table says the old code has no correspondence.
+    NoCorrespondence,
+}
+
+impl Transition {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Transition::Unchanged => "unchanged",
+            Transition::OneToOne => "one_to_one",
+            Transition::Merged => "merged",
+            Transition::SplitSettled => "split_settled",
+            Transition::SplitReview => "split_review",
+            Transition::NoCorrespondence => "no_correspondence",
+        }
+    }
+}
+
+/// Settles a split with a row's text, looking at the candidates only: each
+/// candidate's words are its label and what the correspondence table says
+/// goes to it (INSEE's `contenu_commun`); a word, or two words side by side
+/// (« betteraves fourragères »), weighs more the fewer candidates have it
+/// (what all of them have weighs nothing). The
+/// candidate whose words the text holds most wins when it leads the next one
+/// by half again; returns it with the words that decided.
+pub fn settle_by_text(
+    snap: &Snapshot,
+    text: &str,
+    candidates: &[(ConceptRef, &maps::Target)],
+) -> Option<(ConceptRef, String)> {
+    use std::collections::HashSet;
+    // Words and pairs of neighbouring words.
+    let stems = |t: &str| -> HashSet<String> {
+        let words: Vec<String> = crate::text::analyze(t).into_iter().map(|t| t.stem).collect();
+        let pairs = words.windows(2).map(|w| format!("{} {}", w[0], w[1]));
+        words.iter().cloned().chain(pairs).collect()
+    };
+    let query = stems(text);
+    if query.is_empty() || candidates.len() < 2 {
+        return None;
+    }
+    let words: Vec<HashSet<String>> = candidates
+        .iter()
+        .map(|(r, t)| {
+            let mut w = stems(&snap.concept(*r).display);
+            w.extend(stems(t.note.as_deref().unwrap_or("")));
+            w
+        })
+        .collect();
+    let n = candidates.len() as f32;
+    let mut scored: Vec<(f32, usize, Vec<&str>)> = words
+        .iter()
+        .enumerate()
+        .map(|(i, w)| {
+            let hits: Vec<&str> = query.iter().filter(|q| w.contains(*q)).map(String::as_str).collect();
+            let score = hits
+                .iter()
+                .map(|q| {
+                    let df = words.iter().filter(|o| o.contains(*q)).count() as f32;
+                    (n / df).ln()
+                })
+                .sum();
+            (score, i, hits)
+        })
+        .collect();
+    scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+    let (best, second) = (&scored[0], &scored[1]);
+    if best.0 <= 0.0 || best.0 < 1.5 * second.0 {
+        return None;
+    }
+    let mut decisive: Vec<&str> = best.2.iter().copied().filter(|w| !second.2.contains(w)).collect();
+    decisive.sort_unstable();
+    Some((candidates[best.1].0, decisive.join(", ")))
 }
 
 /// Words legacy files put where no activity or occupation was known.
@@ -156,6 +249,7 @@ impl<'a> Recoder<'a> {
             candidates: vec![(c.code.clone(), confidence)],
             review: false,
             note: String::new(),
+            transition: None,
         }
     }
 
@@ -169,6 +263,7 @@ impl<'a> Recoder<'a> {
             candidates,
             review: true,
             note,
+            transition: None,
         }
     }
 
@@ -182,6 +277,7 @@ impl<'a> Recoder<'a> {
             candidates: Vec::new(),
             review: true,
             note,
+            transition: None,
         }
     }
 
@@ -229,11 +325,20 @@ impl<'a> Recoder<'a> {
                 element.targets.iter().filter_map(|t| self.snap.get(self.system, &t.code).map(|r| (r, t))).collect();
             let note = format!("{} {} via {}", map.source, element.code, map.id);
             match targets.as_slice() {
-                [] => return Some(Recoder::none(format!("{note}: no correspondence"))),
+                [] => {
+                    let mut o = Recoder::none(format!("{note}: no correspondence"));
+                    o.transition = Some(Transition::NoCorrespondence);
+                    return Some(o);
+                }
                 [(r, t)] => {
                     let confidence = if t.equivalence == maps::Equivalence::Inexact { 0.8 } else { 0.95 };
                     let mut o = self.outcome(*r, Method::Transcoded, confidence);
                     o.note = note;
+                    o.transition = Some(if t.equivalence == maps::Equivalence::Wider {
+                        Transition::Merged
+                    } else {
+                        Transition::OneToOne
+                    });
                     return Some(o);
                 }
                 many => {
@@ -241,8 +346,19 @@ impl<'a> Recoder<'a> {
                         .iter()
                         .map(|(r, t)| (self.snap.concept(*r).code.clone(), t.share.unwrap_or(1.0 / many.len() as f32)))
                         .collect();
-                    // The label settles the split when it ranks one of the targets first among them.
-                    if !label.is_empty() {
+                    // The row's text settles the split when it holds the words of one
+                    // target (its label, what the table says goes to it) clearly more
+                    // than those of the others.
+                    if let Some((r, why)) = settle_by_text(self.snap, label, many) {
+                        let mut o = self.outcome(r, Method::Transcoded, 0.85);
+                        o.candidates = candidates;
+                        o.note = format!("{note}: split settled by the text ({why})");
+                        o.transition = Some(Transition::SplitSettled);
+                        return Some(o);
+                    }
+                    // Without the table's texts, the label settles the split when it
+                    // ranks one of the targets first among them.
+                    if !label.is_empty() && many.iter().all(|(_, t)| t.note.is_none()) {
                         let hits = self.search(label, 50);
                         let pick = hits
                             .iter()
@@ -251,6 +367,7 @@ impl<'a> Recoder<'a> {
                             let mut o = self.outcome(r, Method::Transcoded, 0.85);
                             o.candidates = candidates;
                             o.note = format!("{note}: split settled by the label");
+                            o.transition = Some(Transition::SplitSettled);
                             return Some(o);
                         }
                     }
@@ -261,12 +378,15 @@ impl<'a> Recoder<'a> {
                         let mut o = self.outcome(*r, Method::Transcoded, 0.9 * t.share.unwrap_or(0.0));
                         o.candidates = candidates;
                         o.note = format!("{note}: main share of the split");
+                        o.transition = Some(Transition::SplitSettled);
                         return Some(o);
                     }
-                    return Some(Recoder::ambiguous(
-                        candidates,
-                        format!("{note}: split into {} codes, the label does not settle it", many.len()),
-                    ));
+                    let why =
+                        if label.trim().is_empty() { "no text on the row" } else { "the text does not settle it" };
+                    let mut o =
+                        Recoder::ambiguous(candidates, format!("{note}: split into {} codes, {why}", many.len()));
+                    o.transition = Some(Transition::SplitReview);
+                    return Some(o);
                 }
             }
         }

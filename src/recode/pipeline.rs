@@ -57,6 +57,14 @@ pub struct Summary {
     /// `harmonie_note`).
     #[serde(default)]
     pub failed: u64,
+    /// Transition report: rows per way a correspondence table moved their
+    /// code (`unchanged`, `one_to_one`, `merged`, `split_settled`,
+    /// `split_review`, `no_correspondence`), for runs that cross versions.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub transition: BTreeMap<String, u64>,
+    /// Per old code: rows per way it moved.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub transition_by_code: BTreeMap<String, BTreeMap<String, u64>>,
     /// Why the run stopped before the end of the input, if it did: the rows
     /// counted are the rows written.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -210,6 +218,16 @@ impl<'a> Job<'a> {
                 fields.resize(width.max(fields.len()), String::new());
                 summary.failed += u64::from(failed);
                 *summary.by_method.entry(o.method.as_str().to_string()).or_default() += 1;
+                let transition = o.transition.or_else(|| {
+                    matches!(o.method, crate::recode::Method::Exact | crate::recode::Method::Respelled)
+                        .then_some(crate::recode::Transition::Unchanged)
+                });
+                if let Some(t) = transition {
+                    *summary.transition.entry(t.as_str().to_string()).or_default() += 1;
+                    let old =
+                        code_col.and_then(|c| row.fields.get(c)).map(|c| c.trim().to_string()).unwrap_or_default();
+                    *summary.transition_by_code.entry(old).or_default().entry(t.as_str().to_string()).or_default() += 1;
+                }
                 summary.review += u64::from(o.review);
                 fields.extend(columns(&o));
                 if let Err(e) = emit(row, fields) {

@@ -75,6 +75,8 @@ pub struct MappingDecl {
     pub loader: String,
     /// Path of the file inside the project (usually `data/local/…`).
     pub path: String,
+    /// Expected sha256 of the file, for official tables committed unchanged.
+    pub sha256: Option<String>,
 }
 
 /// One terminology as declared in `data/sources.toml`.
