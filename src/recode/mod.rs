@@ -122,7 +122,9 @@ pub fn settle_by_text(
     use std::collections::HashSet;
     // Words and pairs of neighbouring words.
     let stems = |t: &str| -> HashSet<String> {
-        let words: Vec<String> = crate::text::analyze(t).into_iter().map(|t| t.stem).collect();
+        // Words of one or two letters (`e` of e-commerce, `m` of m²) decide nothing.
+        let words: Vec<String> =
+            crate::text::analyze(t).into_iter().map(|t| t.stem).filter(|s| s.chars().count() >= 3).collect();
         let pairs = words.windows(2).map(|w| format!("{} {}", w[0], w[1]));
         words.iter().cloned().chain(pairs).collect()
     };
@@ -134,7 +136,7 @@ pub fn settle_by_text(
         .iter()
         .map(|(r, t)| {
             let mut w = stems(&snap.concept(*r).display);
-            w.extend(stems(t.note.as_deref().unwrap_or("")));
+            w.extend(stems(&what_goes(t.note.as_deref().unwrap_or(""))));
             w
         })
         .collect();
@@ -162,6 +164,21 @@ pub fn settle_by_text(
     let mut decisive: Vec<&str> = best.2.iter().copied().filter(|w| !second.2.contains(w)).collect();
     decisive.sort_unstable();
     Some((candidates[best.1].0, decisive.join(", ")))
+}
+
+/// What a `contenu_commun` text says goes to its target: the text without
+/// what it excepts (« à l'exception de l'installation de serrures, le contenu
+/// … », « (hors activités d'intermédiation) », « autres qu'en bonneterie »),
+/// which goes elsewhere.
+fn what_goes(note: &str) -> String {
+    static EXCEPT: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    let re = EXCEPT.get_or_init(|| {
+        regex::Regex::new(
+            r"(?i)(à|a) l[’']exception (de la |de l[’']|des |du |de |d[’'])[^,;)]*[,;)]?|\((hors|sauf|à l[’']exception)[^)]*\)|autres? qu[’']en [\p{L}-]+",
+        )
+        .expect("a valid pattern")
+    });
+    re.replace_all(note, " ").into_owned()
 }
 
 /// Words legacy files put where no activity or occupation was known.

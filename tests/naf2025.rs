@@ -1,0 +1,88 @@
+//! NAF 2025 on real data: served beside NAF 2008, the family default by
+//! date, and the move of a company base from NAF 2008 with the official
+//! table (`data/official/naf2025/`).
+
+mod common;
+
+use harmonie::recode::{Method, Recoder, Transition};
+
+fn naf2025() -> usize {
+    common::snapshot().system_index("naf-2025").expect("naf-2025 is served by default")
+}
+
+#[test]
+fn naf_2025_is_served_with_its_five_levels() {
+    let snap = common::snapshot();
+    let s = naf2025();
+    let counts: Vec<usize> = snap.systems[s].level_counts().into_iter().map(|(_, n)| n).collect();
+    assert_eq!(counts[4], 747, "sous-classes");
+    assert_eq!(snap.systems[s].family.as_deref(), Some("naf"));
+    // The family name follows the date; an explicit version always wins.
+    let naf2008 = snap.system_index("naf-2008").unwrap();
+    assert_eq!(snap.system_index_as_of("naf", "2026-12-31"), Some(naf2008));
+    assert_eq!(snap.system_index_as_of("naf", "2027-01-01"), Some(s));
+    assert_eq!(snap.system_index_as_of("naf-2008", "2030-01-01"), Some(naf2008));
+}
+
+#[test]
+fn a_2008_code_as_of_2027_is_retired_with_what_goes_where() {
+    let snap = common::snapshot();
+    let (r, retired) = snap.lookup_as_of("naf", "0119Z", "2027-03-01").unwrap();
+    assert!(retired);
+    assert_eq!(snap.concept(r).code, "01.19Z");
+    let repl: Vec<(String, bool)> = snap
+        .replacements(r)
+        .into_iter()
+        .map(|(x, t)| (snap.concept(x).code.clone(), t.note.as_deref().is_some_and(|n| !n.is_empty())))
+        .collect();
+    assert_eq!(repl, [("01.13Y".to_string(), true), ("01.19Y".to_string(), true)]);
+    let (_, retired) = snap.lookup_as_of("naf", "01.19Z", "2026-06-01").unwrap();
+    assert!(!retired);
+}
+
+#[test]
+fn every_one_to_one_link_of_the_official_table_recodes_to_its_target() {
+    let snap = common::snapshot();
+    let map = snap.maps.iter().find(|m| m.id == "naf2008-naf2025").expect("the official table is loaded");
+    let mut recoder = Recoder::new(&snap, naf2025(), harmonie::recode::DEFAULT_THRESHOLD);
+    let mut checked = 0;
+    for e in map.elements.values().filter(|e| e.targets.len() == 1) {
+        let o = recoder.recode(&e.code, "");
+        assert_eq!(o.code.as_deref(), Some(e.targets[0].code.as_str()), "{}: {o:?}", e.code);
+        assert_eq!(o.method, Method::Transcoded);
+        assert!(matches!(o.transition, Some(Transition::OneToOne | Transition::Merged)));
+        checked += 1;
+    }
+    assert_eq!(checked, 732 - 212);
+}
+
+#[test]
+fn splits_are_settled_by_the_rows_text_or_kept_for_review() {
+    let snap = common::snapshot();
+    let mut recoder = Recoder::new(&snap, naf2025(), harmonie::recode::DEFAULT_THRESHOLD);
+    let text = std::fs::read_to_string(common::root().join("tests/fixtures/naf2025_splits.tsv")).unwrap();
+    let (mut decidable, mut settled, mut right) = (0, 0, 0);
+    for line in text.lines().filter(|l| !l.starts_with('#')).skip(1) {
+        let f: Vec<&str> = line.split('\t').collect();
+        let (code, label, expected) = (f[0], f[1], f[2]);
+        let o = recoder.recode(code, label);
+        if expected == "review" {
+            assert!(o.review && o.code.is_none() && o.candidates.len() >= 2, "{code} {label:?}: {o:?}");
+            assert_eq!(o.transition, Some(Transition::SplitReview));
+            continue;
+        }
+        decidable += 1;
+        if let Some(c) = &o.code {
+            settled += 1;
+            right += usize::from(c == expected);
+            assert_eq!(o.transition, Some(Transition::SplitSettled));
+        } else {
+            assert!(o.review && o.candidates.iter().any(|(c, _)| c == expected), "{code} {label:?}: {o:?}");
+        }
+    }
+    let share = settled as f64 / decidable as f64;
+    let accuracy = right as f64 / settled.max(1) as f64;
+    println!("split cases: {decidable} decidable, {settled} settled ({share:.2}), {right} right ({accuracy:.2})");
+    assert!(share >= 0.8, "settled share {share:.2}");
+    assert!(accuracy >= 0.9, "accuracy {accuracy:.2}");
+}
