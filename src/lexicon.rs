@@ -15,7 +15,7 @@ use std::path::Path;
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 
-use crate::model::{CodeSystem, Designation, DesignationKind};
+use crate::model::{CodeSystem, Designation, DesignationKind, named};
 use crate::text::analyze;
 
 /// A query-time expansion: a term (one or more stems) also matches any of
@@ -58,19 +58,6 @@ pub struct Line {
     pub term: String,
     pub kind: String,
     pub target: String,
-}
-
-/// The system a lexicon line names: by id or alias, or by family name, the
-/// family's `default` version (the one the lexicon's codes were written for;
-/// `naf` is NAF 2008 whatever the date).
-fn named(systems: &[CodeSystem], name: &str) -> Option<usize> {
-    let name = name.trim();
-    systems
-        .iter()
-        .position(|s| s.id.eq_ignore_ascii_case(name) || s.aliases.iter().any(|a| a.eq_ignore_ascii_case(name)))
-        .or_else(|| {
-            systems.iter().position(|s| s.default && s.family.as_deref().is_some_and(|f| f.eq_ignore_ascii_case(name)))
-        })
 }
 
 fn stems(text: &str) -> Vec<String> {

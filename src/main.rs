@@ -145,6 +145,11 @@ enum Command {
         /// Confidence from which harmonie_code is filled.
         #[arg(long, default_value_t = harmonie::recode::DEFAULT_THRESHOLD)]
         threshold: f32,
+        /// Write the transition report (rows unchanged, one to one, merged,
+        /// split and settled, split for review; per old code) to this file:
+        /// `.json`, or CSV (`old_code,transition,rows`) otherwise.
+        #[arg(long)]
+        report: Option<PathBuf>,
     },
     /// Show one concept, given its code in any common spelling.
     Lookup {
@@ -381,7 +386,7 @@ fn run(cli: Cli) -> Result<()> {
                 );
             }
         }
-        Command::Recode { input, system, code_col, label_col, output, delimiter, threshold } => {
+        Command::Recode { input, system, code_col, label_col, output, delimiter, threshold, report } => {
             use harmonie::recode::pipeline;
             let delimiter =
                 delimiter.as_deref().map(harmonie::table::parse_delimiter).transpose().context("--delimiter")?;
@@ -411,6 +416,29 @@ fn run(cli: Cli) -> Result<()> {
             }
             let secs = started.elapsed().as_secs_f64();
             eprintln!("{} in {secs:.1} s ({:.0} rows/s)", summary.describe(), summary.rows as f64 / secs.max(1e-9));
+            if !summary.transition.is_empty() {
+                let t: Vec<String> = summary.transition.iter().map(|(k, n)| format!("{k} {n}")).collect();
+                eprintln!("transition: {}", t.join(", "));
+            }
+            if let Some(path) = &report {
+                let text = if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("json")) {
+                    serde_json::to_string_pretty(&serde_json::json!({
+                        "rows": summary.rows,
+                        "transition": summary.transition,
+                        "by_old_code": summary.transition_by_code,
+                    }))?
+                } else {
+                    let mut csv = String::from("old_code,transition,rows\n");
+                    for (code, ways) in &summary.transition_by_code {
+                        for (way, n) in ways {
+                            csv.push_str(&format!("{code},{way},{n}\n"));
+                        }
+                    }
+                    csv
+                };
+                std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))?;
+                eprintln!("transition report written to {}", path.display());
+            }
             if let Some(e) = summary.error {
                 bail!("the recode did not finish ({} rows written): {e}", summary.rows);
             }

@@ -194,3 +194,17 @@ impl CodeSystem {
         self.levels.iter().cloned().zip(counts).collect()
     }
 }
+
+/// The system a data file (lexicon line, mapping declaration) names: by id
+/// or alias, or by family name the family's `default` version, the one the
+/// file's codes were written for (`naf` is NAF 2008 whatever the date; a
+/// request's family name follows the date, see `Snapshot::system_index`).
+pub fn named(systems: &[CodeSystem], name: &str) -> Option<usize> {
+    let name = name.trim();
+    systems
+        .iter()
+        .position(|s| s.id.eq_ignore_ascii_case(name) || s.aliases.iter().any(|a| a.eq_ignore_ascii_case(name)))
+        .or_else(|| {
+            systems.iter().position(|s| s.default && s.family.as_deref().is_some_and(|f| f.eq_ignore_ascii_case(name)))
+        })
+}

@@ -138,13 +138,13 @@ fn correspondence_tables_and_naf_2025_declared_in_sources_toml() {
     toml.push_str(
         r#"
 [[source]]
-id = "naf-2025"
+id = "naf-2025-extrait"
 title = "NAF 2025 (test extract)"
 version = "2025"
 publisher = "INSEE"
 licence = "test"
 attribution = "test"
-url = "urn:harmonie:cs:naf-2025"
+url = "urn:harmonie:cs:naf-2025-extrait"
 loader = "insee-naf2025-xlsx"
 
 [[source.file]]
@@ -163,7 +163,7 @@ path = "data/local/table_NAF1-NAF2.xls"
 id = "naf2-naf2025"
 title = "NAF rév. 2 → NAF 2025"
 source = "naf-2008"
-target = "naf-2025"
+target = "naf-2025-extrait"
 loader = "insee-naf2-naf2025"
 path = "data/local/Correspondances_NAFrev2-NAF2025.xlsx"
 
@@ -228,21 +228,30 @@ path = "data/local/mapping_amt.csv"
     let links: Vec<(&str, &str, &str)> =
         c.mappings.iter().map(|m| (m.direction, m.system.as_str(), m.code.as_str())).collect();
     assert!(links.contains(&("from", "naf-rev1", "15.8C")), "{links:?}");
-    assert!(links.contains(&("to", "naf-2025", "10.71C")), "{links:?}");
+    assert!(links.contains(&("to", "naf-2025-extrait", "10.71C")), "{links:?}");
     let addr = common::serve_snapshot(std::sync::Arc::new(snap), |_| {});
     let mut page = ureq::get(&format!("http://{addr}/systemes/naf-2008/10.71C")).call().unwrap();
     let html = page.body_mut().read_to_string().unwrap();
     assert!(html.contains("vient de naf-rev1 <span class=\"code\">15.8C</span>"), "{html}");
-    assert!(html.contains(r#"devient naf-2025 <a href="/systemes/naf-2025/10.71C">"#), "{html}");
+    assert!(html.contains(r#"devient naf-2025-extrait <a href="/systemes/naf-2025-extrait/10.71C">"#), "{html}");
 
     // NAF 2025 is served, and NAF rév. 2 codes recode to it.
-    let (ok, stdout, _) = harmonie(root, &["lookup", "naf-2025", "4712b"]);
+    let (ok, stdout, _) = harmonie(root, &["lookup", "naf-2025-extrait", "4712b"]);
     assert!(ok && stdout.contains("47.12B"), "{stdout}");
     let input = root.join("rev2.csv");
     std::fs::write(&input, "ape,activite\n1071C,\n47.91B,\n").unwrap();
     let (ok, stdout, stderr) = harmonie(
         root,
-        &["recode", input.to_str().unwrap(), "--system", "naf-2025", "--code-col", "ape", "--label-col", "activite"],
+        &[
+            "recode",
+            input.to_str().unwrap(),
+            "--system",
+            "naf-2025-extrait",
+            "--code-col",
+            "ape",
+            "--label-col",
+            "activite",
+        ],
     );
     assert!(ok, "{stderr}");
     let (header, rows) = records(&stdout, b',');
@@ -259,7 +268,7 @@ path = "data/local/mapping_amt.csv"
             .join("manifest.json"),
     )
     .unwrap();
-    assert!(manifest.contains("mapping naf2-naf2025: targets not in naf-2025 (left out)"), "{manifest}");
+    assert!(manifest.contains("mapping naf2-naf2025: targets not in naf-2025-extrait (left out)"), "{manifest}");
 }
 
 #[test]

@@ -306,9 +306,7 @@ fn load_maps(
 ) -> Result<Vec<ConceptMap>> {
     let mut maps = Vec::new();
     for decl in &sources.mappings {
-        let Some(si) = systems.iter().position(|s| {
-            s.id.eq_ignore_ascii_case(&decl.target) || s.aliases.iter().any(|a| a.eq_ignore_ascii_case(&decl.target))
-        }) else {
+        let Some(si) = crate::model::named(systems, &decl.target) else {
             bail!("mapping {}: target system {:?} is not declared", decl.id, decl.target);
         };
         let target = &systems[si];

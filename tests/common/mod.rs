@@ -35,6 +35,7 @@ pub fn scratch_project() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     copy_tree(&root().join("data/sources.toml"), &dir.path().join("data/sources.toml"));
     copy_tree(&root().join("data/curated"), &dir.path().join("data/curated"));
+    copy_tree(&root().join("data/official"), &dir.path().join("data/official"));
     copy_tree(&root().join("data/upstream"), &dir.path().join("data/upstream"));
     dir
 }
