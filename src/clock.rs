@@ -57,6 +57,16 @@ pub fn instant() -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_are_checked_before_they_are_compared() {
+        assert!(is_date("2027-01-01") && is_date("2026-12-31"));
+        for bad in ["2027-13-01", "2027-1-01", "27-01-01", "2027/01/01", "2027-01-001", "2027-00-10", ""] {
+            assert!(!is_date(bad), "{bad}");
+        }
+    }
+
     #[test]
     fn civil_dates() {
         assert_eq!(super::civil_from_days(0), (1970, 1, 1));

@@ -635,3 +635,37 @@ fn concept_pages_show_earlier_titles_as_ancien_libelle() {
         page.text
     );
 }
+
+#[test]
+fn naf_2025_is_served_and_a_2008_code_as_of_2027_is_retired_with_what_goes_where() {
+    let systems = get("/v1/systems").json();
+    let naf2025 = systems.as_array().unwrap().iter().find(|s| s["id"] == "naf-2025").expect("naf-2025 served");
+    let levels = naf2025["levels"].as_array().unwrap();
+    assert_eq!(levels.last().unwrap()["count"], 747, "{naf2025}");
+    let c = get("/v1/systems/naf/concepts/01.19Z?as_of=2027-03-01").json();
+    assert_eq!(
+        (c["system"].as_str(), c["status"].as_str(), c["as_of"].as_str()),
+        (Some("naf-2008"), Some("retired"), Some("2027-03-01"))
+    );
+    let replaced: Vec<&str> =
+        c["replaced_by"].as_array().unwrap().iter().map(|r| r["code"].as_str().unwrap()).collect();
+    assert_eq!(replaced, ["01.13Y", "01.19Y"]);
+    let to_beets = c["mappings"].as_array().unwrap().iter().find(|m| m["code"] == "01.13Y").unwrap();
+    assert!(to_beets["note"].as_str().unwrap().contains("betteraves fourragères"));
+    // Before the switch the same code is active; an explicit version always answers for itself.
+    assert_eq!(get("/v1/systems/naf/concepts/01.19Z?as_of=2026-12-31").json()["status"], "active");
+    assert_eq!(get("/v1/systems/naf-2025/concepts/01.19Y").json()["status"], "active");
+    assert_problem(&get("/v1/systems/naf/concepts/01.19Z?as_of=2027-02-30x"), 400, "invalid parameters");
+    // Validation takes the same date, per item.
+    let v = post_json(
+        "/v1/validate",
+        &json!({"items": [{"system": "naf", "code": "0119Z", "as_of": "2027-03-01"}, {"system": "naf", "code": "0119Z", "as_of": "2026-03-01"}]}),
+    )
+    .json();
+    assert_eq!(v["results"][0]["status"], "retired");
+    assert_eq!(v["results"][0]["replaced_by"][1]["code"], "01.19Y");
+    assert_eq!(v["results"][1]["status"], "active");
+    // The concept page says what part goes where.
+    let page = get("/systemes/naf-2008/01.19Z");
+    assert!(page.text.contains("ce qui y va : - la culture de racines et de tubercules"), "{}", page.text);
+}

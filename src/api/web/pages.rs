@@ -414,9 +414,15 @@ pub async fn concept(
             };
             let arrow = if m.direction == "to" { "devient" } else { "vient de" };
             let share = m.share.map(|s| format!(", {:.0} %", s * 100.0)).unwrap_or_default();
+            // What part goes where, in the table's words (NAF 2008 → 2025).
+            let what = m
+                .note
+                .as_deref()
+                .map(|n| format!(r#"<br><span class="meta">ce qui y va : {}</span>"#, esc(n)))
+                .unwrap_or_default();
             let _ = write!(
                 main,
-                r#"<li>{arrow} {system} {target} {display} <span class="meta">({title} ; {eq}{share})</span></li>"#,
+                r#"<li>{arrow} {system} {target} {display} <span class="meta">({title} ; {eq}{share})</span>{what}</li>"#,
                 system = esc(&m.system),
                 display = esc(m.display.as_deref().unwrap_or("")),
                 title = esc(&m.title),
