@@ -86,3 +86,49 @@ fn splits_are_settled_by_the_rows_text_or_kept_for_review() {
     assert!(share >= 0.8, "settled share {share:.2}");
     assert!(accuracy >= 0.9, "accuracy {accuracy:.2}");
 }
+
+#[test]
+fn a_company_base_moves_with_its_transition_report_in_the_same_run() {
+    common::snapshot();
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("base.csv");
+    std::fs::write(
+        &input,
+        "siret;ape;activite\n1;01.19Z;culture de betteraves fourragères\n2;0119Z;\n3;01.11Z;céréales\n4;0113Z;\n5;01.12Y;riz\n",
+    )
+    .unwrap();
+    let report = dir.path().join("transition.json");
+    let args = [
+        "recode",
+        input.to_str().unwrap(),
+        "--system",
+        "naf-2025",
+        "--code-col",
+        "ape",
+        "--label-col",
+        "activite",
+        "--report",
+        report.to_str().unwrap(),
+    ];
+    let out = common::harmonie(&common::root(), &args);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let (header, rows) = common::csv_records(&out.stdout, b';');
+    assert_eq!(rows.len(), 5, "every row once, in order");
+    let code = header.iter().position(|h| h == "harmonie_code").unwrap();
+    let got: Vec<&str> = rows.iter().map(|r| r[code].as_str()).collect();
+    assert_eq!(got, ["01.13Y", "", "01.11Y", "01.13Y", "01.12Y"]);
+    let r: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    let t = &r["transition"];
+    assert_eq!((t["split_settled"].as_u64(), t["split_review"].as_u64()), (Some(1), Some(1)), "{r}");
+    assert_eq!(
+        (t["one_to_one"].as_u64(), t["merged"].as_u64(), t["unchanged"].as_u64()),
+        (Some(1), Some(1), Some(1)),
+        "{r}"
+    );
+    assert_eq!(r["by_old_code"]["0119Z"]["split_review"], 1);
+    assert!(
+        stderr.contains("transition: merged 1, one_to_one 1, split_review 1, split_settled 1, unchanged 1"),
+        "{stderr}"
+    );
+}

@@ -363,8 +363,7 @@ pub fn recode_ndjson(
                 o
             }
         };
-        *summary.by_method.entry(outcome.method.as_str().to_string()).or_default() += 1;
-        summary.review += u64::from(outcome.review);
+        summary.count(&outcome, &text(&opts.code_col));
         let candidates: Vec<serde_json::Value> =
             outcome.candidates.iter().take(3).map(|(c, s)| serde_json::json!({"code": c, "score": s})).collect();
         obj.insert("harmonie_code".into(), outcome.code.clone().into());

@@ -72,6 +72,24 @@ pub struct Summary {
 }
 
 impl Summary {
+    /// Counts one decided row: its method, review flag and, when its code
+    /// was already current or moved through a correspondence table, its
+    /// transition under its old code. The one place rows are counted (CSV,
+    /// spreadsheets and NDJSON alike).
+    pub fn count(&mut self, o: &Outcome, old_code: &str) {
+        *self.by_method.entry(o.method.as_str().to_string()).or_default() += 1;
+        self.review += u64::from(o.review);
+        let transition = o.transition.or_else(|| {
+            matches!(o.method, crate::recode::Method::Exact | crate::recode::Method::Respelled)
+                .then_some(crate::recode::Transition::Unchanged)
+        });
+        if let Some(t) = transition {
+            *self.transition.entry(t.as_str().to_string()).or_default() += 1;
+            let per_code = self.transition_by_code.entry(old_code.trim().to_string()).or_default();
+            *per_code.entry(t.as_str().to_string()).or_default() += 1;
+        }
+    }
+
     /// Whether every input record was read and written.
     pub fn complete(&self) -> bool {
         self.error.is_none()
@@ -217,18 +235,8 @@ impl<'a> Job<'a> {
                 }
                 fields.resize(width.max(fields.len()), String::new());
                 summary.failed += u64::from(failed);
-                *summary.by_method.entry(o.method.as_str().to_string()).or_default() += 1;
-                let transition = o.transition.or_else(|| {
-                    matches!(o.method, crate::recode::Method::Exact | crate::recode::Method::Respelled)
-                        .then_some(crate::recode::Transition::Unchanged)
-                });
-                if let Some(t) = transition {
-                    *summary.transition.entry(t.as_str().to_string()).or_default() += 1;
-                    let old =
-                        code_col.and_then(|c| row.fields.get(c)).map(|c| c.trim().to_string()).unwrap_or_default();
-                    *summary.transition_by_code.entry(old).or_default().entry(t.as_str().to_string()).or_default() += 1;
-                }
-                summary.review += u64::from(o.review);
+                let old = code_col.and_then(|c| row.fields.get(c)).map(String::as_str).unwrap_or_default();
+                summary.count(&o, old);
                 fields.extend(columns(&o));
                 if let Err(e) = emit(row, fields) {
                     summary.error = Some(format!("cannot write row {}: {e:#}", summary.rows + 1));
