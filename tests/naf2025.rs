@@ -132,3 +132,21 @@ fn a_company_base_moves_with_its_transition_report_in_the_same_run() {
         "{stderr}"
     );
 }
+
+#[test]
+fn the_transition_report_over_http_is_the_summary_of_the_same_recode() {
+    let addr = common::serve();
+    let body = "ape;activite\n01.19Z;culture de luzerne\n01.19Z;\n01.11Z;\n";
+    let url = format!("http://{addr}/v1/recode?system=naf-2025&code_col=ape&label_col=activite&report=true");
+    let mut res = ureq::post(&url).header("content-type", "text/csv").send(body).unwrap();
+    assert_eq!(res.headers().get("content-type").unwrap(), "application/json");
+    let summary: serde_json::Value = serde_json::from_str(&res.body_mut().read_to_string().unwrap()).unwrap();
+    assert_eq!(summary["rows"], 3);
+    assert_eq!(summary["transition"]["split_settled"], 1);
+    assert_eq!(summary["transition"]["split_review"], 1);
+    assert_eq!(summary["transition"]["one_to_one"], 1);
+    assert_eq!(summary["transition_by_code"]["01.19Z"]["split_review"], 1);
+    // The recode page shows it after the download.
+    let mut page = ureq::get(&format!("http://{addr}/recodage")).call().unwrap();
+    assert!(page.body_mut().read_to_string().unwrap().contains("Bilan de transition"));
+}

@@ -38,6 +38,10 @@ pub struct RecodeParams {
     pub threshold: Option<f32>,
     /// CSV separator (default: detected): `;`, `,` or `tab`.
     pub delimiter: Option<String>,
+    /// `true`: answer only the summary as JSON (with the transition report:
+    /// rows unchanged, one to one, merged, split and settled, split for
+    /// review, per old code), not the rows.
+    pub report: Option<bool>,
 }
 
 /// The request body as a blocking reader.
@@ -98,6 +102,7 @@ pub async fn recode(
     let snap = state.snapshot.load_full();
     let system = super::v1::resolve_system(&snap, &p.system)?;
     let ndjson = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("ndjson"));
+    let report_only = p.report.unwrap_or(false) && !ndjson;
     let delimiter = p
         .delimiter
         .as_deref()
@@ -198,6 +203,15 @@ pub async fn recode(
             }
         };
         let _ = ready_tx.send(Ok(()));
+        if report_only {
+            let summary = pipeline::to_csv(job, std::io::sink(), |_| {});
+            drop(permit);
+            match summary.error.clone() {
+                None => drop(send(serde_json::to_vec_pretty(&summary).unwrap_or_default())),
+                Some(e) => drop(put(Out::Abort(e))),
+            }
+            return;
+        }
         let out = ChannelWriter { send: &send, buf: Vec::new() };
         let summary = pipeline::to_csv(job, out, |_| {});
         drop(permit);
@@ -225,7 +239,11 @@ pub async fn recode(
         }
         Out::Abort(e) => Err(std::io::Error::other(e)),
     });
-    let ctype = if ndjson { "application/x-ndjson" } else { "text/csv; charset=utf-8" };
+    let ctype = match (report_only, ndjson) {
+        (true, _) => "application/json",
+        (false, true) => "application/x-ndjson",
+        (false, false) => "text/csv; charset=utf-8",
+    };
     Ok((
         [(header::CONTENT_TYPE, ctype), (header::TRAILER, "harmonie-summary")],
         Body::new(http_body_util::StreamBody::new(frames)),

@@ -496,6 +496,9 @@ pub async fn recode(State(state): State<AppState>) -> Html<String> {
 <div id="recode-status" role="status" aria-live="polite"></div>
 <div id="recode-error" role="alert" class="error" hidden></div>
 <p id="recode-result" hidden><a id="recode-download" href="#" download>Télécharger le fichier recodé</a></p>
+<section id="recode-report" hidden aria-labelledby="report-title"><h2 id="report-title">Bilan de transition</h2>
+<table><thead><tr><th scope="col">passage</th><th scope="col">lignes</th></tr></thead><tbody id="report-rows"></tbody></table>
+<h3>Codes éclatés à revoir</h3><ul id="report-review"></ul></section>
 "##,
     );
     frame(&snap, "Recodage", Nav::Recode, &main, &["recode.js"])

@@ -18,6 +18,49 @@
     status.textContent = '';
   }
 
+  // The transition report (old codes moved through a correspondence table):
+  // the same file recoded again with report=true, shown as text nodes only.
+  const WAYS = {
+    unchanged: 'déjà au bon code',
+    one_to_one: 'un pour un',
+    merged: 'regroupés',
+    split_settled: 'éclatés, tranchés par le libellé',
+    split_review: 'éclatés, à revoir',
+    no_correspondence: 'sans correspondance',
+  };
+  async function showReport(params, file) {
+    const section = document.getElementById('recode-report');
+    section.hidden = true;
+    const q = new URLSearchParams(params);
+    q.set('report', 'true');
+    const res = await fetch(`/v1/recode?${q}`, { method: 'POST', headers: { 'Content-Type': 'text/csv' }, body: file });
+    if (!res.ok) return;
+    const summary = await res.json();
+    const ways = Object.entries(summary.transition || {});
+    if (ways.length === 0) return;
+    const rows = document.getElementById('report-rows');
+    rows.replaceChildren();
+    for (const [way, n] of ways) {
+      const tr = document.createElement('tr');
+      for (const text of [WAYS[way] || way, String(n)]) {
+        const td = document.createElement('td');
+        td.textContent = text;
+        tr.appendChild(td);
+      }
+      rows.appendChild(tr);
+    }
+    const review = document.getElementById('report-review');
+    review.replaceChildren();
+    for (const [code, counts] of Object.entries(summary.transition_by_code || {})) {
+      if (counts.split_review) {
+        const li = document.createElement('li');
+        li.textContent = `${code} : ${counts.split_review} ligne(s)`;
+        review.appendChild(li);
+      }
+    }
+    section.hidden = false;
+  }
+
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
     error.hidden = true;
@@ -67,6 +110,7 @@
       const seconds = ((performance.now() - started) / 1000).toFixed(1);
       status.textContent = `Fichier recodé en ${seconds} s.`;
       link.focus();
+      await showReport(params, file);
     } catch (err) {
       fail(`Le serveur n'a pas répondu : ${err.message}`);
     } finally {
