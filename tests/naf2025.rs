@@ -150,3 +150,33 @@ fn the_transition_report_over_http_is_the_summary_of_the_same_recode() {
     let mut page = ureq::get(&format!("http://{addr}/recodage")).call().unwrap();
     assert!(page.body_mut().read_to_string().unwrap().contains("Bilan de transition"));
 }
+
+#[test]
+fn fhir_lookup_with_a_date_says_a_2008_code_is_retired_and_by_what() {
+    let addr = common::serve();
+    let get = |date: &str| -> serde_json::Value {
+        let url =
+            format!("http://{addr}/fhir/CodeSystem/$lookup?system=urn:harmonie:cs:naf-2008&code=01.19Z&date={date}");
+        serde_json::from_str(&ureq::get(&url).call().unwrap().body_mut().read_to_string().unwrap()).unwrap()
+    };
+    let props = |p: &serde_json::Value| -> Vec<(String, String)> {
+        p["parameter"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|x| x["name"] == "property")
+            .map(|x| {
+                let parts = x["part"].as_array().unwrap();
+                let value = parts.iter().find(|q| q["name"] == "value").unwrap();
+                let v = value.get("valueCode").or(value.get("valueBoolean")).map(|v| v.to_string()).unwrap_or_default();
+                (parts[0]["valueCode"].as_str().unwrap().to_string(), v)
+            })
+            .collect()
+    };
+    let after = props(&get("2027-03-01"));
+    assert!(after.contains(&("inactive".into(), "true".into())), "{after:?}");
+    assert!(after.contains(&("status".into(), "\"retired\"".into())), "{after:?}");
+    assert!(after.contains(&("replacedBy".into(), "\"01.13Y\"".into())), "{after:?}");
+    let before = props(&get("2026-06-01"));
+    assert!(before.contains(&("inactive".into(), "false".into())), "{before:?}");
+}

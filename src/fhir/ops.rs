@@ -379,9 +379,31 @@ pub fn lookup(reg: &Registry, params: &Params, langs: &Languages) -> Result<Valu
             out.part("designation", parts);
         }
     }
+    // `date`: the code as of that day; a code of a version the date has
+    // replaced (NAF 2008 from 2027-01-01) is inactive, retired, replaced by
+    // the codes of the correspondence table.
+    let snap = &reg.snapshot;
+    let retired = params
+        .str("date")
+        .map(|d| d.chars().take(10).collect::<String>())
+        .filter(|d| crate::clock::is_date(d))
+        .and_then(|d| {
+            let s = snap.systems.iter().position(|x| x.url == cs.url)?;
+            snap.is_retired_on(s, &d).then(|| snap.lookup(s, &c.code)).flatten()
+        });
     let mut props: Vec<(String, Value)> = Vec::new();
     if want("inactive") {
-        props.push(("inactive".into(), json!({"valueBoolean": c.is_inactive()})));
+        props.push(("inactive".into(), json!({"valueBoolean": c.is_inactive() || retired.is_some()})));
+    }
+    if let Some(r) = retired {
+        if want("status") {
+            props.push(("status".into(), json!({"valueCode": "retired"})));
+        }
+        if want("replacedBy") {
+            for (x, _) in snap.replacements(r) {
+                props.push(("replacedBy".into(), json!({"valueCode": snap.concept(x).code})));
+            }
+        }
     }
     for p in c.properties.iter().map(|(k, _)| k.clone()).collect::<std::collections::BTreeSet<_>>() {
         if want(&p) {
