@@ -128,7 +128,9 @@ enum Command {
     Recode {
         /// Input file (CSV/TSV in UTF-8 or Windows-1252, or XLSX/XLS/ODS).
         input: PathBuf,
-        #[arg(long)]
+        /// System to recode to (id, alias or family: `naf` is NAF 2008 until
+        /// 2026-12-31, NAF 2025 from 2027-01-01); `--to naf-2025` moves a base.
+        #[arg(long, visible_alias = "to")]
         system: String,
         /// Column holding the old code.
         #[arg(long)]
