@@ -96,6 +96,7 @@ fn main() {
             system: "naf".into(),
             code_col: Some("code_ape".into()),
             label_col: Some("activite".into()),
+            text_cols: Vec::new(),
             threshold: 0.6,
         };
         let job = Job::new(&snap, table, &opts).unwrap();

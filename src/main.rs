@@ -138,6 +138,10 @@ enum Command {
         /// Column holding the free-text label.
         #[arg(long)]
         label_col: Option<String>,
+        /// Another column whose text helps settle a code that splits (an
+        /// activity description…); may be given several times.
+        #[arg(long)]
+        text_col: Vec<String>,
         /// Output CSV (default: standard output).
         #[arg(short, long)]
         output: Option<PathBuf>,
@@ -388,13 +392,17 @@ fn run(cli: Cli) -> Result<()> {
                 );
             }
         }
-        Command::Recode { input, system, code_col, label_col, output, delimiter, threshold, report } => {
+        Command::Recode { input, system, code_col, label_col, text_col, output, delimiter, threshold, report } => {
             use harmonie::recode::pipeline;
             let delimiter =
                 delimiter.as_deref().map(harmonie::table::parse_delimiter).transpose().context("--delimiter")?;
             let snap = index::open_current(&paths, Prepare::FetchAndBuild)?;
             let table = harmonie::table::TableReader::open(&input, harmonie::table::CsvOptions::user(delimiter))?;
-            let job = pipeline::Job::new(&snap, table, &pipeline::Options { system, code_col, label_col, threshold })?;
+            let job = pipeline::Job::new(
+                &snap,
+                table,
+                &pipeline::Options { system, code_col, label_col, text_cols: text_col, threshold },
+            )?;
             let started = Instant::now();
             let tty = std::io::IsTerminal::is_terminal(&std::io::stderr());
             let mut last = Instant::now();

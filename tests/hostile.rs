@@ -682,7 +682,7 @@ mod properties {
                 .map(Result::unwrap)
                 .collect();
             prop_assert_eq!(reader_rows.len() + 1, reference_records(&bytes, b';'));
-            let opts = Options { system: "naf".into(), code_col: Some("code".into()), label_col: Some("label".into()), threshold: 0.6 };
+            let opts = Options { system: "naf".into(), code_col: Some("code".into()), label_col: Some("label".into()), text_cols: Vec::new(), threshold: 0.6 };
             let job = Job::new(&snap, table, &opts).unwrap();
             let mut out = Vec::new();
             let summary = job.run(|row, fields| {

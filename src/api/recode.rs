@@ -34,6 +34,9 @@ pub struct RecodeParams {
     pub code_col: Option<String>,
     /// Column (CSV) or key (NDJSON) of the label.
     pub label_col: Option<String>,
+    /// Other columns or keys, comma-separated, whose text helps settle a
+    /// code that splits (an activity description…).
+    pub text_col: Option<String>,
     /// Confidence from which `harmonie_code` is filled (default 0.6).
     pub threshold: Option<f32>,
     /// CSV separator (default: detected): `;`, `,` or `tab`.
@@ -117,8 +120,17 @@ pub async fn recode(
             format!("threshold doit être entre 0 et 1 / must be between 0 and 1, got {threshold}"),
         ));
     }
-    let opts =
-        Options { system: snap.systems[system].id.clone(), code_col: p.code_col, label_col: p.label_col, threshold };
+    let opts = Options {
+        system: snap.systems[system].id.clone(),
+        code_col: p.code_col,
+        label_col: p.label_col,
+        text_cols: p
+            .text_col
+            .as_deref()
+            .map(|t| t.split(',').map(str::trim).filter(|c| !c.is_empty()).map(String::from).collect())
+            .unwrap_or_default(),
+        threshold,
+    };
     if opts.code_col.is_none() && opts.label_col.is_none() {
         return Err(ApiError::bad_request("missing parameter", "donner / give code_col, label_col or both"));
     }
@@ -376,7 +388,9 @@ pub fn recode_ndjson(
                 Recoder::none(why)
             }
             None => {
-                let (o, failed) = pipeline::recode_one(&mut recoder, &text(&opts.code_col), &text(&opts.label_col));
+                let more: Vec<String> = opts.text_cols.iter().map(|k| text(&Some(k.clone()))).collect();
+                let (o, failed) =
+                    pipeline::recode_one(&mut recoder, &text(&opts.code_col), &text(&opts.label_col), &more.join(" "));
                 summary.failed += u64::from(failed);
                 o
             }

@@ -234,11 +234,18 @@ impl<'a> Recoder<'a> {
 
     /// Recodes one row from its code and/or label (either may be empty).
     pub fn recode(&mut self, code: &str, label: &str) -> Outcome {
-        let key = (code.trim().to_string(), label.trim().to_string());
+        self.recode_with_text(code, label, "")
+    }
+
+    /// [`Recoder::recode`], with more of the row's text (other declared
+    /// columns: an activity description…) to settle a split code with.
+    pub fn recode_with_text(&mut self, code: &str, label: &str, text: &str) -> Outcome {
+        let key = (code.trim().to_string(), format!("{}\u{1}{}", label.trim(), text.trim()));
         if let Some(o) = self.cache.get(&key) {
             return o.clone();
         }
-        let mut o = self.decide(&key.0, &key.1);
+        let label = label.trim();
+        let mut o = self.decide(&key.0, label, text.trim());
         o.confidence = (o.confidence * 100.0).round() / 100.0;
         if o.confidence < self.threshold || matches!(o.method, Method::Ambiguous | Method::None) {
             o.code = None;
@@ -298,7 +305,7 @@ impl<'a> Recoder<'a> {
         }
     }
 
-    fn decide(&self, code: &str, label: &str) -> Outcome {
+    fn decide(&self, code: &str, label: &str, text: &str) -> Outcome {
         if code.is_empty() {
             return self.by_label(label);
         }
@@ -313,7 +320,7 @@ impl<'a> Recoder<'a> {
             self.check_label(r, label, &mut o);
             return o;
         }
-        if let Some(o) = self.transcode(code, label) {
+        if let Some(o) = self.transcode(code, label, text) {
             return o;
         }
         let near: Vec<(String, f32)> = syntax
@@ -335,7 +342,7 @@ impl<'a> Recoder<'a> {
 
     /// Through the correspondence tables targeting this system; one-to-many
     /// links are settled with the label when it points to one of them.
-    fn transcode(&self, code: &str, label: &str) -> Option<Outcome> {
+    fn transcode(&self, code: &str, label: &str, text: &str) -> Option<Outcome> {
         for map in &self.maps {
             let Some(element) = map.get(code) else { continue };
             let targets: Vec<(ConceptRef, &maps::Target)> =
@@ -366,7 +373,8 @@ impl<'a> Recoder<'a> {
                     // The row's text settles the split when it holds the words of one
                     // target (its label, what the table says goes to it) clearly more
                     // than those of the others.
-                    if let Some((r, why)) = settle_by_text(self.snap, label, many) {
+                    let row_text = format!("{label} {text}");
+                    if let Some((r, why)) = settle_by_text(self.snap, &row_text, many) {
                         let mut o = self.outcome(r, Method::Transcoded, 0.85);
                         o.candidates = candidates;
                         o.note = format!("{note}: split settled by the text ({why})");
@@ -399,7 +407,7 @@ impl<'a> Recoder<'a> {
                         return Some(o);
                     }
                     let why =
-                        if label.trim().is_empty() { "no text on the row" } else { "the text does not settle it" };
+                        if row_text.trim().is_empty() { "no text on the row" } else { "the text does not settle it" };
                     let mut o =
                         Recoder::ambiguous(candidates, format!("{note}: split into {} codes, {why}", many.len()));
                     o.transition = Some(Transition::SplitReview);

@@ -40,6 +40,9 @@ pub struct Options {
     pub system: String,
     pub code_col: Option<String>,
     pub label_col: Option<String>,
+    /// Other columns whose text helps settle a split code (an activity
+    /// description…).
+    pub text_cols: Vec<String>,
     pub threshold: f32,
 }
 
@@ -138,6 +141,7 @@ pub struct Job<'a> {
     threshold: f32,
     code: Option<usize>,
     label: Option<usize>,
+    text: Vec<usize>,
     pub table: TableReader,
 }
 
@@ -154,7 +158,8 @@ impl<'a> Job<'a> {
         if !(0.0..=1.0).contains(&opts.threshold) {
             bail!("the threshold must be between 0 and 1, got {}", opts.threshold);
         }
-        Ok(Job { snap, system, threshold: opts.threshold, code, label, table })
+        let text = opts.text_cols.iter().map(|c| table.column(c).context("text column")).collect::<Result<_>>()?;
+        Ok(Job { snap, system, threshold: opts.threshold, code, label, text, table })
     }
 
     /// The output header: the input's, then [`COLUMNS`].
@@ -180,6 +185,7 @@ impl<'a> Job<'a> {
         };
         let (snap, system, threshold, code_col, label_col) =
             (self.snap, self.system, self.threshold, self.code, self.label);
+        let text_cols = self.text.clone();
         let mut workers = [Recoder::new(snap, system, threshold), Recoder::new(snap, system, threshold)];
         let mut batch: Vec<Row> = Vec::with_capacity(BATCH);
         loop {
@@ -209,7 +215,8 @@ impl<'a> Job<'a> {
                         let get = |c: Option<usize>| {
                             c.and_then(|i| row.fields.get(i)).map(String::as_str).unwrap_or_default()
                         };
-                        recode_one(w, get(code_col), get(label_col))
+                        let text: Vec<&str> = text_cols.iter().map(|&c| get(Some(c))).collect();
+                        recode_one(w, get(code_col), get(label_col), &text.join(" "))
                     })
                     .collect()
             };
@@ -258,8 +265,8 @@ impl<'a> Job<'a> {
 
 /// Recodes one row; a panic (a bug) gives a row of method `none` with the
 /// reason, flagged `true`, rather than losing the row or the run.
-pub fn recode_one(w: &mut Recoder, code: &str, label: &str) -> (Outcome, bool) {
-    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| w.recode(code, label))) {
+pub fn recode_one(w: &mut Recoder, code: &str, label: &str, text: &str) -> (Outcome, bool) {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| w.recode_with_text(code, label, text))) {
         Ok(o) => (o, false),
         Err(_) => {
             (Recoder::none("internal error while recoding this row (logged); the row is kept as it was".into()), true)
