@@ -126,7 +126,7 @@ fn a_company_base_moves_with_its_transition_report_in_the_same_run() {
         (Some(1), Some(1), Some(1)),
         "{r}"
     );
-    assert_eq!(r["by_old_code"]["0119Z"]["split_review"], 1);
+    assert_eq!(r["by_old_code"]["01.19Z"]["split_review"], 1, "keyed by the table's spelling: {r}");
     assert!(
         stderr.contains("transition: merged 1, one_to_one 1, split_review 1, split_settled 1, unchanged 1"),
         "{stderr}"

@@ -72,6 +72,9 @@ pub struct Outcome {
     /// How a correspondence table moved the code, when one did.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub transition: Option<Transition>,
+    /// The old code as the correspondence table (or the system) spells it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_code: Option<String>,
 }
 
 /// How a correspondence table moved a code (the categories of a transition
@@ -274,6 +277,7 @@ impl<'a> Recoder<'a> {
             review: false,
             note: String::new(),
             transition: None,
+            source_code: None,
         }
     }
 
@@ -288,6 +292,7 @@ impl<'a> Recoder<'a> {
             review: true,
             note,
             transition: None,
+            source_code: None,
         }
     }
 
@@ -302,6 +307,7 @@ impl<'a> Recoder<'a> {
             review: true,
             note,
             transition: None,
+            source_code: None,
         }
     }
 
@@ -317,10 +323,12 @@ impl<'a> Recoder<'a> {
                 return self.complete(r, label);
             }
             let mut o = self.outcome(r, method, if method == Method::Exact { 1.0 } else { 0.98 });
+            o.source_code = Some(self.snap.concept(r).code.clone());
             self.check_label(r, label, &mut o);
             return o;
         }
-        if let Some(o) = self.transcode(code, label, text) {
+        if let Some(mut o) = self.transcode(code, label, text) {
+            o.source_code = self.maps.iter().find_map(|m| m.get(code)).map(|e| e.code.clone());
             return o;
         }
         let near: Vec<(String, f32)> = syntax

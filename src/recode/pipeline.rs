@@ -80,16 +80,29 @@ impl Summary {
     /// transition under its old code. The one place rows are counted (CSV,
     /// spreadsheets and NDJSON alike).
     pub fn count(&mut self, o: &Outcome, old_code: &str) {
-        *self.by_method.entry(o.method.as_str().to_string()).or_default() += 1;
+        /// Adds one under `key`, allocating only for a key not seen yet.
+        fn bump(map: &mut BTreeMap<String, u64>, key: &str) {
+            match map.get_mut(key) {
+                Some(n) => *n += 1,
+                None => drop(map.insert(key.to_string(), 1)),
+            }
+        }
+        bump(&mut self.by_method, o.method.as_str());
         self.review += u64::from(o.review);
         let transition = o.transition.or_else(|| {
             matches!(o.method, crate::recode::Method::Exact | crate::recode::Method::Respelled)
                 .then_some(crate::recode::Transition::Unchanged)
         });
         if let Some(t) = transition {
-            *self.transition.entry(t.as_str().to_string()).or_default() += 1;
-            let per_code = self.transition_by_code.entry(old_code.trim().to_string()).or_default();
-            *per_code.entry(t.as_str().to_string()).or_default() += 1;
+            bump(&mut self.transition, t.as_str());
+            // Under the old code as the table spells it, whatever the row's spelling.
+            let old = o.source_code.as_deref().unwrap_or(old_code.trim());
+            match self.transition_by_code.get_mut(old) {
+                Some(ways) => bump(ways, t.as_str()),
+                None => {
+                    drop(self.transition_by_code.insert(old.to_string(), BTreeMap::from([(t.as_str().to_string(), 1)])))
+                }
+            }
         }
     }
 
