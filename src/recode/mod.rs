@@ -131,6 +131,12 @@ pub fn settle_by_text(
         let pairs = words.windows(2).map(|w| format!("{} {}", w[0], w[1]));
         words.iter().cloned().chain(pairs).collect()
     };
+    // A row's text is read as a search reads a query: up to its first
+    // characters, so a huge cell costs a bounded time.
+    let text = match text.char_indices().nth(crate::search::ANALYSED_CHARS) {
+        Some((cut, _)) => &text[..cut],
+        None => text,
+    };
     let query = stems(text);
     if query.is_empty() || candidates.len() < 2 {
         return None;
