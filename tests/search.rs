@@ -12,15 +12,7 @@ fn top(system: &str, q: &str, n: usize) -> Vec<String> {
 
 fn hits(system: &str, q: &str, n: usize) -> Vec<(String, MatchKind)> {
     let snap = common::snapshot();
-    let s = snap.system_index(system).unwrap();
-    search(
-        &snap,
-        &SearchRequest { q, system: Some(s), limit: n, level: None, leaf: false, level_only: false, no_context: false },
-    )
-    .unwrap()
-    .into_iter()
-    .map(|h| (snap.concept(h.concept).code.clone(), h.kind))
-    .collect()
+    search_with(system, q, n, false).into_iter().map(|h| (snap.concept(h.concept).code.clone(), h.kind)).collect()
 }
 
 #[test]
@@ -116,36 +108,10 @@ fn codable_levels_come_before_groups_by_default_and_level_is_honoured() {
 
 #[test]
 fn explain_says_how_each_word_matched() {
-    let snap = common::snapshot();
-    let cim = snap.system_index("cim10").unwrap();
-    let h = search(
-        &snap,
-        &SearchRequest {
-            q: "canal carpein",
-            system: Some(cim),
-            limit: 1,
-            level: None,
-            leaf: false,
-            level_only: false,
-            no_context: false,
-        },
-    )
-    .unwrap();
+    let h = search_with("cim10", "canal carpein", 1, false);
     let how: Vec<(String, How)> = h[0].matched.iter().map(|m| (m.term.clone(), m.how)).collect();
     assert_eq!(how, [("canal".to_string(), How::Exact), ("carpein".to_string(), How::Fuzzy)]);
-    let h = search(
-        &snap,
-        &SearchRequest {
-            q: "TMS",
-            system: Some(cim),
-            limit: 1,
-            level: None,
-            leaf: false,
-            level_only: false,
-            no_context: false,
-        },
-    )
-    .unwrap();
+    let h = search_with("cim10", "TMS", 1, false);
     assert_eq!((h[0].matched[0].how, h[0].matched[0].field), (How::Synonym, "synonym"));
 }
 
