@@ -34,6 +34,17 @@ pub enum CodeSyntax {
     /// CIM-10 FR: chapter `XIII` (roman numeral), block `M50-M54`, category
     /// `M54`, sub-category `M54.5`, ATIH extension `M54.16`, `B24.+0`.
     Cim10,
+    /// PCS 2020: groupe `1`, catégorie `10`, sous-catégorie `10A`,
+    /// profession `10A1` (letters upper case).
+    Pcs2020,
+    /// CCAM: act `DEQP003` (four letters, three digits); the places of the
+    /// tree are written as their position, chapter `04` to sous-paragraphe
+    /// `04.01.01.01`.
+    Ccam,
+    /// Tables of occupational diseases: table `RG57`, `RA39`, `RG30BIS`
+    /// (regime `RG` or `RA`, number, `BIS`/`TER`), paragraph `RG57-C`, row
+    /// `RG57-C3`, `RG42-1`. Written `rg 57`, `RG 30 bis`, `rg57-c3`.
+    MpTable,
     /// Codes taken as written, only trimmed (local thesauri).
     Plain,
 }
@@ -80,6 +91,9 @@ impl CodeSyntax {
             CodeSyntax::Naf => naf_code(input),
             CodeSyntax::Pcs => pcs_code(input, false),
             CodeSyntax::Cim10 => cim10_code(input, false),
+            CodeSyntax::Pcs2020 => pcs2020_code(input, false),
+            CodeSyntax::Ccam => ccam_code(input, false),
+            CodeSyntax::MpTable => mp_code(input, false),
             CodeSyntax::Plain => {
                 let t = input.trim();
                 (!t.is_empty() && t.chars().nth(MAX_CODE_CHARS).is_none()).then(|| t.to_string())
@@ -108,6 +122,9 @@ impl CodeSyntax {
             CodeSyntax::Naf => naf_code(input),
             CodeSyntax::Pcs => pcs_code(input, true),
             CodeSyntax::Cim10 => cim10_code(input, true),
+            CodeSyntax::Pcs2020 => pcs2020_code(input, true),
+            CodeSyntax::Ccam => ccam_code(input, true),
+            CodeSyntax::MpTable => mp_code(input, true),
             CodeSyntax::Plain => None,
         }
     }
@@ -145,6 +162,64 @@ fn pcs_code(input: &str, partial: bool) -> Option<String> {
     }
 }
 
+fn pcs2020_code(input: &str, partial: bool) -> Option<String> {
+    let c = compact(input, true)?;
+    let b = c.as_bytes();
+    let ok = match b.len() {
+        1 | 2 => all_digits(&c),
+        3 => all_digits(&c[..2]) && b[2].is_ascii_uppercase(),
+        4 => all_digits(&c[..2]) && b[2].is_ascii_uppercase() && b[3].is_ascii_digit(),
+        _ => false,
+    };
+    // A bare group digit is a code, but as a search it is any number.
+    (ok && !(partial && b.len() == 1)).then_some(c)
+}
+
+fn ccam_code(input: &str, partial: bool) -> Option<String> {
+    let t = input.trim();
+    // Places of the tree: `04`, `04.01`, `04.01.01`, `04.01.01.01`.
+    let parts: Vec<&str> = t.split('.').collect();
+    if parts.len() <= 4 && parts.iter().all(|p| p.len() == 2 && all_digits(p)) {
+        return Some(t.to_string());
+    }
+    let c = compact(input, true)?;
+    let b = c.as_bytes();
+    let letters = b.iter().take(4).all(u8::is_ascii_alphabetic);
+    match b.len() {
+        7 if letters && all_digits(&c[4..]) => Some(c),
+        5 | 6 if partial && letters && all_digits(&c[4..]) => Some(c),
+        _ => None,
+    }
+}
+
+fn mp_code(input: &str, partial: bool) -> Option<String> {
+    let c = compact(input, true)?;
+    let (regime, rest) = (c.get(..2)?, c.get(2..)?);
+    if !matches!(regime, "RG" | "RA") {
+        return None;
+    }
+    let (table, row) = match rest.split_once('-') {
+        Some((t, r)) => (t, Some(r)),
+        None => (rest, None),
+    };
+    let digits = table.bytes().take_while(u8::is_ascii_digit).count();
+    if digits == 0 || digits > 3 || !matches!(&table[digits..], "" | "BIS" | "TER" | "QUATER") {
+        return None;
+    }
+    // A row: a paragraph letter, a number, or both (`C`, `C3`, `1`).
+    let row_ok = |r: &str| {
+        let letter = usize::from(r.as_bytes().first().is_some_and(u8::is_ascii_uppercase));
+        let number = &r[letter..];
+        !r.is_empty() && number.len() <= 2 && number.bytes().all(|b| b.is_ascii_digit())
+    };
+    match row {
+        None => Some(c),
+        Some("") if partial => Some(c),
+        Some(r) if row_ok(r) => Some(c),
+        _ => None,
+    }
+}
+
 fn cim10_code(input: &str, partial: bool) -> Option<String> {
     let c = compact(input, true)?;
     if !partial && ROMAN_CHAPTERS.contains(&c.as_str()) {
@@ -176,6 +251,16 @@ fn cim10_code(input: &str, partial: bool) -> Option<String> {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    const ALL: [CodeSyntax; 7] = [
+        CodeSyntax::Naf,
+        CodeSyntax::Pcs,
+        CodeSyntax::Cim10,
+        CodeSyntax::Pcs2020,
+        CodeSyntax::Ccam,
+        CodeSyntax::MpTable,
+        CodeSyntax::Plain,
+    ];
 
     #[test]
     fn naf_spellings() {
@@ -232,12 +317,37 @@ mod tests {
         assert_eq!(CodeSyntax::Plain.canonical(&long[1..]).as_deref(), Some(&long[1..]));
     }
 
+    #[test]
+    fn new_systems_spellings() {
+        assert_eq!(CodeSyntax::Pcs2020.canonical("10a1").as_deref(), Some("10A1"));
+        assert_eq!(CodeSyntax::Pcs2020.canonical("21E").as_deref(), Some("21E"));
+        assert_eq!(CodeSyntax::Pcs2020.canonical("1").as_deref(), Some("1"));
+        assert_eq!(CodeSyntax::Pcs2020.canonical("526a"), None);
+        assert_eq!(CodeSyntax::Ccam.canonical("deqp003").as_deref(), Some("DEQP003"));
+        assert_eq!(CodeSyntax::Ccam.canonical("04.01.01.01").as_deref(), Some("04.01.01.01"));
+        assert_eq!(CodeSyntax::Ccam.canonical("DEQP03"), None);
+        assert_eq!(CodeSyntax::Ccam.code_prefix("DEQP0").as_deref(), Some("DEQP0"));
+        assert_eq!(CodeSyntax::MpTable.canonical("rg 57").as_deref(), Some("RG57"));
+        assert_eq!(CodeSyntax::MpTable.canonical("RG 30 bis").as_deref(), Some("RG30BIS"));
+        assert_eq!(CodeSyntax::MpTable.canonical("rg57-c3").as_deref(), Some("RG57-C3"));
+        assert_eq!(CodeSyntax::MpTable.canonical("RA39-A").as_deref(), Some("RA39-A"));
+        assert_eq!(CodeSyntax::MpTable.canonical("RG42-1").as_deref(), Some("RG42-1"));
+        assert_eq!(CodeSyntax::MpTable.canonical("RG57-"), None);
+        assert_eq!(CodeSyntax::MpTable.canonical("RGX"), None);
+        assert_eq!(CodeSyntax::MpTable.canonical("RG57-CC"), None);
+        for s in ["12é", "RG5é", "ccaé"] {
+            for syntax in [CodeSyntax::Pcs2020, CodeSyntax::Ccam, CodeSyntax::MpTable] {
+                assert_eq!(syntax.canonical(s), None, "{syntax:?} {s}");
+            }
+        }
+    }
+
     proptest! {
         /// No input makes a parser panic, and what comes out is ASCII and
         /// short (Plain codes excepted, which are only trimmed).
         #[test]
         fn any_text_is_safe(s in "\\PC{0,12}") {
-            for syntax in [CodeSyntax::Naf, CodeSyntax::Pcs, CodeSyntax::Cim10, CodeSyntax::Plain] {
+            for syntax in ALL {
                 for c in [syntax.canonical(&s), syntax.code_prefix(&s)].into_iter().flatten() {
                     prop_assert!(c.chars().count() <= MAX_CODE_CHARS);
                     prop_assert!(syntax == CodeSyntax::Plain || c.is_ascii());
@@ -249,7 +359,7 @@ mod tests {
         #[test]
         fn any_bytes_are_safe(b in proptest::collection::vec(any::<u8>(), 0..16)) {
             let s = String::from_utf8_lossy(&b);
-            for syntax in [CodeSyntax::Naf, CodeSyntax::Pcs, CodeSyntax::Cim10, CodeSyntax::Plain] {
+            for syntax in ALL {
                 let _ = (syntax.canonical(&s), syntax.code_prefix(&s));
             }
         }
@@ -257,7 +367,7 @@ mod tests {
         /// Canonical codes are fixed points, whatever the syntax.
         #[test]
         fn canonical_is_idempotent(s in "[A-Za-z0-9. +*-]{0,8}") {
-            for syntax in [CodeSyntax::Naf, CodeSyntax::Pcs, CodeSyntax::Cim10, CodeSyntax::Plain] {
+            for syntax in ALL {
                 if let Some(c) = syntax.canonical(&s) {
                     prop_assert_eq!(syntax.canonical(&c), Some(c.clone()));
                 }

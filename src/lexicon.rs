@@ -320,6 +320,7 @@ mod tests {
                 status: crate::model::Status::Active,
                 replaced_by: Vec::new(),
                 definition: None,
+                properties: Vec::new(),
             });
         }
         let report = check(&[(p.clone(), lex)], &[system]);

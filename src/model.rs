@@ -73,6 +73,80 @@ pub struct Concept {
     /// A short definition, with its source when the terminology gives one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub definition: Option<String>,
+    /// Facts that are not labels (délai de prise en charge, works, dates of
+    /// validity), in the order the source gives them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub properties: Vec<Property>,
+}
+
+/// A fact about a concept that is not one of its labels.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Property {
+    pub kind: PropertyKind,
+    pub value: String,
+}
+
+/// What a [`Property`] states. The names (`as_str`) are the API's and the
+/// FHIR property codes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum PropertyKind {
+    /// Délai de prise en charge of an occupational-disease row (`30 jours`).
+    Delai,
+    /// Durée d'exposition required by an occupational-disease row (`6 mois`).
+    DureeExposition,
+    /// Works liable to cause the disease, in the table's words.
+    Travaux,
+    /// Whether a table's list of works is `limitative` or `indicative`.
+    ListeTravaux,
+    /// A note of the source (footnotes of a table, texts kept whole).
+    Note,
+    /// First day (`YYYY-MM-DD`) of the version in force, or of validity.
+    EnVigueurDepuis,
+    /// Last day of validity of a closed code.
+    FinValidite,
+    /// Where the source text is (legal article id).
+    Article,
+    /// CCAM type of act (isolated act, procedure, complementary act).
+    TypeActe,
+}
+
+impl PropertyKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PropertyKind::Delai => "delai",
+            PropertyKind::DureeExposition => "duree-exposition",
+            PropertyKind::Travaux => "travaux",
+            PropertyKind::ListeTravaux => "liste-travaux",
+            PropertyKind::Note => "note",
+            PropertyKind::EnVigueurDepuis => "en-vigueur-depuis",
+            PropertyKind::FinValidite => "fin-validite",
+            PropertyKind::Article => "article",
+            PropertyKind::TypeActe => "type-acte",
+        }
+    }
+
+    /// The French name shown on the pages.
+    pub fn label_fr(self) -> &'static str {
+        match self {
+            PropertyKind::Delai => "délai de prise en charge",
+            PropertyKind::DureeExposition => "durée d'exposition",
+            PropertyKind::Travaux => "travaux susceptibles de provoquer la maladie",
+            PropertyKind::ListeTravaux => "liste des travaux",
+            PropertyKind::Note => "note",
+            PropertyKind::EnVigueurDepuis => "en vigueur depuis",
+            PropertyKind::FinValidite => "fin de validité",
+            PropertyKind::Article => "article",
+            PropertyKind::TypeActe => "type d'acte",
+        }
+    }
+}
+
+impl Concept {
+    /// The value of the first property of this kind.
+    pub fn property(&self, kind: PropertyKind) -> Option<&str> {
+        self.properties.iter().find(|p| p.kind == kind).map(|p| p.value.as_str())
+    }
 }
 
 /// Another label of a concept.

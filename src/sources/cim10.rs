@@ -122,6 +122,7 @@ pub fn load(files: &Files, system: &mut CodeSystem, report: &mut LoadReport) -> 
                 status: Status::Active,
                 replaced_by: Vec::new(),
                 definition: None,
+                properties: Vec::new(),
             });
         } else {
             blocks.push((g.code.clone(), g.parent_id.clone().unwrap_or_default(), label));
@@ -160,6 +161,7 @@ pub fn load(files: &Files, system: &mut CodeSystem, report: &mut LoadReport) -> 
             status: Status::Active,
             replaced_by: Vec::new(),
             definition: None,
+            properties: Vec::new(),
         });
     }
 
@@ -216,6 +218,7 @@ pub fn load(files: &Files, system: &mut CodeSystem, report: &mut LoadReport) -> 
                     status: Status::Active,
                     replaced_by: Vec::new(),
                     definition: None,
+                    properties: Vec::new(),
                 },
             )
             .is_some()

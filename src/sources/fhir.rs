@@ -65,5 +65,6 @@ fn concept(fhir: &cs::CodeSystem, c: &cs::Concept, report: &mut LoadReport) -> C
         status: if retired { Status::Retired } else { Status::Active },
         replaced_by: Vec::new(),
         definition: c.definition.clone(),
+        properties: Vec::new(),
     }
 }

@@ -6,8 +6,10 @@
 //! which returns a checked [`CodeSystem`] and a [`LoadReport`] counting every
 //! repair it made (nothing is dropped silently).
 
+pub mod ccam;
 pub mod cim10;
 pub mod fhir;
+pub mod mp;
 pub mod naf;
 pub mod naf2025;
 pub mod pcs;
@@ -94,7 +96,8 @@ pub struct SourceDecl {
     /// Canonical URL of the system (FHIR `system`).
     pub url: String,
     /// Loader name: `naf-json`, `pcs-sqlite`, `cim10-edsnlp`,
-    /// `insee-naf2025-xlsx`, `thesaurus-table`, `fhir-codesystem`, `tep-owl`,
+    /// `insee-naf2025-xlsx`, `insee-naf2025-csv`, `pcs2020-json`, `ccam-json`,
+    /// `legi-mp-tables`, `thesaurus-table`, `fhir-codesystem`, `tep-owl`,
     /// `tep-workbook`.
     pub loader: String,
     /// Several versions of one terminology share a family; the family name
@@ -113,6 +116,8 @@ pub struct SourceDecl {
     pub levels: Option<Vec<String>>,
     /// First level whose concepts are recorded (default 0: all).
     pub codable_from: Option<u8>,
+    /// For `legi-mp-tables`: the regime's code prefix, `RG` or `RA`.
+    pub code_prefix: Option<String>,
     #[serde(rename = "file")]
     pub files: Vec<FileDecl>,
 }
@@ -316,6 +321,9 @@ pub fn load(decl: &SourceDecl, paths: &Paths) -> Result<(CodeSystem, LoadReport)
         "fhir-codesystem" => fhir::load(decl, &inputs.path("main")?, &mut system, &mut report)?,
         "tep-owl" => tep::load_owl(decl, &inputs.path("main")?, &mut system, &mut report)?,
         "tep-workbook" => tep::load_workbook(decl, &inputs.path("main")?, &mut system, &mut report)?,
+        "legi-mp-tables" => mp::load(decl, &inputs.path("main")?, &mut system, &mut report)?,
+        "pcs2020-json" => pcs::load_2020(&inputs.path("main")?, &mut system, &mut report)?,
+        "ccam-json" => ccam::load(&inputs.path("main")?, &inputs.path("hierarchy")?, &mut system, &mut report)?,
         "cim10-edsnlp" => cim10::load(
             &cim10::Files {
                 codes: inputs.path("main")?,
@@ -328,7 +336,7 @@ pub fn load(decl: &SourceDecl, paths: &Paths) -> Result<(CodeSystem, LoadReport)
             &mut report,
         )?,
         other => bail!(
-            "source {}: unknown loader {other:?} (known: naf-json, pcs-sqlite, cim10-edsnlp, insee-naf2025-xlsx, insee-naf2025-csv, thesaurus-table, fhir-codesystem, tep-owl, tep-workbook)",
+            "source {}: unknown loader {other:?} (known: naf-json, pcs-sqlite, pcs2020-json, cim10-edsnlp, insee-naf2025-xlsx, insee-naf2025-csv, ccam-json, legi-mp-tables, thesaurus-table, fhir-codesystem, tep-owl, tep-workbook)",
             decl.id
         ),
     }

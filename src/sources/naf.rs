@@ -81,6 +81,7 @@ pub fn load(path: &Path, system: &mut CodeSystem, report: &mut LoadReport) -> Re
                             status: Status::Active,
                             replaced_by: Vec::new(),
                             definition: None,
+                            properties: Vec::new(),
                         },
                     );
                 }

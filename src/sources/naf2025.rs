@@ -66,6 +66,7 @@ pub fn load(path: &Path, system: &mut CodeSystem, report: &mut LoadReport) -> Re
             status: Status::Active,
             replaced_by: Vec::new(),
             definition: None,
+            properties: Vec::new(),
         });
     }
     Ok(())
@@ -123,6 +124,7 @@ pub fn load_csv(path: &Path, system: &mut CodeSystem, report: &mut LoadReport) -
                             status: Status::Active,
                             replaced_by: Vec::new(),
                             definition: None,
+                            properties: Vec::new(),
                         },
                     );
                 }

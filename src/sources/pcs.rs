@@ -1,5 +1,6 @@
 //! PCS 2003 from the SQLite database of the `insee-pcs` package: table `pcs`
-//! (`id`, `code`, `description`, `level` 1–4, `parent_id`).
+//! (`id`, `code`, `description`, `level` 1–4, `parent_id`); PCS 2020 from
+//! INSEE's code list `data/official/pcs2020/pcs2020.json` ([`load_2020`]).
 //!
 //! The 24-position level (2) reuses the digits of the 42-position level (3)
 //! for fourteen categories (`21 Artisans` is both); level-2 codes are
@@ -13,7 +14,7 @@ use rusqlite::{Connection, OpenFlags};
 
 use super::{LoadReport, clean};
 use crate::codes::CodeSyntax;
-use crate::model::{CodeSystem, Concept, Status};
+use crate::model::{CodeSystem, Concept, Designation, DesignationKind, Status};
 
 /// Level names of PCS 2003, from the root down.
 pub const LEVELS: [&str; 4] = [
@@ -29,6 +30,58 @@ struct Row {
     description: String,
     level: i64,
     parent_id: Option<i64>,
+}
+
+/// Level names of PCS 2020, from the root down.
+pub const LEVELS_2020: [&str; 4] =
+    ["groupe socioprofessionnel", "catégorie socioprofessionnelle", "sous-catégorie", "profession"];
+
+/// One node of `pcs2020.json`.
+#[derive(serde::Deserialize)]
+struct Node2020 {
+    id: String,
+    label: String,
+    #[serde(default)]
+    short: String,
+    #[serde(default)]
+    tags: Vec<String>,
+}
+
+/// Reads PCS 2020 (`[{id, label, level, short, tags}]`; the level is the
+/// length of the code, the parent its prefix) into `system`. A code that is
+/// not a PCS 2020 code, or whose parent is missing, fails the load.
+pub fn load_2020(path: &Path, system: &mut CodeSystem, report: &mut LoadReport) -> Result<()> {
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let nodes: Vec<Node2020> = serde_json::from_slice(&bytes)
+        .with_context(|| format!("{} is not a PCS 2020 list [{{id, label, short}}]", path.display()))?;
+    system.syntax = CodeSyntax::Pcs2020;
+    system.levels = LEVELS_2020.iter().map(|s| s.to_string()).collect();
+    system.codable_from = 3;
+    for n in nodes {
+        report.rows_read += 1;
+        let Some(code) = CodeSyntax::Pcs2020.canonical(&n.id).filter(|c| c == n.id.trim()) else {
+            bail!("{}: {:?} is not a PCS 2020 code (1, 10, 10A, 10A1)", path.display(), n.id);
+        };
+        let level = code.len() - 1;
+        let mut designations: Vec<Designation> = Vec::new();
+        let short = clean(&n.short, report);
+        if !short.is_empty() && short != n.label {
+            designations.push(Designation { kind: DesignationKind::Short, value: short });
+        }
+        designations.extend(n.tags.iter().map(|t| Designation { kind: DesignationKind::Synonym, value: t.clone() }));
+        system.concepts.push(Concept {
+            parent: (level > 0).then(|| code[..level].to_string()),
+            code,
+            display: clean(&n.label, report),
+            level: level as u8,
+            designations,
+            status: Status::Active,
+            replaced_by: Vec::new(),
+            definition: None,
+            properties: Vec::new(),
+        });
+    }
+    Ok(())
 }
 
 /// Reads the `insee_pcs/PCS.db` SQLite file into `system`.
@@ -83,6 +136,7 @@ pub fn load(path: &Path, system: &mut CodeSystem, report: &mut LoadReport) -> Re
             status: Status::Active,
             replaced_by: Vec::new(),
             definition: None,
+            properties: Vec::new(),
         });
     }
     Ok(())

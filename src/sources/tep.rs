@@ -52,6 +52,7 @@ pub fn load_owl(decl: &SourceDecl, path: &Path, system: &mut CodeSystem, report:
                     status: Status::Active,
                     replaced_by: Vec::new(),
                     definition: None,
+                    properties: Vec::new(),
                 });
                 notation = None;
             }
@@ -198,6 +199,7 @@ pub fn load_workbook(decl: &SourceDecl, path: &Path, system: &mut CodeSystem, re
             status,
             replaced_by: Vec::new(),
             definition: Some(cell(19).to_string()).filter(|d| !d.is_empty()),
+            properties: Vec::new(),
         });
     }
     system.syntax = CodeSyntax::Plain;

@@ -126,6 +126,7 @@ pub fn load(decl: &SourceDecl, path: &Path, system: &mut CodeSystem, report: &mu
                 status,
                 replaced_by: Vec::new(),
                 definition,
+                properties: Vec::new(),
             },
         );
     }
