@@ -492,13 +492,24 @@ impl Table {
     fn set_row(&mut self, i: usize, delai: &str, works: &str, last_works: &str, report: &mut LoadReport) {
         static DUREE: std::sync::OnceLock<Regex> = std::sync::OnceLock::new();
         let duree = DUREE.get_or_init(|| {
-            Regex::new(r"(?i)durée\s+(?:minimale\s+)?d'exposition\s+(?:de\s+|d'|d’)([^,);]+)").expect("valid regex")
+            Regex::new(r"(?i)durée\s+(?:minimale\s+)?d['’]exposition\s+(?:de\s+|d'|d’)([^,);]+)").expect("valid regex")
         });
         self.split = true;
         static MARK: std::sync::OnceLock<Regex> = std::sync::OnceLock::new();
         let mark = MARK.get_or_init(|| Regex::new(r"^(?:[A-Z]\d{0,2}|\d{1,2})\s*[.)]\s*-?\s*").expect("valid regex"));
-        let plain: Vec<String> = delai
-            .lines()
+        // A line break inside a parenthesis is not a new délai.
+        let mut lines: Vec<String> = Vec::new();
+        for l in delai.lines() {
+            match lines.last_mut() {
+                Some(open) if open.matches('(').count() > open.matches(')').count() => {
+                    open.push(' ');
+                    open.push_str(l);
+                }
+                _ => lines.push(l.to_string()),
+            }
+        }
+        let plain: Vec<String> = lines
+            .iter()
             .map(|l| mark.replace(l, "").to_string())
             .map(|l| l.split(" (").next().unwrap_or(&l).trim().trim_end_matches('.').to_string())
             .filter(|l| !l.is_empty())
@@ -515,6 +526,11 @@ impl Table {
         let c = &mut self.concepts[i];
         if !plain.is_empty() {
             c.properties.push(prop(PropertyKind::Delai, plain.join(" ; ")));
+        }
+        if plain.len() > 1 && c.definition.as_deref().is_some_and(|d| d.lines().count() >= plain.len()) {
+            // Several designations in one cell, with their délais in the
+            // next: kept as one row, its whole text as definition.
+            report.note("rows holding several designations and délais (kept whole)");
         }
         if let Some(m) = duree.captures(delai) {
             c.properties.push(prop(PropertyKind::DureeExposition, m[1].trim().to_string()));
@@ -550,7 +566,18 @@ fn prop(kind: PropertyKind, value: String) -> Property {
 /// `:`, cut at a word when longer than [`MAX_LABEL`]; the whole text goes to
 /// `definition` when the label is not all of it.
 fn label(text: &str, definition: &mut Option<String>) -> String {
-    let first = text.lines().next().unwrap_or_default().trim().trim_start_matches(['-', '–', ' ']);
+    // The first sentence: lines are joined while the text runs on (a line
+    // break inside a sentence, next line in lower case).
+    let mut lines = text.lines().map(str::trim);
+    let mut joined = lines.next().unwrap_or_default().to_string();
+    for next in lines {
+        let runs_on = !joined.ends_with(['.', ':', ';']) && next.chars().next().is_some_and(char::is_lowercase);
+        if !runs_on {
+            break;
+        }
+        joined = format!("{joined} {next}");
+    }
+    let first = joined.trim_start_matches(['-', '–', ' ']);
     let mut out = first.trim_end_matches(['.', ':', ';', ',', ' ']).to_string();
     if out.chars().count() > MAX_LABEL {
         let cut: String = out.chars().take(MAX_LABEL).collect();
