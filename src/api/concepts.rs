@@ -16,7 +16,7 @@ use super::AppState;
 use super::error::{ApiError, Problem};
 use super::v1::{ConceptBrief, brief, resolve_system};
 use crate::index::{ConceptRef, Snapshot};
-use crate::model::{Designation, Status};
+use crate::model::{Designation, Property, PropertyKind, Status};
 use crate::recode::maps::Equivalence;
 
 /// A concept with its relatives.
@@ -30,6 +30,9 @@ pub struct ConceptOut {
     pub status: Status,
     /// A short definition and its source, when the terminology gives one.
     pub definition: Option<String>,
+    /// Facts that are not labels: délai de prise en charge, durée
+    /// d'exposition, works, dates of validity…
+    pub properties: Vec<Property>,
     /// Short labels, lexicon synonyms…
     pub designations: Vec<Designation>,
     pub parent: Option<ConceptBrief>,
@@ -66,9 +69,30 @@ pub struct MappingOut {
     /// Share of the source going to the target, 0–1, when the table gives it.
     pub share: Option<f32>,
     /// What part of the source goes to the target, in the table's words
-    /// (NAF 2008 → 2025: INSEE's `contenu_commun`).
+    /// (NAF 2008 → 2025: INSEE's `contenu_commun`), or why the link holds
+    /// (curated tables).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// What a reader must know before using the table (occupational-disease
+    /// tables: information for the physician, not a legal decision).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notice: Option<String>,
+    /// The délai de prise en charge and durée d'exposition of the other
+    /// concept, when it is a row of a table of occupational diseases.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<Property>,
+}
+
+/// The properties of `code` in system `system` (when served) that a
+/// correspondence shows: délai and durée d'exposition.
+fn conditions(snap: &Snapshot, system: Option<usize>, code: &str) -> Vec<Property> {
+    let Some(r) = system.and_then(|s| snap.get(s, code)) else { return Vec::new() };
+    let c = snap.concept(r);
+    c.properties
+        .iter()
+        .filter(|p| matches!(p.kind, PropertyKind::Delai | PropertyKind::DureeExposition))
+        .cloned()
+        .collect()
 }
 
 /// The correspondences of `r`, both ways, in the order of the tables.
@@ -91,9 +115,12 @@ pub fn mappings_of(snap: &Snapshot, r: ConceptRef) -> Vec<MappingOut> {
                 equivalence: t.equivalence,
                 share: t.share,
                 note: t.note.clone(),
+                notice: map.notice.clone(),
+                conditions: conditions(snap, target, &t.code),
             }));
         }
         if map.target == snap.systems[s].id {
+            let source = snap.system_index(&map.source);
             for e in map.elements.values() {
                 out.extend(e.targets.iter().filter(|t| &t.code == code).map(|t| MappingOut {
                     map: map.id.clone(),
@@ -101,10 +128,15 @@ pub fn mappings_of(snap: &Snapshot, r: ConceptRef) -> Vec<MappingOut> {
                     direction: "from",
                     system: map.source.clone(),
                     code: e.code.clone(),
-                    display: e.display.clone(),
+                    display: source
+                        .and_then(|ss| snap.lookup(ss, &e.code))
+                        .map(|x| snap.concept(x).display.clone())
+                        .or_else(|| e.display.clone()),
                     equivalence: t.equivalence,
                     share: t.share,
                     note: t.note.clone(),
+                    notice: map.notice.clone(),
+                    conditions: conditions(snap, source, &e.code),
                 }));
             }
         }
@@ -123,6 +155,7 @@ pub fn concept_out(snap: &Snapshot, r: ConceptRef) -> ConceptOut {
         level: snap.level_name(r).to_string(),
         status: c.status,
         definition: c.definition.clone(),
+        properties: c.properties.clone(),
         designations: c.designations.clone(),
         parent: snap.parent(r).map(|p| brief(snap, p)),
         ancestors: snap.ancestors(r).into_iter().map(|a| brief(snap, a)).collect(),

@@ -278,6 +278,7 @@ impl CodeSystem {
         for &r in &refs {
             let c = snap.concept(r);
             let mut properties = vec![("level".to_string(), json!({"valueString": s.levels[c.level as usize]}))];
+            properties.extend(c.properties.iter().map(|p| (p.kind.as_str().to_string(), json!({"valueString": p.value}))));
             if c.status == Status::Retired {
                 properties.push(("status".into(), json!({"valueCode": "retired"})));
             }
@@ -316,7 +317,24 @@ impl CodeSystem {
             case_sensitive: false,
             content: "complete".into(),
             supplements: None,
-            properties: builtin_properties(),
+            properties: {
+                // The properties of the model this system uses (délai…).
+                let mut kinds: Vec<crate::model::PropertyKind> = Vec::new();
+                for &r in &refs {
+                    for p in &snap.concept(r).properties {
+                        if !kinds.contains(&p.kind) {
+                            kinds.push(p.kind);
+                        }
+                    }
+                }
+                let mut defs = builtin_properties();
+                defs.extend(kinds.into_iter().map(|k| PropertyDef {
+                    code: k.as_str().into(),
+                    uri: None,
+                    kind: "string".into(),
+                }));
+                defs
+            },
             concepts,
             index: HashMap::new(),
             resource: Value::Null,

@@ -12,6 +12,7 @@ use super::outcome::{FhirError, Issue, outcome};
 use super::params::{Out, Params, part};
 use super::registry::{Missing, Registry, split_canonical};
 use super::valueset::{Expander, Member, Options, vs_canonical};
+use crate::model::PropertyKind;
 
 /// Largest expansion returned without paging (`count`).
 pub const MAX_EXPANSION: usize = 1000;
@@ -893,8 +894,14 @@ pub fn translate(reg: &Registry, params: &Params) -> Result<Value, FhirError> {
     };
     let target_system = params.str("targetSystem");
     let url = params.str("url");
+    // Reverse (R4 `reverse=true`, R5 `targetCode`): which source codes map
+    // to this code (CIM-10 G56.0 → the table rows that may cover it).
+    let target_code = params.str("targetCode");
+    let reverse = params.bool("reverse").unwrap_or(false) || target_code.is_some();
+    let code = target_code.or(code);
     let mut out = Out::new();
     let mut matches: Vec<Vec<Value>> = Vec::new();
+    let mut notices: Vec<String> = Vec::new();
     let maps: Vec<Value> =
         reg.concept_maps.iter().cloned().chain(super::resources::concept_maps(&reg.snapshot)).collect();
     if let Some(code) = &code {
@@ -903,6 +910,17 @@ pub fn translate(reg: &Registry, params: &Params) -> Result<Value, FhirError> {
                 continue;
             }
             for group in map.get("group").and_then(Value::as_array).into_iter().flatten() {
+                if reverse {
+                    let found = reverse_matches(reg, map, group, system.as_deref(), target_system.as_deref(), code);
+                    if !found.is_empty()
+                        && let Some(n) = map["purpose"].as_str()
+                        && !notices.iter().any(|x| x == n)
+                    {
+                        notices.push(n.to_string());
+                    }
+                    matches.extend(found);
+                    continue;
+                }
                 if system.as_deref().is_some_and(|s| group["source"].as_str() != Some(s)) {
                     continue;
                 }
@@ -932,11 +950,69 @@ pub fn translate(reg: &Registry, params: &Params) -> Result<Value, FhirError> {
     out.add("result", "Boolean", !matches.is_empty());
     if matches.is_empty() {
         out.add("message", "String", format!("No translations found for '{}'", code.unwrap_or_default()));
+    } else if !notices.is_empty() {
+        out.add("message", "String", notices.join(" "));
     }
     for m in matches {
         out.part("match", m);
     }
     Ok(out.build())
+}
+
+/// The matches of a reverse `$translate` in one group: every element with
+/// a target `code`, as a coding of the group's source, the relationship
+/// turned round (the source row is narrower than a wider target), with the
+/// délai and durée d'exposition of the source concept when it is served.
+fn reverse_matches(
+    reg: &Registry,
+    map: &Value,
+    group: &Value,
+    system: Option<&str>,
+    target_system: Option<&str>,
+    code: &str,
+) -> Vec<Vec<Value>> {
+    if system.is_some_and(|s| group["target"].as_str() != Some(s))
+        || target_system.is_some_and(|t| group["source"].as_str() != Some(t))
+    {
+        return Vec::new();
+    }
+    let snap = &reg.snapshot;
+    let source = snap.systems.iter().position(|s| group["source"].as_str() == Some(s.url.as_str()));
+    let mut out = Vec::new();
+    for el in group.get("element").and_then(Value::as_array).into_iter().flatten() {
+        for t in el.get("target").and_then(Value::as_array).into_iter().flatten() {
+            if t["code"].as_str() != Some(code) {
+                continue;
+            }
+            let rel = match t["equivalence"].as_str().unwrap_or("equivalent") {
+                "wider" => "narrower",
+                "narrower" => "wider",
+                other => other,
+            };
+            let concept_ref = source.and_then(|s| snap.lookup(s, el["code"].as_str().unwrap_or_default()));
+            let mut concept = json!({"system": group["source"], "code": el["code"]});
+            let display = concept_ref.map(|r| snap.concept(r).display.clone());
+            if let Some(d) = display.or_else(|| el["display"].as_str().map(str::to_string)) {
+                concept["display"] = json!(d);
+            }
+            let mut parts = vec![part("relationship", "Code", rel), part("concept", "Coding", concept)];
+            if let Some(r) = concept_ref {
+                for p in &snap.concept(r).properties {
+                    if matches!(p.kind, PropertyKind::Delai | PropertyKind::DureeExposition) {
+                        parts.push(json!({"name": "property", "part": [
+                            {"name": "code", "valueCode": p.kind.as_str()},
+                            {"name": "value", "valueString": p.value},
+                        ]}));
+                    }
+                }
+            }
+            if let Some(u) = map["url"].as_str() {
+                parts.push(part("originMap", "Canonical", u));
+            }
+            out.push(parts);
+        }
+    }
+    out
 }
 
 fn uuid() -> String {

@@ -139,6 +139,8 @@ pub fn concept_maps(snap: &Snapshot) -> Vec<Value> {
                                     let mut v = json!({"code": t.code, "equivalence": eq});
                                     if let Some(s) = t.share {
                                         v["comment"] = json!(format!("share {s}"));
+                                    } else if let Some(n) = &t.note {
+                                        v["comment"] = json!(n);
                                     }
                                     v
                                 })
@@ -148,7 +150,7 @@ pub fn concept_maps(snap: &Snapshot) -> Vec<Value> {
                     el
                 })
                 .collect();
-            json!({
+            let mut map = json!({
                 "resourceType": "ConceptMap",
                 "id": m.id,
                 "url": format!("urn:harmonie:cm:{}", m.id),
@@ -158,7 +160,11 @@ pub fn concept_maps(snap: &Snapshot) -> Vec<Value> {
                 "sourceUri": source,
                 "targetUri": target,
                 "group": [{"source": source, "target": target, "element": elements}]
-            })
+            });
+            if let Some(n) = &m.notice {
+                map["purpose"] = json!(n);
+            }
+            map
         })
         .collect()
 }

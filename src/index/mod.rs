@@ -44,7 +44,7 @@ use crate::sources::{self, LoadReport, SourcesFile};
 
 /// Bumped whenever the snapshot layout or the analysis changes, so that old
 /// snapshots are rebuilt.
-pub const FORMAT: u32 = 5;
+pub const FORMAT: u32 = 6;
 
 /// What a snapshot was built from and what it holds.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -312,6 +312,27 @@ fn load_maps(
         let target = &systems[si];
         let path = paths.root.join(&decl.path);
         let mut map = ConceptMap::load(&decl.loader, &path, &decl.id, &decl.title, &decl.source, &target.id)?;
+        map.notice = decl.notice.clone();
+        // Source codes of a served system must be its codes: a typo in a
+        // curated file is reported, not silently never shown.
+        if let Some(source) = crate::model::named(systems, &decl.source).map(|s| &systems[s]) {
+            let missing: Vec<&str> = map
+                .elements
+                .values()
+                .map(|e| e.code.as_str())
+                .filter(|c| source.syntax.canonical(c).and_then(|c| source.find(&c).map(|_| ())).is_none())
+                .collect();
+            if !missing.is_empty() {
+                bail!(
+                    "mapping {}: {} source codes are not codes of {}: {}; fix {}",
+                    decl.id,
+                    missing.len(),
+                    source.id,
+                    missing.iter().take(10).copied().collect::<Vec<_>>().join(", "),
+                    decl.path
+                );
+            }
+        }
         let mut unknown = 0;
         for e in map.elements.values_mut() {
             e.targets.retain_mut(|t| match target.syntax.canonical(&t.code).filter(|c| target.find(c).is_some()) {

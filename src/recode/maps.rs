@@ -65,11 +65,32 @@ pub struct ConceptMap {
     pub target: String,
     /// Keyed by compact source code.
     pub elements: BTreeMap<String, Element>,
+    /// What a reader must know before using the table (shown with every
+    /// correspondence of it), from `notice` in `sources.toml`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notice: Option<String>,
 }
 
-/// Upper case, no dots, spaces or dashes: the key of source codes.
+/// Upper case, no dots, spaces or dashes: the key of source codes. A dash
+/// between two digits is kept, so that row `RG4-1` of a table stays apart
+/// from table `RG41`.
+///
+/// ```
+/// use harmonie::recode::maps::compact;
+/// assert_eq!(compact("amt-001"), "AMT001");
+/// assert_eq!(compact("10.71 c"), "1071C");
+/// assert_eq!(compact("RG57-C3"), "RG57C3");
+/// assert_eq!(compact("RG4-1"), "RG4-1");
+/// ```
 pub fn compact(code: &str) -> String {
-    code.chars().filter(|c| !c.is_whitespace() && !matches!(c, '.' | '-')).flat_map(char::to_uppercase).collect()
+    let chars: Vec<char> = code.chars().filter(|c| !c.is_whitespace() && *c != '.').collect();
+    let digit = |i: Option<&char>| i.is_some_and(char::is_ascii_digit);
+    chars
+        .iter()
+        .enumerate()
+        .filter(|&(i, c)| *c != '-' || (i > 0 && digit(chars.get(i - 1)) && digit(chars.get(i + 1))))
+        .flat_map(|(_, c)| c.to_uppercase())
+        .collect()
 }
 
 impl ConceptMap {
@@ -80,6 +101,7 @@ impl ConceptMap {
             source: source.into(),
             target: target.into(),
             elements: BTreeMap::new(),
+            notice: None,
         }
     }
 
@@ -267,6 +289,8 @@ impl ConceptMap {
             table.column("target_code")?,
             table.column("equivalence")?,
         );
+        // Why the link holds, in a file the project writes.
+        let reason = table.header().iter().position(|h| h.trim() == "reason");
         for row in table.by_ref() {
             let row = row?;
             let get = |i: usize| row.fields.get(i).map(|s| s.trim()).unwrap_or_default();
@@ -290,8 +314,8 @@ impl ConceptMap {
                     bail!("line {}: equivalence {other:?} is not equivalent, wider, narrower or inexact", row.line)
                 }
             };
-            let target =
-                (!get(dst).is_empty()).then(|| Target { code: get(dst).into(), equivalence, share: None, note: None });
+            let note = reason.map(get).filter(|r| !r.is_empty()).map(str::to_string);
+            let target = (!get(dst).is_empty()).then(|| Target { code: get(dst).into(), equivalence, share: None, note });
             self.add(get(src), Some(get(label).to_string()), target);
         }
         Ok(())

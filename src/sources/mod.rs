@@ -79,6 +79,9 @@ pub struct MappingDecl {
     pub path: String,
     /// Expected sha256 of the file, for official tables committed unchanged.
     pub sha256: Option<String>,
+    /// What a reader must know before using the table, shown with each of
+    /// its correspondences (e.g. "information, not a legal decision").
+    pub notice: Option<String>,
 }
 
 /// One terminology as declared in `data/sources.toml`.

@@ -15,6 +15,7 @@ use super::PageError;
 use super::html::{Footer, Nav, concept_link, concept_url, esc, marked, page, system_url};
 use crate::api::AppState;
 use crate::api::concepts::concept_out;
+use crate::index::ConceptRef;
 use crate::api::v1::{SearchResult, search_response};
 use crate::index::Snapshot;
 use crate::model::Status;
@@ -354,7 +355,11 @@ pub async fn concept(
     if let Some(d) = &c.definition {
         let _ = write!(main, "<dt>Définition</dt><dd>{}</dd>", esc(d));
     }
+    for p in &c.properties {
+        let _ = write!(main, "<dt>{}</dt><dd>{}</dd>", esc(p.kind.label_fr()), esc(&p.value));
+    }
     main.push_str("</dl>\n");
+    disease_table(&snap, r, &mut main);
 
     let _ = write!(
         main,
@@ -399,6 +404,11 @@ pub async fn concept(
         main.push_str(&links.join(", "));
         main.push_str("</p>");
     }
+    let mut notices: Vec<&str> = c.mappings.iter().filter_map(|m| m.notice.as_deref()).collect();
+    notices.dedup();
+    for n in notices {
+        let _ = write!(main, r#"<p class="notice" role="note">{}</p>"#, esc(n));
+    }
     if !c.mappings.is_empty() {
         main.push_str("<ul class=\"mappings\">");
         for m in &c.mappings {
@@ -414,12 +424,19 @@ pub async fn concept(
             };
             let arrow = if m.direction == "to" { "devient" } else { "vient de" };
             let share = m.share.map(|s| format!(", {:.0} %", s * 100.0)).unwrap_or_default();
-            // What part goes where, in the table's words (NAF 2008 → 2025).
-            let what = m
+            // What part goes where, in the table's words (NAF 2008 → 2025),
+            // or why a curated link holds.
+            let lead = if m.notice.is_some() { "raison" } else { "ce qui y va" };
+            let mut what = m
                 .note
                 .as_deref()
-                .map(|n| format!(r#"<br><span class="meta">ce qui y va : {}</span>"#, esc(n)))
+                .map(|n| format!(r#"<br><span class="meta">{lead} : {}</span>"#, esc(n)))
                 .unwrap_or_default();
+            if !m.conditions.is_empty() {
+                let facts: Vec<String> =
+                    m.conditions.iter().map(|p| format!("{} : {}", p.kind.label_fr(), esc(&p.value))).collect();
+                let _ = write!(what, r#"<br><span class="meta">{}</span>"#, facts.join(" ; "));
+            }
             let _ = write!(
                 main,
                 r#"<li>{arrow} {system} {target} {display} <span class="meta">({title} ; {eq}{share})</span>{what}</li>"#,
@@ -548,4 +565,44 @@ pub async fn component(
         main.push_str("</dl></section>\n");
     }
     frame(&snap, "Intégrer le champ", Nav::Component, &main, &[])
+}
+
+/// For a table of occupational diseases (a concept whose rows carry a
+/// délai), the table as the law prints it: each disease with its délai,
+/// durée d'exposition and works, paragraph by paragraph.
+fn disease_table(snap: &Snapshot, r: ConceptRef, main: &mut String) {
+    use crate::model::PropertyKind;
+    let mut rows: Vec<(ConceptRef, bool)> = Vec::new();
+    for ch in snap.children(r) {
+        rows.push((ch, true));
+        rows.extend(snap.children(ch).map(|g| (g, false)));
+    }
+    if !rows.iter().any(|&(x, _)| snap.concept(x).property(PropertyKind::Delai).is_some()) {
+        return;
+    }
+    let sys = &snap.system_of(r).id;
+    main.push_str(
+        "<section aria-labelledby=\"table-title\"><h2 id=\"table-title\">Le tableau</h2>\
+         <table class=\"disease-table\"><thead><tr><th scope=\"col\">Désignation des maladies</th>\
+         <th scope=\"col\">Délai de prise en charge</th><th scope=\"col\">Travaux susceptibles de provoquer ces maladies</th></tr></thead><tbody>",
+    );
+    for (x, top) in rows {
+        let c = snap.concept(x);
+        let delai = c.property(PropertyKind::Delai).unwrap_or_default();
+        let duree = c
+            .property(PropertyKind::DureeExposition)
+            .map(|d| format!("<br><span class=\"meta\">durée d'exposition : {}</span>", esc(d)))
+            .unwrap_or_default();
+        let works: Vec<&str> =
+            c.properties.iter().filter(|p| p.kind == PropertyKind::Travaux).map(|p| p.value.as_str()).collect();
+        let class = if top { "paragraph" } else { "row" };
+        let _ = write!(
+            main,
+            r#"<tr class="{class}"><td>{link}</td><td>{delai}{duree}</td><td>{works}</td></tr>"#,
+            link = concept_link(sys, &c.code, &c.display),
+            delai = esc(delai),
+            works = esc(&works.join(" ")).replace('\n', "<br>"),
+        );
+    }
+    main.push_str("</tbody></table></section>\n");
 }
