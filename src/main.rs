@@ -475,8 +475,29 @@ fn run(cli: Cli) -> Result<()> {
                 for d in &out.designations {
                     println!("  {:?}: {}", d.kind, d.value);
                 }
+                for p in &out.properties {
+                    println!("  {}: {}", p.kind.label_fr(), p.value);
+                }
                 for c in &out.children {
                     println!("    {:<10} {}", c.code, c.display);
+                }
+                let mut notices: Vec<&str> = out.mappings.iter().filter_map(|m| m.notice.as_deref()).collect();
+                notices.dedup();
+                for m in &out.mappings {
+                    let arrow = if m.direction == "to" { "→" } else { "←" };
+                    let facts: Vec<String> =
+                        m.conditions.iter().map(|p| format!("{} {}", p.kind.label_fr(), p.value)).collect();
+                    println!(
+                        "  {arrow} {} {} {} ({:?}){}",
+                        m.system,
+                        m.code,
+                        m.display.as_deref().unwrap_or_default(),
+                        m.equivalence,
+                        if facts.is_empty() { String::new() } else { format!(" — {}", facts.join(", ")) }
+                    );
+                }
+                for n in notices {
+                    println!("  NB : {n}");
                 }
             }
         }

@@ -278,7 +278,8 @@ impl CodeSystem {
         for &r in &refs {
             let c = snap.concept(r);
             let mut properties = vec![("level".to_string(), json!({"valueString": s.levels[c.level as usize]}))];
-            properties.extend(c.properties.iter().map(|p| (p.kind.as_str().to_string(), json!({"valueString": p.value}))));
+            properties
+                .extend(c.properties.iter().map(|p| (p.kind.as_str().to_string(), json!({"valueString": p.value}))));
             if c.status == Status::Retired {
                 properties.push(("status".into(), json!({"valueCode": "retired"})));
             }

@@ -6,7 +6,7 @@
 //! | `insee-naf1-naf2` | `table_NAF1-NAF2.xls` | columns found by content: NAF rév. 1 code (`NN.NL`), NAF rév. 2 code (`NN.NNL`), link type `CC` (main), `CA` (secondary), `NC` (no correspondence), labels next to the codes |
 //! | `insee-naf2-naf2025` | `table-correspondance-naf2025.xls`, `Correspondances_NAFrev2-NAF2025.xlsx`, or its flat CSV `data/official/naf2025/correspondances_2008_2025.csv` | header `NAFold-code` (or `code_2008`), `NAFold-intitulé` (`libelle_2008`), `NAFnew-code` (`code_2025`), and in the CSV `contenu_commun`, what part of the old sous-classe goes to the new one; one old code on several rows when it splits |
 //! | `insee-pcs2003-2020` | `PCS2003_to_2020.csv` | `PCS2003;PCS2020;pct`, `pct` a share in percent, `a` or `ns` |
-//! | `mapping-csv` | any CSV | `source_code`, `source_label`, `target_system`, `target_code`, `equivalence` (`equivalent`, `wider`, `narrower`, `inexact`) |
+//! | `mapping-csv` | any CSV | `source_code`, `source_label`, `target_system`, `target_code`, `equivalence` (`equivalent`, `wider`, `narrower`, `inexact`), optional `reason` (why the link holds, kept as the target's note) |
 //!
 //! Source codes are keyed by their compact form (upper case, no dots or
 //! spaces), so that every spelling of an old code finds its element.
@@ -315,7 +315,8 @@ impl ConceptMap {
                 }
             };
             let note = reason.map(get).filter(|r| !r.is_empty()).map(str::to_string);
-            let target = (!get(dst).is_empty()).then(|| Target { code: get(dst).into(), equivalence, share: None, note });
+            let target =
+                (!get(dst).is_empty()).then(|| Target { code: get(dst).into(), equivalence, share: None, note });
             self.add(get(src), Some(get(label).to_string()), target);
         }
         Ok(())

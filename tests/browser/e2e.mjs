@@ -339,8 +339,27 @@ await check('component page: the live form submits the chosen codes', desktop, a
   assert((await contrastFailures(page)).length === 0, `contrast: ${await contrastFailures(page)}`);
 });
 
+await check('table of occupational diseases: the page reads like the table and leads to CIM-10', desktop, async (page) => {
+  await page.goto(`${base}/systemes/mp-rg/rg57`);
+  assert(page.url().endsWith('/systemes/mp-rg/RG57'), `not redirected to the canonical address: ${page.url()}`);
+  const table = page.locator('table.disease-table');
+  assert((await table.locator('th').first().textContent()).includes('Désignation des maladies'), 'no table header');
+  const row = table.locator('tr').filter({ hasText: 'Syndrome du canal carpien' });
+  assert((await row.textContent()).includes('30 jours'), 'the carpal tunnel row has no délai');
+  await page.screenshot({ path: join(out, 'table-rg57.png'), fullPage: true });
+  assert((await contrastFailures(page)).length === 0, `contrast: ${await contrastFailures(page)}`);
+  await Promise.all([page.waitForURL('**/systemes/mp-rg/RG57-C3'), row.locator('a').first().click()]);
+  const body = await page.locator('main').textContent();
+  assert(body.includes('G56.0'), 'the row does not list its CIM-10 code');
+  assert((await page.locator('p.notice').textContent()).includes('pas une décision'), 'no notice on the row page');
+  await page.goto(`${base}/systemes/cim-10/G56.0`);
+  const cim = await page.locator('main').textContent();
+  assert(cim.includes('RG57-C3') && cim.includes('RA39-C3'), 'G56.0 does not name its tables');
+  assert(cim.includes('30 jours'), 'G56.0 does not give the délai of its tables');
+});
+
 await check('360 px wide: no horizontal scrolling, suggestions fit', phone, async (page) => {
-  for (const path of ['/', '/?q=lomb', '/systemes/naf-2008/10.71C', '/systemes/cim-10', '/recodage', '/composant']) {
+  for (const path of ['/', '/?q=lomb', '/systemes/naf-2008/10.71C', '/systemes/cim-10', '/systemes/mp-rg/RG57', '/recodage', '/composant']) {
     await page.goto(`${base}${path}`);
     await noHorizontalScroll(page);
   }
