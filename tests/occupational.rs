@@ -171,6 +171,10 @@ fn the_api_lists_the_new_systems_and_the_links_both_ways() {
     for id in ["mp-rg", "mp-ra", "pcs-2020", "ccam"] {
         assert!(list.iter().any(|s| s["id"] == id), "{id} not listed");
     }
+    // The load report says what was read otherwise than row by row.
+    let rg = list.iter().find(|s| s["id"] == "mp-rg").unwrap();
+    assert_eq!(rg["levels"][0]["count"], 120);
+    assert!(rg["load_report"]["rows holding several designations and délais (kept whole)"].as_u64().is_some(), "{rg}");
     let g560 = get("/v1/systems/cim10/concepts/G56.0");
     let from: Vec<&str> = g560["mappings"].as_array().unwrap().iter().filter_map(|m| m["code"].as_str()).collect();
     assert!(from.contains(&"RG57-C3") && from.contains(&"RA39-C3"), "{from:?}");

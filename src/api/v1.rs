@@ -39,6 +39,9 @@ pub struct SystemOut {
     pub concept_count: usize,
     /// Concepts per level, from the root level down.
     pub levels: Vec<LevelCount>,
+    /// What the loader repaired or could not split, counted by kind
+    /// (`harmonie build` prints the same report).
+    pub load_report: std::collections::BTreeMap<String, usize>,
 }
 
 /// Every system of a snapshot with its counts per level.
@@ -58,6 +61,13 @@ pub fn systems_out(snap: &Snapshot) -> Vec<SystemOut> {
             default: s.default,
             concept_count: s.concepts.len(),
             levels: s.level_counts().into_iter().map(|(name, count)| LevelCount { name, count }).collect(),
+            load_report: snap
+                .manifest
+                .systems
+                .iter()
+                .find(|x| x.id == s.id)
+                .map(|x| x.report.notes.clone())
+                .unwrap_or_default(),
         })
         .collect()
 }
