@@ -13,8 +13,8 @@ use axum::body::Body;
 use axum::http::Request;
 use criterion::Criterion;
 use harmonie::api::{self, AppState, ServerConfig};
-use harmonie::index::{self, Prepare};
 use harmonie::paths::Paths;
+use harmonie::prepare::{Prepare, open_current};
 use http_body_util::BodyExt;
 use tower::ServiceExt;
 
@@ -44,7 +44,7 @@ fn encode(s: &str) -> String {
 
 fn main() {
     let paths = Paths::new(&PathBuf::from(env!("CARGO_MANIFEST_DIR")));
-    let snap = Arc::new(index::open_current(&paths, Prepare::FetchAndBuild).expect("build the default data"));
+    let snap = Arc::new(open_current(&paths, Prepare::FetchAndBuild).expect("build the default data"));
     let state = AppState::shared(snap.clone(), ServerConfig::new(paths));
     let router = api::router(state);
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();

@@ -10,8 +10,9 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use harmonie::index::{self, Prepare, Snapshot};
+use harmonie::index::Snapshot;
 use harmonie::paths::Paths;
+use harmonie::prepare::{Prepare, open_current};
 use harmonie::recode::pipeline::{self, Job, Options};
 use harmonie::table::TableReader;
 
@@ -83,8 +84,7 @@ fn write_file(snap: &Snapshot, path: &PathBuf, rows: usize, kind: &str) {
 
 fn main() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let snap =
-        index::open_current(&Paths::new(&root), Prepare::FetchAndBuild).expect("fetch and build the default data");
+    let snap = open_current(&Paths::new(&root), Prepare::FetchAndBuild).expect("fetch and build the default data");
     let rows: usize = std::env::var("HARMONIE_BENCH_ROWS").ok().and_then(|s| s.parse().ok()).unwrap_or(1_000_000);
     let dir = tempfile::tempdir().unwrap();
     println!("snapshot loaded; peak RSS {:.0} MB", peak_rss_mb());

@@ -9,8 +9,9 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use criterion::Criterion;
-use harmonie::index::{self, Prepare, Snapshot};
+use harmonie::index::Snapshot;
 use harmonie::paths::Paths;
+use harmonie::prepare::{Prepare, open_current};
 use harmonie::search::{SearchRequest, search};
 
 /// Query kinds and examples, with the system searched.
@@ -42,7 +43,7 @@ const KINDS: &[(&str, &[(&str, &str)])] = &[
 
 fn snapshot() -> Snapshot {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    index::open_current(&Paths::new(&root), Prepare::FetchAndBuild).expect("fetch and build the default data")
+    open_current(&Paths::new(&root), Prepare::FetchAndBuild).expect("fetch and build the default data")
 }
 
 fn run(snap: &Snapshot, system: &str, q: &str) -> usize {

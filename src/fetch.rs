@@ -13,8 +13,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{Context, Result, bail};
-use sha2::{Digest, Sha256};
 
+use crate::digest::{sha256_file, sha256_hex};
 use crate::paths::Paths;
 use crate::sources::{FileDecl, Package, SourcesFile};
 
@@ -31,18 +31,6 @@ pub struct FetchOptions {
 pub struct FetchReport {
     pub up_to_date: Vec<String>,
     pub fetched: Vec<String>,
-}
-
-/// Hex sha256 of a byte slice.
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    let digest = Sha256::digest(bytes);
-    digest.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// Hex sha256 of a file.
-pub fn sha256_file(path: &Path) -> Result<String> {
-    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-    Ok(sha256_hex(&bytes))
 }
 
 /// Whether every package file declared in `sources` is present with its

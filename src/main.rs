@@ -9,8 +9,9 @@ use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 
 use harmonie::api::{self, v1};
-use harmonie::index::{self, Prepare};
+use harmonie::index;
 use harmonie::paths::Paths;
+use harmonie::prepare::{Prepare, open_current};
 use harmonie::search::{self, SearchRequest};
 use harmonie::sources::SourcesFile;
 
@@ -226,7 +227,7 @@ fn run(cli: Cli) -> Result<()> {
                 .init();
             harmonie::memory::limit_arenas();
             let t = Instant::now();
-            let snapshot = index::open_current(&paths, Prepare::FetchAndBuild)?;
+            let snapshot = open_current(&paths, Prepare::FetchAndBuild)?;
             tracing::info!(snapshot = %snapshot.manifest.id, concepts = snapshot.len(), ms = t.elapsed().as_millis() as u64, "snapshot loaded");
             let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
             runtime.block_on(async {
@@ -249,7 +250,7 @@ fn run(cli: Cli) -> Result<()> {
             })?;
         }
         Command::Search { system, limit, level, leaf, json, explain, context, query } => {
-            let snap = index::open_current(&paths, Prepare::FetchAndBuild)?;
+            let snap = open_current(&paths, Prepare::FetchAndBuild)?;
             let q = query.join(" ");
             let system = match system {
                 Some(name) => Some(
@@ -330,7 +331,7 @@ fn run(cli: Cli) -> Result<()> {
                     "give one or more evaluation files (system, query, expected, kind), e.g. ../shared/eval/autocomplete_dev.tsv"
                 );
             }
-            let snap = index::open_current(&paths, Prepare::FetchAndBuild)?;
+            let snap = open_current(&paths, Prepare::FetchAndBuild)?;
             for file in &files {
                 let cases = harmonie::eval::read_cases(file)?;
                 let report = harmonie::eval::evaluate(&snap, &cases)?;
@@ -358,7 +359,7 @@ fn run(cli: Cli) -> Result<()> {
             }
         }
         Command::Rollup { system, level, json, file } => {
-            let snap = index::open_current(&paths, Prepare::FetchAndBuild)?;
+            let snap = open_current(&paths, Prepare::FetchAndBuild)?;
             let s = snap
                 .system_index(&system)
                 .with_context(|| format!("unknown system {system:?}; known: {}", snap.system_names()))?;
@@ -396,7 +397,7 @@ fn run(cli: Cli) -> Result<()> {
             use harmonie::recode::pipeline;
             let delimiter =
                 delimiter.as_deref().map(harmonie::table::parse_delimiter).transpose().context("--delimiter")?;
-            let snap = index::open_current(&paths, Prepare::FetchAndBuild)?;
+            let snap = open_current(&paths, Prepare::FetchAndBuild)?;
             let table = harmonie::table::TableReader::open(&input, harmonie::table::CsvOptions::user(delimiter))?;
             let job = pipeline::Job::new(
                 &snap,
@@ -454,7 +455,7 @@ fn run(cli: Cli) -> Result<()> {
             }
         }
         Command::Lookup { system, code, json } => {
-            let snap = index::open_current(&paths, Prepare::FetchAndBuild)?;
+            let snap = open_current(&paths, Prepare::FetchAndBuild)?;
             let s = snap
                 .system_index(&system)
                 .with_context(|| format!("unknown system {system:?}; known: {}", snap.system_names()))?;

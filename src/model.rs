@@ -9,6 +9,9 @@
 //!   their chapter); concepts without a parent are at level 0;
 //! * `levels[concept.level]` names the concept's level.
 
+pub mod fhir;
+pub mod map;
+
 use serde::{Deserialize, Serialize};
 
 use crate::codes::CodeSyntax;

@@ -553,7 +553,7 @@ fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
 fn a_reload_slower_than_the_request_timeout_still_lands_whole() {
     let project = common::scratch_project();
     let paths = harmonie::paths::Paths::new(project.path());
-    let first = Arc::new(harmonie::index::open_current(&paths, harmonie::index::Prepare::FetchAndBuild).unwrap());
+    let first = Arc::new(harmonie::prepare::open_current(&paths, harmonie::prepare::Prepare::FetchAndBuild).unwrap());
     // Change an input so that the reload must build (seconds), with a 300 ms request timeout.
     let lexicon = project.path().join("data/curated/lexicon.tsv");
     let mut text = std::fs::read_to_string(&lexicon).unwrap();

@@ -571,7 +571,7 @@ fn reload_swaps_snapshots_without_failing_a_request() {
 fn a_broken_new_snapshot_is_refused_and_the_old_one_keeps_serving() {
     let project = common::scratch_project();
     let paths = harmonie::paths::Paths::new(project.path());
-    let snap = harmonie::index::open_current(&paths, harmonie::index::Prepare::FetchAndBuild).unwrap();
+    let snap = harmonie::prepare::open_current(&paths, harmonie::prepare::Prepare::FetchAndBuild).unwrap();
     let id = snap.manifest.id.clone();
     let mut cfg = ServerConfig::new(paths);
     cfg.admin_token = Some("t".into());

@@ -213,7 +213,8 @@ path = "data/local/mapping_amt.csv"
 
     // Validation suggests what an old code maps to.
     let snap =
-        harmonie::index::open_current(&harmonie::paths::Paths::new(root), harmonie::index::Prepare::OpenOnly).unwrap();
+        harmonie::prepare::open_current(&harmonie::paths::Paths::new(root), harmonie::prepare::Prepare::OpenOnly)
+            .unwrap();
     let v = harmonie::validate::validate(
         &snap,
         &harmonie::validate::Item { system: "naf".into(), code: "15.8C".into(), as_of: None },

@@ -146,7 +146,8 @@ path = "data/local/presanse_sample.csv"
     assert!(ok, "{stderr}");
 
     let snap =
-        harmonie::index::open_current(&harmonie::paths::Paths::new(root), harmonie::index::Prepare::OpenOnly).unwrap();
+        harmonie::prepare::open_current(&harmonie::paths::Paths::new(root), harmonie::prepare::Prepare::OpenOnly)
+            .unwrap();
     let sys = |n: &str| snap.system_index(n).unwrap_or_else(|| panic!("{n} not served"));
     let get = |s: &str, code: &str| {
         snap.concept(snap.lookup(sys(s), code).unwrap_or_else(|| panic!("{code} not in {s}"))).clone()

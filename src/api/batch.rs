@@ -75,7 +75,8 @@ pub async fn validate(State(state): State<AppState>, body: Bytes) -> Result<Json
     }
     let snap = state.snapshot.load_full();
     let results = state
-        .blocking(move |_| {
+        .jobs
+        .run(move |_| {
             // One item failing by a bug does not fail the batch: it is answered as malformed.
             req.items
                 .iter()

@@ -16,8 +16,8 @@ use super::AppState;
 use super::error::{ApiError, Problem};
 use super::v1::{ConceptBrief, brief, resolve_system};
 use crate::index::{ConceptRef, Snapshot};
+use crate::model::map::Equivalence;
 use crate::model::{Designation, Property, PropertyKind, Status};
-use crate::recode::maps::Equivalence;
 
 /// A concept with its relatives.
 #[derive(Serialize, ToSchema)]

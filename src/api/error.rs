@@ -58,11 +58,11 @@ impl From<anyhow::Error> for ApiError {
     }
 }
 
-impl From<super::JobError> for ApiError {
-    fn from(e: super::JobError) -> ApiError {
+impl From<crate::jobs::JobError> for ApiError {
+    fn from(e: crate::jobs::JobError) -> ApiError {
         match e {
-            super::JobError::Busy => busy("requests"),
-            super::JobError::Failed => ApiError::internal(
+            crate::jobs::JobError::Busy => busy("requests"),
+            crate::jobs::JobError::Failed => ApiError::internal(
                 "Erreur interne / internal error: the request failed and was logged; retry or report it",
             ),
         }

@@ -10,7 +10,7 @@
 //! ([`web`]) answer their errors as HTML pages.
 //!
 //! CPU-heavy work (FHIR operations, validation, recoding) runs on blocking
-//! threads, not on the async workers, through [`AppState::blocking`]
+//! threads, not on the async workers, through [`Jobs`] ([`AppState::jobs`])
 //! (lookups and searches, FHIR's included, run inline):
 //! [`ServerConfig::cpu_workers`] at a time, at most
 //! [`ServerConfig::max_jobs`] running or queued, a 503 beyond. The server closes
@@ -44,7 +44,9 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
+use crate::fhir::FhirState;
 use crate::index::Snapshot;
+use crate::jobs::Jobs;
 use crate::paths::Paths;
 
 /// Settings of a running server.
@@ -103,15 +105,6 @@ impl ServerConfig {
     }
 }
 
-/// Why [`AppState::blocking`] did not give an answer.
-#[derive(Debug)]
-pub enum JobError {
-    /// As many jobs as allowed are running or queued: answer 503.
-    Busy,
-    /// The job panicked (logged): answer 500.
-    Failed,
-}
-
 /// State shared by every handler.
 #[derive(Clone)]
 pub struct AppState {
@@ -120,10 +113,9 @@ pub struct AppState {
     pub config: Arc<ServerConfig>,
     /// The built-in systems in the form the FHIR operations use.
     pub fhir: Arc<crate::fhir::Cache>,
-    /// Permits of CPU-heavy jobs running or queued ([`ServerConfig::max_jobs`]).
-    pub jobs: Arc<tokio::sync::Semaphore>,
-    /// Permits of CPU-heavy jobs running ([`ServerConfig::cpu_workers`]).
-    pub workers: Arc<tokio::sync::Semaphore>,
+    /// CPU-heavy jobs ([`ServerConfig::max_jobs`] running or queued,
+    /// [`ServerConfig::cpu_workers`] running).
+    pub jobs: Jobs,
     /// Permits of recodes ([`ServerConfig::max_recodes`]).
     pub recodes: Arc<tokio::sync::Semaphore>,
     /// The reload running or last finished ([`ops::reload`]); one at a time.
@@ -142,8 +134,7 @@ impl AppState {
         AppState {
             snapshot: Arc::new(ArcSwap::new(snapshot)),
             metrics: Arc::new(metrics::Metrics::default()),
-            jobs: Arc::new(tokio::sync::Semaphore::new(config.max_jobs.max(1))),
-            workers: Arc::new(tokio::sync::Semaphore::new(config.cpu_workers.max(1))),
+            jobs: Jobs::new(config.max_jobs, config.cpu_workers, config.request_timeout),
             recodes: Arc::new(tokio::sync::Semaphore::new(config.max_recodes.max(1))),
             config: Arc::new(config),
             fhir: Arc::new(crate::fhir::Cache::default()),
@@ -151,31 +142,12 @@ impl AppState {
             auth_failures: Arc::default(),
         }
     }
+}
 
-    /// Runs CPU-heavy `work` on a blocking thread, so that the async workers
-    /// keep answering (health checks, light requests) meanwhile.
-    /// [`ServerConfig::cpu_workers`] jobs run at a time, the others wait their
-    /// turn; at most [`ServerConfig::max_jobs`] run or wait, more are
-    /// refused at once ([`JobError::Busy`]). `work` is given the time by
-    /// which the request times out, to stop early; a job whose request timed
-    /// out while it waited is not run.
-    pub async fn blocking<T: Send + 'static>(
-        &self,
-        work: impl FnOnce(std::time::Instant) -> T + Send + 'static,
-    ) -> Result<T, JobError> {
-        let queued = self.jobs.clone().try_acquire_owned().map_err(|_| JobError::Busy)?;
-        let deadline = std::time::Instant::now() + self.config.request_timeout;
-        // Waiting here is cancelled with the request (timeout, client gone).
-        let running = self.workers.clone().acquire_owned().await.map_err(|_| JobError::Busy)?;
-        tokio::task::spawn_blocking(move || {
-            let _permits = (queued, running);
-            work(deadline)
-        })
-        .await
-        .map_err(|e| {
-            tracing::error!(error = %e, "a blocking job failed");
-            JobError::Failed
-        })
+/// What the FHIR routes see of the state.
+impl axum::extract::FromRef<AppState> for FhirState {
+    fn from_ref(s: &AppState) -> FhirState {
+        FhirState { snapshot: s.snapshot.clone(), cache: s.fhir.clone(), jobs: s.jobs.clone() }
     }
 }
 

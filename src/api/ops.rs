@@ -12,7 +12,8 @@ use utoipa::{OpenApi, ToSchema};
 
 use super::AppState;
 use super::error::{ApiError, Problem};
-use crate::index::{self, Prepare};
+use crate::index;
+use crate::prepare::{self, Prepare};
 
 #[derive(Serialize, ToSchema)]
 pub struct Health {
@@ -194,7 +195,7 @@ pub async fn reload_status(State(state): State<AppState>, headers: HeaderMap) ->
 async fn run_reload(state: AppState, generation: u64) {
     let started = Instant::now();
     let paths = state.config.paths.clone();
-    let loaded = tokio::task::spawn_blocking(move || index::prepare_snapshot(&paths, Prepare::FetchAndBuild))
+    let loaded = tokio::task::spawn_blocking(move || prepare::prepare_snapshot(&paths, Prepare::FetchAndBuild))
         .await
         .map_err(|e| anyhow::anyhow!("reload task failed: {e}"))
         .and_then(|r| r)

@@ -4,6 +4,7 @@
 
 use serde_json::{Value, json};
 
+use super::operations;
 use super::registry::Builtins;
 use crate::index::Snapshot;
 
@@ -12,7 +13,7 @@ pub const FHIR_VERSION: &str = "4.0.1";
 
 /// `GET /fhir/metadata`.
 pub fn capability_statement(snap: &Snapshot) -> Value {
-    let op = |name: &str, def: &str| json!({"name": name, "definition": format!("http://hl7.org/fhir/OperationDefinition/{def}")});
+    let ops = |resource: &str| operations::capabilities(Some(resource));
     json!({
         "resourceType": "CapabilityStatement",
         "url": "urn:harmonie:fhir:capability",
@@ -38,21 +39,21 @@ pub fn capability_statement(snap: &Snapshot) -> Value {
                         {"name": "url", "type": "uri"}, {"name": "version", "type": "token"},
                         {"name": "name", "type": "string"}, {"name": "title", "type": "string"}
                     ],
-                    "operation": [op("lookup", "CodeSystem-lookup"), op("validate-code", "CodeSystem-validate-code"), op("subsumes", "CodeSystem-subsumes")]
+                    "operation": ops("CodeSystem")
                 },
                 {
                     "type": "ValueSet",
                     "interaction": [{"code": "read"}, {"code": "search-type"}],
-                    "operation": [op("expand", "ValueSet-expand"), op("validate-code", "ValueSet-validate-code")]
+                    "operation": ops("ValueSet")
                 },
                 {
                     "type": "ConceptMap",
                     "interaction": [{"code": "read"}, {"code": "search-type"}],
-                    "operation": [op("translate", "ConceptMap-translate")]
+                    "operation": ops("ConceptMap")
                 }
             ],
             "interaction": [{"code": "batch"}],
-            "operation": [op("versions", "CapabilityStatement-versions")]
+            "operation": operations::capabilities(None)
         }]
     })
 }
@@ -131,10 +132,10 @@ pub fn concept_maps(snap: &Snapshot) -> Vec<Value> {
                                 .iter()
                                 .map(|t| {
                                     let eq = match t.equivalence {
-                                        crate::recode::maps::Equivalence::Equivalent => "equivalent",
-                                        crate::recode::maps::Equivalence::Wider => "wider",
-                                        crate::recode::maps::Equivalence::Narrower => "narrower",
-                                        crate::recode::maps::Equivalence::Inexact => "inexact",
+                                        crate::model::map::Equivalence::Equivalent => "equivalent",
+                                        crate::model::map::Equivalence::Wider => "wider",
+                                        crate::model::map::Equivalence::Narrower => "narrower",
+                                        crate::model::map::Equivalence::Inexact => "inexact",
                                     };
                                     let mut v = json!({"code": t.code, "equivalence": eq});
                                     if let Some(s) = t.share {

@@ -35,11 +35,11 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 
-use crate::fetch::{self, sha256_file, sha256_hex};
+use crate::digest::{sha256_file, sha256_hex};
 use crate::lexicon::Lexicon;
 use crate::model::CodeSystem;
+use crate::model::map::ConceptMap;
 use crate::paths::Paths;
-use crate::recode::maps::ConceptMap;
 use crate::sources::{self, LoadReport, SourcesFile};
 
 /// Bumped whenever the snapshot layout or the analysis changes, so that old
@@ -402,43 +402,4 @@ fn remove_old_snapshots(index: &Path, keep: &[&str]) -> Result<()> {
         }
     }
     Ok(())
-}
-
-/// How [`open_current`] may get what it lacks.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Prepare {
-    /// Fetch missing upstream data and build a missing snapshot.
-    FetchAndBuild,
-    /// Only open what exists.
-    OpenOnly,
-}
-
-/// Opens the snapshot of the current inputs, fetching and building first
-/// when allowed, and marks it current. With [`Prepare::OpenOnly`], opens
-/// the snapshot named in `index/CURRENT`.
-pub fn open_current(paths: &Paths, prepare: Prepare) -> Result<Snapshot> {
-    let snap = prepare_snapshot(paths, prepare)?;
-    mark_current(paths, &snap.manifest.id)?;
-    Ok(snap)
-}
-
-/// [`open_current`] without marking: for a server that marks the snapshot
-/// current only once it serves it.
-pub fn prepare_snapshot(paths: &Paths, prepare: Prepare) -> Result<Snapshot> {
-    let sources = SourcesFile::read(&paths.sources)?;
-    if prepare == Prepare::FetchAndBuild {
-        if !fetch::is_complete(paths, &sources) {
-            eprintln!("upstream data missing or stale: fetching it first");
-            fetch::fetch(paths, &sources, &fetch::FetchOptions::default())?;
-        }
-        let t = Instant::now();
-        let outcome = build(paths, &sources, false)?;
-        if outcome.built {
-            eprintln!("built snapshot {} in {:.1} s", outcome.id, t.elapsed().as_secs_f64());
-        }
-        return Snapshot::open(&outcome.dir);
-    }
-    let current = std::fs::read_to_string(paths.index.join("CURRENT"))
-        .map_err(|_| anyhow::anyhow!("no snapshot in {}: run `harmonie build` first", paths.index.display()))?;
-    Snapshot::open(&paths.index.join(current.trim()))
 }

@@ -63,7 +63,7 @@ pub struct Snapshot {
     pub(crate) text: TextIndex,
     pub(crate) vocab: Vocabulary,
     /// Correspondence tables, targets canonical and present in their system.
-    pub maps: Vec<crate::recode::maps::ConceptMap>,
+    pub maps: Vec<crate::model::map::ConceptMap>,
     /// Lexicon expansions, indexed by their first stem.
     pub(crate) expansions: std::collections::HashMap<String, Vec<crate::lexicon::Expansion>>,
     /// Context priors, resolved against the systems and the vocabulary.
@@ -128,7 +128,7 @@ impl Snapshot {
         }
         let check = |name: &str, bytes: &[u8]| -> Result<()> {
             match manifest.files.get(name) {
-                Some(sum) if *sum == crate::fetch::sha256_hex(bytes) => Ok(()),
+                Some(sum) if *sum == crate::digest::sha256_hex(bytes) => Ok(()),
                 Some(_) => bail!(
                     "snapshot {}: {name} does not match its checksum (changed or damaged); {rebuild}",
                     dir.display()
@@ -307,7 +307,7 @@ impl Snapshot {
 
     /// The codes that replace `r` through the correspondence tables from its
     /// system to another version of its family, with the table's link.
-    pub fn replacements(&self, r: ConceptRef) -> Vec<(ConceptRef, &crate::recode::maps::Target)> {
+    pub fn replacements(&self, r: ConceptRef) -> Vec<(ConceptRef, &crate::model::map::Target)> {
         let s = self.system_index_of(r);
         let Some(family) = self.systems[s].family.as_deref() else { return Vec::new() };
         let code = &self.concept(r).code;

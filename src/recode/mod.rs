@@ -5,7 +5,6 @@
 //! [`Recoder`] decides one row; [`pipeline`] streams a whole table through
 //! it, keeping every row once and in order.
 
-pub mod maps;
 pub mod pipeline;
 
 use std::collections::HashMap;
@@ -120,7 +119,7 @@ impl Transition {
 pub fn settle_by_text(
     snap: &Snapshot,
     text: &str,
-    candidates: &[(ConceptRef, &maps::Target)],
+    candidates: &[(ConceptRef, &crate::model::map::Target)],
 ) -> Option<(ConceptRef, String)> {
     use std::collections::HashSet;
     // Words and pairs of neighbouring words.
@@ -225,7 +224,7 @@ pub struct Recoder<'a> {
     snap: &'a Snapshot,
     system: usize,
     threshold: f32,
-    maps: Vec<&'a maps::ConceptMap>,
+    maps: Vec<&'a crate::model::map::ConceptMap>,
     cache: HashMap<(String, String), Outcome>,
 }
 
@@ -359,7 +358,7 @@ impl<'a> Recoder<'a> {
     fn transcode(&self, code: &str, label: &str, text: &str) -> Option<Outcome> {
         for map in &self.maps {
             let Some(element) = map.get(code) else { continue };
-            let targets: Vec<(ConceptRef, &maps::Target)> =
+            let targets: Vec<(ConceptRef, &crate::model::map::Target)> =
                 element.targets.iter().filter_map(|t| self.snap.get(self.system, &t.code).map(|r| (r, t))).collect();
             let note = format!("{} {} via {}", map.source, element.code, map.id);
             match targets.as_slice() {
@@ -369,10 +368,10 @@ impl<'a> Recoder<'a> {
                     return Some(o);
                 }
                 [(r, t)] => {
-                    let confidence = if t.equivalence == maps::Equivalence::Inexact { 0.8 } else { 0.95 };
+                    let confidence = if t.equivalence == crate::model::map::Equivalence::Inexact { 0.8 } else { 0.95 };
                     let mut o = self.outcome(*r, Method::Transcoded, confidence);
                     o.note = note;
-                    o.transition = Some(if t.equivalence == maps::Equivalence::Wider {
+                    o.transition = Some(if t.equivalence == crate::model::map::Equivalence::Wider {
                         Transition::Merged
                     } else {
                         Transition::OneToOne

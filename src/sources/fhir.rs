@@ -4,7 +4,7 @@
 //! `status`, `inactive` or `deprecated` properties.
 //!
 //! The resource is read by the FHIR API's own reader
-//! ([`crate::fhir::cs::CodeSystem::from_resource`], the one used for
+//! ([`crate::model::fhir::CodeSystem::from_resource`], the one used for
 //! `tx-resource`s), then turned into the snapshot model here.
 
 use std::path::Path;
@@ -14,7 +14,7 @@ use serde_json::Value;
 
 use super::{LoadReport, SourceDecl, clean};
 use crate::codes::CodeSyntax;
-use crate::fhir::cs;
+use crate::model::fhir as cs;
 use crate::model::{CodeSystem, Concept, Designation, DesignationKind, Status};
 
 /// Reads a CodeSystem resource into `system`.

@@ -9,6 +9,7 @@
 pub mod ccam;
 pub mod cim10;
 pub mod fhir;
+pub mod maps;
 pub mod mp;
 pub mod naf;
 pub mod naf2025;
@@ -38,7 +39,7 @@ pub struct SourcesFile {
     pub priors: Option<String>,
     #[serde(rename = "source")]
     pub sources: Vec<SourceDecl>,
-    /// Correspondence tables (see [`crate::recode::maps`]).
+    /// Correspondence tables (see [`maps`]).
     #[serde(default, rename = "mapping")]
     pub mappings: Vec<MappingDecl>,
 }

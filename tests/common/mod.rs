@@ -8,8 +8,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{Arc, OnceLock};
 
-use harmonie::index::{self, Prepare, Snapshot};
+use harmonie::index::Snapshot;
 use harmonie::paths::Paths;
+use harmonie::prepare::{Prepare, open_current};
 
 pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -23,7 +24,7 @@ pub fn paths() -> Paths {
 pub fn snapshot() -> Arc<Snapshot> {
     static SNAP: OnceLock<Arc<Snapshot>> = OnceLock::new();
     SNAP.get_or_init(|| {
-        Arc::new(index::open_current(&paths(), Prepare::FetchAndBuild).expect("fetch and build the default data"))
+        Arc::new(open_current(&paths(), Prepare::FetchAndBuild).expect("fetch and build the default data"))
     })
     .clone()
 }

@@ -1,5 +1,5 @@
-//! Correspondence tables (ConceptMaps): old or local codes to codes of a
-//! served system, read from INSEE's official files or a generic mapping CSV.
+//! The loaders of correspondence tables ([`ConceptMap`]): INSEE's official
+//! files and a generic mapping CSV.
 //!
 //! | loader | file | layout |
 //! |---|---|---|
@@ -11,121 +11,14 @@
 //! Source codes are keyed by their compact form (upper case, no dots or
 //! spaces), so that every spelling of an old code finds its element.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
-use serde::{Deserialize, Serialize};
 
+use crate::model::map::{ConceptMap, Equivalence, Target, compact};
 use crate::table::{CsvOptions, TableReader};
 
-/// How a target relates to its source code.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Equivalence {
-    Equivalent,
-    /// The target is wider than the source.
-    Wider,
-    /// The target is narrower than the source (a split).
-    Narrower,
-    /// Related, secondary link.
-    Inexact,
-}
-
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Target {
-    /// Target code as written in the table (canonicalised when loaded into a snapshot).
-    pub code: String,
-    pub equivalence: Equivalence,
-    /// Share of the source that goes to this target, 0–1, when the table gives it.
-    pub share: Option<f32>,
-    /// What part of the source goes to this target, in the table's words
-    /// (INSEE's `contenu_commun`), when the table gives it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub note: Option<String>,
-}
-
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Element {
-    /// Source code as written in the table.
-    pub code: String,
-    pub display: Option<String>,
-    /// Empty when the table says there is no correspondence.
-    pub targets: Vec<Target>,
-}
-
-/// A correspondence table.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct ConceptMap {
-    pub id: String,
-    pub title: String,
-    /// Name of the source code system (may not be served, e.g. `naf-rev1`).
-    pub source: String,
-    /// Id of the target system (served).
-    pub target: String,
-    /// Keyed by compact source code.
-    pub elements: BTreeMap<String, Element>,
-    /// What a reader must know before using the table (shown with every
-    /// correspondence of it), from `notice` in `sources.toml`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub notice: Option<String>,
-}
-
-/// Upper case, no dots, spaces or dashes: the key of source codes. A dash
-/// between two digits is kept, so that row `RG4-1` of a table stays apart
-/// from table `RG41`.
-///
-/// ```
-/// use harmonie::recode::maps::compact;
-/// assert_eq!(compact("amt-001"), "AMT001");
-/// assert_eq!(compact("10.71 c"), "1071C");
-/// assert_eq!(compact("RG57-C3"), "RG57C3");
-/// assert_eq!(compact("RG4-1"), "RG4-1");
-/// ```
-pub fn compact(code: &str) -> String {
-    let chars: Vec<char> = code.chars().filter(|c| !c.is_whitespace() && *c != '.').collect();
-    let digit = |i: Option<&char>| i.is_some_and(char::is_ascii_digit);
-    chars
-        .iter()
-        .enumerate()
-        .filter(|&(i, c)| *c != '-' || (i > 0 && digit(chars.get(i - 1)) && digit(chars.get(i + 1))))
-        .flat_map(|(_, c)| c.to_uppercase())
-        .collect()
-}
-
 impl ConceptMap {
-    fn new(id: &str, title: &str, source: &str, target: &str) -> ConceptMap {
-        ConceptMap {
-            id: id.into(),
-            title: title.into(),
-            source: source.into(),
-            target: target.into(),
-            elements: BTreeMap::new(),
-            notice: None,
-        }
-    }
-
-    /// The element of a source code in any spelling.
-    pub fn get(&self, code: &str) -> Option<&Element> {
-        self.elements.get(&compact(code))
-    }
-
-    fn add(&mut self, source: &str, display: Option<String>, target: Option<Target>) {
-        let e = self.elements.entry(compact(source)).or_insert_with(|| Element {
-            code: source.trim().to_string(),
-            display: None,
-            targets: Vec::new(),
-        });
-        if e.display.is_none() {
-            e.display = display.filter(|d| !d.trim().is_empty()).map(|d| d.trim().to_string());
-        }
-        if let Some(t) = target
-            && !e.targets.iter().any(|x| compact(&x.code) == compact(&t.code))
-        {
-            e.targets.push(t);
-        }
-    }
-
     /// Reads a table with the named loader (see the module table).
     pub fn load(loader: &str, path: &Path, id: &str, title: &str, source: &str, target: &str) -> Result<ConceptMap> {
         let mut map = ConceptMap::new(id, title, source, target);

@@ -1,0 +1,225 @@
+//! `ValueSet/$expand`: the members of a value set, filtered, paged, with
+//! the designations and properties asked for, and the parameters that shaped
+//! the expansion echoed back.
+
+use serde_json::{Value, json};
+
+use super::call::{options, requested_value_set};
+use super::language::{Languages, display_in};
+use super::outcome::{FhirError, Issue};
+use super::params::Params;
+use super::registry::Registry;
+use super::valueset::{Expander, Member, vs_canonical};
+
+/// Largest expansion returned without paging (`count`).
+pub const MAX_EXPANSION: usize = 1000;
+
+/// `ValueSet/$expand`.
+pub fn expand(reg: &Registry, params: &Params, langs: &Languages) -> Result<Value, FhirError> {
+    let vs = requested_value_set(reg, params)?;
+    let opts = options(params);
+    let mut ex = Expander::new(reg, &opts);
+    let filter = params.str("filter").filter(|f| !f.trim().is_empty());
+    let offset = params.int("offset").map_err(FhirError::invalid)?.unwrap_or(0).max(0) as usize;
+    let count = params.int("count").map_err(FhirError::invalid)?.map(|c| c.max(0) as usize);
+    ex.text_filter = filter.clone();
+    // Autocomplete asks for a page: search no deeper than that page.
+    ex.search_limit = count.map_or(MAX_EXPANSION, |c| offset.saturating_add(c).clamp(1, MAX_EXPANSION));
+    let mut members = ex.expand(&vs)?;
+    if let Some(f) = &filter {
+        members = filter_members(members, f);
+    }
+    let total = members.len();
+    if count.is_none() && total > MAX_EXPANSION {
+        let text =
+            format!("The value set '{}' expansion has too many codes to produce (>{MAX_EXPANSION})", vs_canonical(&vs));
+        let mut issue = Issue::error("too-costly", text).id("VALUESET_TOO_COSTLY");
+        issue.tx = None;
+        return Err(FhirError::new(axum::http::StatusCode::UNPROCESSABLE_ENTITY, issue));
+    }
+    let page: Vec<&Member> = members.iter().skip(offset).take(count.unwrap_or(usize::MAX)).collect();
+
+    let include_designations = params.bool("includeDesignations").unwrap_or(false);
+    let include_definition = params.bool("includeDefinition").unwrap_or(false);
+    let properties = params.strs("property");
+    let multi_version = {
+        let mut urls: Vec<(&str, Option<&str>)> =
+            members.iter().map(|m| (m.cs.url.as_str(), m.cs.version.as_deref())).collect();
+        urls.sort();
+        urls.dedup();
+        urls.windows(2).any(|w| w[0].0 == w[1].0)
+    };
+    let contains: Vec<Value> = page
+        .iter()
+        .map(|m| {
+            let c = m.concept();
+            let mut e = json!({"system": m.cs.url, "code": c.code});
+            if multi_version && let Some(v) = &m.cs.version {
+                e["version"] = json!(v);
+            }
+            if let Some(d) = display_in(&m.cs, c, langs) {
+                e["display"] = json!(d);
+            }
+            if c.is_abstract() {
+                e["abstract"] = json!(true);
+            }
+            if c.is_inactive() {
+                e["inactive"] = json!(true);
+            }
+            let status = c.status().or_else(|| c.is_inactive().then(|| "inactive".to_string()));
+            if let Some(st) = status.filter(|_| c.is_inactive() || c.is_deprecated()) {
+                e["property"] = json!([{"code": "status", "valueCode": st}]);
+            }
+            if include_designations {
+                let ds = c.designations_json();
+                if !ds.is_empty() {
+                    e["designation"] = Value::Array(ds);
+                }
+            }
+            if include_definition && let Some(d) = &c.definition {
+                e["extension"] = json!([{"url": "http://hl7.org/fhir/StructureDefinition/valueset-concept-definition", "valueString": d}]);
+            }
+            let props: Vec<Value> = properties
+                .iter()
+                .flat_map(|p| m.cs.property_values(c, p))
+                .map(|(code, v)| {
+                    let mut o = json!({"code": code});
+                    if let Some(obj) = v.as_object() {
+                        for (k, v) in obj {
+                            o[k] = v.clone();
+                        }
+                    }
+                    o
+                })
+                .collect();
+            if !props.is_empty() {
+                match e.get_mut("property").and_then(Value::as_array_mut) {
+                    Some(list) => list.extend(props.into_iter().filter(|p| p["code"] != "status")),
+                    None => e["property"] = Value::Array(props),
+                }
+            }
+            e
+        })
+        .collect();
+
+    let mut parameters: Vec<Value> = Vec::new();
+    for p in params.items() {
+        let name = p["name"].as_str().unwrap_or_default();
+        if matches!(
+            name,
+            "excludeNested"
+                | "includeDesignations"
+                | "includeDefinition"
+                | "activeOnly"
+                | "filter"
+                | "count"
+                | "offset"
+                | "displayLanguage"
+                | "designation"
+                | "force-system-version"
+                | "system-version"
+                | "check-system-version"
+                | "default-valueset-version"
+        ) {
+            let mut p = p.clone();
+            if name.ends_with("-version")
+                && let Some(v) = p.get("valueCanonical").cloned()
+            {
+                p.as_object_mut().map(|o| o.remove("valueCanonical"));
+                p["valueUri"] = v;
+            }
+            parameters.push(p);
+        }
+    }
+    if !params.has("displayLanguage")
+        && let Some(l) = &langs.raw
+    {
+        parameters.push(json!({"name": "displayLanguage", "valueCode": l}));
+    }
+    for s in &ex.used_systems {
+        parameters.push(json!({"name": "used-codesystem", "valueUri": s}));
+    }
+    for s in &ex.used_valuesets {
+        parameters.push(json!({"name": "used-valueset", "valueUri": s}));
+    }
+    let mut expansion = json!({
+        "identifier": format!("urn:uuid:{}", uuid()),
+        "timestamp": crate::clock::instant(),
+        "parameter": parameters,
+    });
+    // A search cut at the page asked for does not know the total.
+    if !ex.truncated {
+        expansion["total"] = json!(total);
+    }
+    if params.has("offset") {
+        expansion["offset"] = json!(offset);
+    }
+    let status_used =
+        contains.iter().any(|c| c["property"].as_array().is_some_and(|l| l.iter().any(|p| p["code"] == "status")));
+    if status_used && !properties.iter().any(|p| p == "status") {
+        expansion["property"] = json!([{"code": "status", "uri": "http://hl7.org/fhir/concept-properties#status"}]);
+    }
+    if !properties.is_empty() {
+        expansion["property"] = Value::Array(
+            properties
+                .iter()
+                .map(|p| {
+                    let uri = members
+                        .first()
+                        .and_then(|m| m.cs.properties.iter().find(|d| &d.code == p).and_then(|d| d.uri.clone()));
+                    match uri {
+                        Some(u) => json!({"code": p, "uri": u}),
+                        None => json!({"code": p}),
+                    }
+                })
+                .collect(),
+        );
+    }
+    if !contains.is_empty() {
+        expansion["contains"] = Value::Array(contains);
+    }
+    let mut out = vs.clone();
+    if let Some(o) = out.as_object_mut() {
+        // The expansion replaces the definition: clients read `expansion`.
+        o.remove("text");
+        o.remove("compose");
+        o.insert("expansion".into(), expansion);
+    }
+    Ok(out)
+}
+
+/// Keeps the members matching a text `filter`. Members of built-in
+/// systems are already the search engine's hits, in its order (see
+/// [`Expander::text_filter`]); the others match on word prefixes of their
+/// labels, or on their code.
+fn filter_members(members: Vec<Member>, filter: &str) -> Vec<Member> {
+    let words: Vec<String> = crate::text::fold_words(filter);
+    let (builtin, other): (Vec<Member>, Vec<Member>) = members.into_iter().partition(|m| m.cs.builtin.is_some());
+    let mut out = builtin;
+    out.extend(other.into_iter().filter(|m| {
+        let c = m.concept();
+        let labels = c.display.iter().chain(c.designations.iter().map(|d| &d.value));
+        c.code.eq_ignore_ascii_case(filter)
+            || labels.into_iter().any(|l| {
+                let lw = crate::text::fold_words(l);
+                words.iter().all(|w| lw.iter().any(|x| x.starts_with(w.as_str())))
+            })
+    }));
+    out
+}
+
+fn uuid() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos() as u64;
+    let n = N.fetch_add(1, Ordering::Relaxed);
+    let a = t ^ n.rotate_left(32);
+    format!(
+        "{:08x}-{:04x}-4{:03x}-8{:03x}-{:012x}",
+        (a >> 32) as u32,
+        (a >> 16) as u16,
+        (a as u16) & 0xfff,
+        (n as u16) & 0xfff,
+        (t.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ n) & 0xffff_ffff_ffff
+    )
+}

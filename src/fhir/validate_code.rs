@@ -1,0 +1,404 @@
+//! `CodeSystem/$validate-code` and `ValueSet/$validate-code`: whether a
+//! code, coding or codeable concept is valid in a system or a value set,
+//! with the issues found (unknown system or version, wrong display, inactive
+//! code, not in the value set).
+
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use super::call::{options, requested_value_set};
+use super::cs::CodeSystem;
+use super::language::{Languages, display_in, lang_matches};
+use super::outcome::{FhirError, Issue, outcome};
+use super::params::{Out, Params};
+use super::registry::{Missing, Registry};
+use super::valueset::{Expander, Member, Options, vs_canonical};
+
+/// One coding to validate, with the FHIRPath of where it came from.
+struct Coding {
+    system: Option<String>,
+    version: Option<String>,
+    code: Option<String>,
+    display: Option<String>,
+    /// `""` for bare `code`/`system` parameters, `Coding`, or `CodeableConcept.coding[i]`.
+    path: String,
+}
+
+impl Coding {
+    fn at(&self, field: &str) -> String {
+        if self.path.is_empty() { field.to_string() } else { format!("{}.{field}", self.path) }
+    }
+    fn base(&self) -> String {
+        if self.path.is_empty() { "code".to_string() } else { self.path.clone() }
+    }
+    fn from_json(v: &Value, path: String) -> Coding {
+        let s = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
+        Coding { system: s("system"), version: s("version"), code: s("code"), display: s("display"), path }
+    }
+}
+
+/// What validating one coding found.
+#[derive(Default)]
+struct Finding {
+    issues: Vec<Issue>,
+    /// Valid in the system (and the value set, if any), display aside.
+    valid: bool,
+    display: Option<String>,
+    system: Option<String>,
+    version: Option<String>,
+    code: Option<String>,
+    inactive: bool,
+    unknown_system: Option<String>,
+    /// Whether `unknown_system` is the system itself (not one of its versions).
+    system_unknown: bool,
+}
+
+/// `CodeSystem/$validate-code` (`vs_mode` false) and `ValueSet/$validate-code`.
+pub fn validate_code(reg: &Registry, params: &Params, langs: &Languages, vs_mode: bool) -> Result<Value, FhirError> {
+    let lenient = params.bool("lenient-display-validation").unwrap_or(false);
+    let opts = options(params);
+    let vs = if vs_mode { Some(requested_value_set(reg, params)?) } else { None };
+    let mut codings: Vec<Coding> = Vec::new();
+    let mut concept_echo: Option<Value> = None;
+    if let Some(cc) = params.object("codeableConcept") {
+        concept_echo = Some(cc.clone());
+        for (i, c) in cc.get("coding").and_then(Value::as_array).into_iter().flatten().enumerate() {
+            codings.push(Coding::from_json(c, format!("CodeableConcept.coding[{i}]")));
+        }
+    } else if let Some(c) = params.object("coding") {
+        codings.push(Coding::from_json(c, "Coding".into()));
+    } else {
+        let system = params.str("system").or_else(|| if vs_mode { None } else { params.str("url") });
+        codings.push(Coding {
+            system,
+            version: params.str("systemVersion").or_else(|| params.str("version").filter(|_| !vs_mode)),
+            code: params.str("code"),
+            display: params.str("display"),
+            path: String::new(),
+        });
+    }
+    if codings.is_empty() || codings.iter().all(|c| c.code.is_none()) {
+        return Err(FhirError::invalid("$validate-code needs a code (with a system), a coding or a codeableConcept"));
+    }
+
+    // The members of the value set, once.
+    let members: Option<Vec<Member>> = match &vs {
+        Some(vs) => {
+            let mut ex = Expander::new(reg, &opts);
+            match ex.expand(vs) {
+                Ok(m) => Some(m),
+                // A circular definition is an error of the request; the
+                // other failures answer "not valid", with their reasons.
+                Err(e) if e.issues.iter().any(|i| i.message_id == Some("VALUESET_CIRCULAR_REFERENCE")) => {
+                    return Err(e);
+                }
+                Err(e) => {
+                    let mut out = Out::new();
+                    out.add("result", "Boolean", false);
+                    let mut texts: Vec<&str> = e.issues.iter().map(|i| i.text.as_str()).collect();
+                    texts.sort();
+                    out.add("message", "String", texts.join("; "));
+                    out.resource("issues", outcome(&e.issues));
+                    return Ok(out.build());
+                }
+            }
+        }
+        None => None,
+    };
+    let vs_name = vs.as_ref().map(vs_canonical);
+
+    let findings: Vec<Finding> = codings
+        .iter()
+        .map(|c| validate_one(reg, c, members.as_deref(), vs_name.as_deref(), &opts, langs, lenient))
+        .collect();
+
+    let mut out = Out::new();
+    let mut issues: Vec<Issue> = Vec::new();
+    let result;
+    let best: Option<&Finding>;
+    if concept_echo.is_some() {
+        let any_valid = findings.iter().any(|f| f.valid);
+        result = any_valid && !findings.iter().any(|f| f.valid && f.issues.iter().any(|i| i.severity == "error"));
+        best = findings.iter().find(|f| f.valid).or_else(|| findings.iter().find(|f| f.display.is_some()));
+        for f in &findings {
+            for i in &f.issues {
+                let mut i = i.clone();
+                if any_valid && i.tx == Some("not-in-vs") {
+                    i.severity = "information";
+                    i.tx = Some("this-code-not-in-vs");
+                }
+                issues.push(i);
+            }
+        }
+        if !any_valid && let Some(name) = &vs_name {
+            for i in issues.iter_mut().filter(|i| i.tx == Some("not-in-vs")) {
+                i.severity = "information";
+                i.tx = Some("this-code-not-in-vs");
+            }
+            issues.push(
+                Issue::error("code-invalid", format!("No valid coding was found for the value set '{name}'"))
+                    .tx("not-in-vs")
+                    .id("None_of_the_provided_codes_are_in_the_value_set_one"),
+            );
+        }
+    } else {
+        let f = &findings[0];
+        result = f.valid && !f.issues.iter().any(|i| i.severity == "error");
+        best = Some(f);
+        issues.extend(f.issues.iter().cloned());
+    }
+    if let Some(f) = best {
+        if let Some(c) = &f.code {
+            out.add("code", "Code", c.clone());
+        }
+        if let Some(s) = &f.system {
+            out.add("system", "Uri", s.clone());
+        }
+        if let Some(v) = &f.version {
+            out.add("version", "String", v.clone());
+        }
+        if let Some(d) = &f.display {
+            out.add("display", "String", d.clone());
+        }
+        if f.inactive {
+            out.add("inactive", "Boolean", true);
+        }
+    }
+    for f in &findings {
+        if let Some(u) = &f.unknown_system {
+            let name = if f.system_unknown { "x-unknown-system" } else { "x-caused-by-unknown-system" };
+            out.add(name, "Canonical", u.clone());
+        }
+    }
+    if let Some(cc) = concept_echo {
+        out.add("codeableConcept", "CodeableConcept", cc);
+    }
+    out.add("result", "Boolean", result);
+    if !issues.is_empty() {
+        let serious = issues.iter().any(|i| i.severity != "information");
+        let mut texts: Vec<&str> =
+            issues.iter().filter(|i| !serious || i.severity != "information").map(|i| i.text.as_str()).collect();
+        texts.sort();
+        texts.dedup();
+        if !texts.is_empty() {
+            out.add("message", "String", texts.join("; "));
+        }
+        out.resource("issues", outcome(&issues));
+    }
+    Ok(out.build())
+}
+
+fn validate_one(
+    reg: &Registry,
+    coding: &Coding,
+    members: Option<&[Member]>,
+    vs_name: Option<&str>,
+    opts: &Options,
+    langs: &Languages,
+    lenient: bool,
+) -> Finding {
+    let mut f = Finding { code: coding.code.clone(), ..Finding::default() };
+    let code = coding.code.clone().unwrap_or_default();
+    let not_in_vs = |system: &str, vs: &str| {
+        Issue::error(
+            "code-invalid",
+            format!("The provided code '{system}#{code}' was not found in the value set '{vs}'"),
+        )
+        .tx("not-in-vs")
+        .id("None_of_the_provided_codes_are_in_the_value_set_one")
+        .at(coding.at("code"))
+    };
+    // The system: given, or inferred from the value set.
+    let system = match &coding.system {
+        Some(s) => s.clone(),
+        None => {
+            let candidates: Vec<&Member> =
+                members.into_iter().flatten().filter(|m| m.cs.find(&code).is_some()).collect();
+            let mut urls: Vec<&str> = candidates.iter().map(|m| m.cs.url.as_str()).collect();
+            urls.sort();
+            urls.dedup();
+            match (urls.len(), vs_name) {
+                (1, _) => urls[0].to_string(),
+                (_, Some(vs)) => {
+                    let detail = if urls.len() > 1 {
+                        format!(": value set expansion has multiple matches: [{}]", urls.join(", "))
+                    } else {
+                        String::new()
+                    };
+                    f.issues.push(
+                        Issue::error("not-found", format!("The System URI could not be determined for the code '{code}' in the ValueSet '{vs}'{detail}"))
+                            .tx("cannot-infer")
+                            .id("UNABLE_TO_INFER_CODESYSTEM")
+                            .at(coding.at("code")),
+                    );
+                    f.issues.push(not_in_vs("", vs));
+                    return f;
+                }
+                _ => {
+                    f.issues
+                        .push(Issue::error("invalid", "A code needs a system to be validated").at(coding.at("system")));
+                    return f;
+                }
+            }
+        }
+    };
+    f.system = Some(system.clone());
+    // The version: the coding's, else the one the value set uses.
+    let vs_versions: Vec<&Arc<CodeSystem>> = {
+        let mut v: Vec<&Arc<CodeSystem>> =
+            members.into_iter().flatten().filter(|m| m.cs.url == system).map(|m| &m.cs).collect();
+        v.dedup_by(|a, b| Arc::ptr_eq(a, b));
+        v
+    };
+    let wanted = coding.version.clone();
+    let cs = match reg
+        .code_system(&system, wanted.as_deref().or_else(|| vs_versions.first().and_then(|c| c.version.as_deref())))
+    {
+        Ok(cs) => reg.with_supplements(cs, &opts.supplements),
+        Err(Missing::System) => {
+            f.unknown_system = Some(system.clone());
+            f.system_unknown = true;
+            f.issues.push(
+                Issue::error(
+                    "not-found",
+                    format!(
+                        "A definition for CodeSystem '{system}' could not be found, so the code cannot be validated"
+                    ),
+                )
+                .tx("not-found")
+                .id("UNKNOWN_CODESYSTEM")
+                .at(coding.at("system")),
+            );
+            if let Some(vs) = vs_name {
+                f.issues.push(not_in_vs(&system, vs));
+            }
+            return f;
+        }
+        Err(Missing::Version(known)) => {
+            let v = wanted.clone().unwrap_or_default();
+            f.unknown_system = Some(format!("{system}|{v}"));
+            f.version = Some(v.clone());
+            f.issues.push(
+                Issue::error("not-found", format!("A definition for CodeSystem '{system}' version '{v}' could not be found, so the code cannot be validated. Valid versions: {}", known.join(" or ")))
+                    .tx("not-found")
+                    .id("UNKNOWN_CODESYSTEM_VERSION")
+                    .at(coding.at("system")),
+            );
+            if let Some(vs) = vs_name {
+                f.issues.push(
+                    Issue::error("not-found", format!("Unable to check whether the code is in the value set '{vs}' because the code system {system}|{v} was not found"))
+                        .tx("not-found")
+                        .id("UNABLE_TO_CHECK_IF_THE_PROVIDED_CODES_ARE_IN_THE_VALUE_SET_CS")
+                        .severity("warning"),
+                );
+            }
+            return f;
+        }
+    };
+    f.version = cs.version.clone();
+    let Some(idx) = cs.find(&code) else {
+        f.issues.push(
+            Issue::error(
+                "code-invalid",
+                format!(
+                    "Unknown code '{code}' in the CodeSystem '{system}' version '{}'",
+                    cs.version.clone().unwrap_or_default()
+                ),
+            )
+            .tx("invalid-code")
+            .id("Unknown_Code_in_Version")
+            .at(coding.at("code")),
+        );
+        if let Some(vs) = vs_name {
+            f.issues.push(not_in_vs(&system, vs));
+        }
+        return f;
+    };
+    let c = &cs.concepts[idx];
+    f.code = Some(c.code.clone());
+    f.display = display_in(&cs, c, langs);
+    f.valid = true;
+    if c.is_inactive() {
+        f.inactive = true;
+        let status = c.status().unwrap_or_else(|| "inactive".into());
+        let status = if status == "retired" { "retired and inactive".to_string() } else { status };
+        f.issues.push(
+            Issue::error(
+                "business-rule",
+                format!("The concept '{}' has a status of {status} and its use should be reviewed", c.code),
+            )
+            .severity("warning")
+            .tx("code-comment")
+            .id("INACTIVE_CONCEPT_FOUND")
+            .at(coding.base().replace("code", "Coding")),
+        );
+    }
+    if let Some(given) = &coding.display {
+        let mut valid: Vec<&str> = c.display.iter().map(String::as_str).collect();
+        valid.extend(c.designations.iter().map(|d| d.value.as_str()));
+        let lang_known = langs.tags.is_empty()
+            || langs.tags.iter().any(|t| {
+                cs.language.as_deref().is_some_and(|l| lang_matches(t, l))
+                    || c.designations.iter().any(|d| d.language.as_deref().is_some_and(|l| lang_matches(t, l)))
+            });
+        if valid.iter().any(|v| v == given) && !lang_known {
+            let langs_text = langs.raw.clone().unwrap_or_default();
+            f.issues.push(
+                Issue::error("invalid", format!("There are no valid display names found for the code {system}#{} for language(s) '{langs_text}'. The display is '{given}' which is a valid display for the default language", c.code))
+                    .severity("information")
+                    .tx("invalid-display")
+                    .id("NO_VALID_DISPLAY_FOUND_NONE_FOR_LANG_OK")
+                    .at(coding.at("display")),
+            );
+        }
+        if !valid.iter().any(|v| v == given) {
+            let squash = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
+            let ws_only = valid.iter().any(|v| squash(v) == squash(given));
+            let lang = cs.language.clone().unwrap_or_else(|| "--".into());
+            let langs_text = langs.raw.clone().unwrap_or_else(|| "--".into());
+            let shown = f.display.clone().unwrap_or_default();
+            let text = if !lang_known {
+                format!(
+                    "Wrong Display Name '{given}' for {system}#{}. There are no valid display names found for language(s) '{langs_text}'. Default display is '{shown}'",
+                    c.code
+                )
+            } else if ws_only {
+                format!(
+                    "Wrong whitespace in Display Name '{given}' for {system}#{}. Valid display is '{shown}' ({lang}) (for the language(s) '{langs_text}')",
+                    c.code
+                )
+            } else {
+                format!(
+                    "Wrong Display Name '{given}' for {system}#{}. Valid display is '{shown}' ({lang}) (for the language(s) '{langs_text}')",
+                    c.code
+                )
+            };
+            f.issues.push(
+                Issue::error("invalid", text)
+                    .severity(if lenient { "warning" } else { "error" })
+                    .tx("invalid-display")
+                    .id("Display_Name_for__should_be_one_of__instead_of")
+                    .at(coding.at("display")),
+            );
+        }
+    }
+    if let (Some(members), Some(vs)) = (members, vs_name) {
+        let inside = members.iter().any(|m| {
+            m.cs.url == cs.url && m.concept().code == c.code && (coding.version.is_none() || m.cs.version == cs.version)
+        });
+        if !inside {
+            f.valid = false;
+            if c.is_inactive() {
+                f.issues.push(
+                    Issue::error("business-rule", format!("The concept '{}' is valid but is not active", c.code))
+                        .tx("code-rule")
+                        .id("STATUS_CODE_WARNING_CODE")
+                        .at(coding.at("code")),
+                );
+            }
+            f.issues.push(not_in_vs(&system, vs));
+        }
+    }
+    f
+}
