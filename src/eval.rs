@@ -100,9 +100,7 @@ pub struct Report {
 pub fn evaluate(snap: &Snapshot, cases: &[Case]) -> Result<Report> {
     let mut report = Report::default();
     for case in cases {
-        let system = snap
-            .system_index(&case.system)
-            .with_context(|| format!("unknown system {:?} in the evaluation set", case.system))?;
+        let system = snap.resolve_system(&case.system).context("in the evaluation set")?;
         let hits = search(
             snap,
             &SearchRequest {

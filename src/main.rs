@@ -253,10 +253,7 @@ fn run(cli: Cli) -> Result<()> {
             let snap = open_current(&paths, Prepare::FetchAndBuild)?;
             let q = query.join(" ");
             let system = match system {
-                Some(name) => Some(
-                    snap.system_index(&name)
-                        .with_context(|| format!("unknown system {name:?}; known: {}", snap.system_names()))?,
-                ),
+                Some(name) => Some(snap.resolve_system(&name)?),
                 None => None,
             };
             if !(1..=search::MAX_LIMIT).contains(&limit) {
@@ -360,9 +357,7 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Rollup { system, level, json, file } => {
             let snap = open_current(&paths, Prepare::FetchAndBuild)?;
-            let s = snap
-                .system_index(&system)
-                .with_context(|| format!("unknown system {system:?}; known: {}", snap.system_names()))?;
+            let s = snap.resolve_system(&system)?;
             let level = harmonie::rollup::resolve_level(&snap, s, &level)?;
             let items = if file.as_os_str() == "-" {
                 harmonie::rollup::read_csv(std::io::stdin())
@@ -456,9 +451,7 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Lookup { system, code, json } => {
             let snap = open_current(&paths, Prepare::FetchAndBuild)?;
-            let s = snap
-                .system_index(&system)
-                .with_context(|| format!("unknown system {system:?}; known: {}", snap.system_names()))?;
+            let s = snap.resolve_system(&system)?;
             let Some(r) = snap.lookup(s, &code) else {
                 match snap.systems[s].syntax.canonical(&code) {
                     None => bail!("{code:?} is not shaped like a {} code", snap.systems[s].id),

@@ -108,10 +108,12 @@ pub fn validate(snap: &Snapshot, item: &Item) -> Validation {
         v.message = format!("as_of {date:?} n'est pas une date / is not a date: write YYYY-MM-DD");
         return v;
     }
-    let Some(s) = snap.system_index_as_of(&item.system, &date) else {
-        v.message =
-            format!("Système inconnu / unknown system {:?}; systèmes / systems: {}", item.system, snap.system_names());
-        return v;
+    let s = match snap.resolve_system_as_of(&item.system, &date) {
+        Ok(s) => s,
+        Err(e) => {
+            v.message = e.to_string();
+            return v;
+        }
     };
     let system = &snap.systems[s];
     let Some(canonical) = system.syntax.canonical(&item.code).or_else(|| {

@@ -224,11 +224,7 @@ pub async fn lookup(
             format!("as_of={date:?} : une date AAAA-MM-JJ / a date YYYY-MM-DD"),
         ));
     }
-    let Some(s) = snap.system_index_as_of(&system, date) else {
-        return Err(resolve_system(&snap, &system)
-            .err()
-            .unwrap_or_else(|| ApiError::not_found("unknown system", system)));
-    };
+    let s = snap.resolve_system_as_of(&system, date)?;
     match snap.lookup_as_of(&system, &code, date) {
         Some((r, retired)) => {
             let mut out = concept_out(&snap, r);

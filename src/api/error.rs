@@ -58,6 +58,12 @@ impl From<anyhow::Error> for ApiError {
     }
 }
 
+impl From<crate::index::UnknownSystem> for ApiError {
+    fn from(e: crate::index::UnknownSystem) -> ApiError {
+        ApiError::not_found("unknown system", e.to_string())
+    }
+}
+
 impl From<crate::jobs::JobError> for ApiError {
     fn from(e: crate::jobs::JobError) -> ApiError {
         match e {

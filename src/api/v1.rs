@@ -205,12 +205,7 @@ pub fn parse_context(value: Option<&str>) -> Result<bool, ApiError> {
 
 /// Resolves a system name or alias, or says which exist.
 pub fn resolve_system(snap: &Snapshot, name: &str) -> Result<usize, ApiError> {
-    snap.system_index(name).ok_or_else(|| {
-        ApiError::not_found(
-            "unknown system",
-            format!("Système inconnu / unknown system {name:?}. Systèmes / systems: {}", snap.system_names()),
-        )
-    })
+    Ok(snap.resolve_system(name)?)
 }
 
 /// Search concepts by code or words, as you type.

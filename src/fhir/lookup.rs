@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use super::call::resolve_system;
 use super::language::{Languages, display_in};
 use super::outcome::FhirError;
-use super::params::{Out, Params, part};
+use super::params::{Out, Params, Type, part};
 use super::registry::Registry;
 
 /// `CodeSystem/$lookup`.
@@ -35,31 +35,31 @@ pub fn lookup(reg: &Registry, params: &Params, langs: &Languages) -> Result<Valu
     let all = wanted.is_empty() || wanted.iter().any(|p| p == "*");
     let want = |p: &str| all || wanted.iter().any(|w| w == p);
     let mut out = Out::new();
-    out.add("name", "String", cs.name.clone().unwrap_or_else(|| cs.url.clone()));
+    out.add("name", Type::String, cs.name.clone().unwrap_or_else(|| cs.url.clone()));
     if let Some(v) = &cs.version {
-        out.add("version", "String", v.clone());
+        out.add("version", Type::String, v.clone());
     }
     if let Some(d) = display_in(&cs, c, langs) {
-        out.add("display", "String", d);
+        out.add("display", Type::String, d);
     }
-    out.add("code", "Code", c.code.clone());
-    out.add("system", "Uri", cs.url.clone());
-    out.add("abstract", "Boolean", c.is_abstract());
+    out.add("code", Type::Code, c.code.clone());
+    out.add("system", Type::Uri, cs.url.clone());
+    out.add("abstract", Type::Boolean, c.is_abstract());
     if want("definition")
         && let Some(d) = &c.definition
     {
-        out.add("definition", "String", d.clone());
+        out.add("definition", Type::String, d.clone());
     }
     if want("designation") {
         for d in &c.designations {
             let mut parts = Vec::new();
             if let Some(l) = &d.language {
-                parts.push(part("language", "Code", l.clone()));
+                parts.push(part("language", Type::Code, l.clone()));
             }
             if let Some(u) = &d.usage {
-                parts.push(part("use", "Coding", u.clone()));
+                parts.push(part("use", Type::Coding, u.clone()));
             }
-            parts.push(part("value", "String", d.value.clone()));
+            parts.push(part("value", Type::String, d.value.clone()));
             out.part("designation", parts);
         }
     }
@@ -99,16 +99,16 @@ pub fn lookup(reg: &Registry, params: &Params, langs: &Languages) -> Result<Valu
             let list = if rel == "parent" { &c.parents } else { &c.children };
             for &i in list {
                 let other = &cs.concepts[i];
-                let mut parts = vec![part("code", "Code", rel), part("value", "Code", other.code.clone())];
+                let mut parts = vec![part("code", Type::Code, rel), part("value", Type::Code, other.code.clone())];
                 if let Some(d) = &other.display {
-                    parts.push(part("description", "String", d.clone()));
+                    parts.push(part("description", Type::String, d.clone()));
                 }
                 out.part("property", parts);
             }
         }
     }
     for (code, v) in props {
-        let mut parts = vec![part("code", "Code", code)];
+        let mut parts = vec![part("code", Type::Code, code)];
         if let Some((k, v)) = v.as_object().and_then(|o| o.iter().next()) {
             let mut p = json!({"name": "value"});
             p[k] = v.clone();

@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 use super::call::{Call, Request, query_pairs};
 use super::outcome::FhirError;
-use super::params::Out;
+use super::params::{Out, Type};
 use super::{batch, expand, lookup, subsumes, translate, validate_code};
 
 /// Where an operation may run.
@@ -153,8 +153,8 @@ fn filtered_page(query: Option<&str>) -> bool {
 /// `$versions`: the FHIR versions served, and the default.
 fn versions() -> Value {
     let mut out = Out::new();
-    out.add("version", "Code", "4.0");
-    out.add("default", "Code", "4.0");
+    out.add("version", Type::Code, "4.0");
+    out.add("default", Type::Code, "4.0");
     out.build()
 }
 

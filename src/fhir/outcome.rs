@@ -8,11 +8,32 @@ use serde_json::{Value, json};
 /// The media type of every `/fhir` answer.
 pub const FHIR_JSON: &str = "application/fhir+json";
 
+/// How serious an issue is (`OperationOutcome.issue.severity`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Severity {
+    /// The request or the code is wrong.
+    Error,
+    /// Worth knowing; the answer stands.
+    Warning,
+    /// For information only.
+    Information,
+}
+
+impl Severity {
+    /// Its FHIR code.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+            Severity::Information => "information",
+        }
+    }
+}
+
 /// One `OperationOutcome.issue`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Issue {
-    /// `error`, `warning` or `information`.
-    pub severity: &'static str,
+    pub severity: Severity,
     /// FHIR issue type (`code-invalid`, `not-found`, `invalid`, …).
     pub code: &'static str,
     /// Code of the terminology issue type (`not-in-vs`, `invalid-code`, …).
@@ -26,7 +47,7 @@ pub struct Issue {
 
 impl Issue {
     pub fn error(code: &'static str, text: impl Into<String>) -> Issue {
-        Issue { severity: "error", code, tx: None, message_id: None, text: text.into(), expression: None }
+        Issue { severity: Severity::Error, code, tx: None, message_id: None, text: text.into(), expression: None }
     }
     pub fn tx(mut self, tx: &'static str) -> Issue {
         self.tx = Some(tx);
@@ -40,13 +61,13 @@ impl Issue {
         self.expression = Some(expression.into());
         self
     }
-    pub fn severity(mut self, severity: &'static str) -> Issue {
+    pub fn severity(mut self, severity: Severity) -> Issue {
         self.severity = severity;
         self
     }
 
     pub fn to_json(&self) -> Value {
-        let mut v = json!({"severity": self.severity, "code": self.code});
+        let mut v = json!({"severity": self.severity.as_str(), "code": self.code});
         if let Some(id) = self.message_id {
             v["extension"] = json!([{
                 "url": "http://hl7.org/fhir/StructureDefinition/operationoutcome-message-id",

@@ -92,6 +92,33 @@ fn text(v: &Value) -> Option<String> {
     }
 }
 
+/// The FHIR data type of a parameter's value (`value[x]`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Type {
+    Boolean,
+    Canonical,
+    Code,
+    CodeableConcept,
+    Coding,
+    String,
+    Uri,
+}
+
+impl Type {
+    /// The JSON key of a value of this type: `valueBoolean`, …
+    pub fn key(self) -> &'static str {
+        match self {
+            Type::Boolean => "valueBoolean",
+            Type::Canonical => "valueCanonical",
+            Type::Code => "valueCode",
+            Type::CodeableConcept => "valueCodeableConcept",
+            Type::Coding => "valueCoding",
+            Type::String => "valueString",
+            Type::Uri => "valueUri",
+        }
+    }
+}
+
 /// Builds an output `Parameters` resource.
 #[derive(Default)]
 pub struct Out {
@@ -102,12 +129,9 @@ impl Out {
     pub fn new() -> Out {
         Out::default()
     }
-    /// Adds `name` with `value[type]`.
-    pub fn add(&mut self, name: &str, kind: &str, value: impl Into<Value>) -> &mut Out {
-        let mut m = Map::new();
-        m.insert("name".into(), name.into());
-        m.insert(format!("value{kind}"), value.into());
-        self.items.push(Value::Object(m));
+    /// Adds `name` with a value of type `kind`.
+    pub fn add(&mut self, name: &str, kind: Type, value: impl Into<Value>) -> &mut Out {
+        self.items.push(part(name, kind, value));
         self
     }
     pub fn resource(&mut self, name: &str, resource: Value) -> &mut Out {
@@ -124,9 +148,9 @@ impl Out {
 }
 
 /// One part of a multi-part parameter: `{"name": name, "value[type]": value}`.
-pub fn part(name: &str, kind: &str, value: impl Into<Value>) -> Value {
+pub fn part(name: &str, kind: Type, value: impl Into<Value>) -> Value {
     let mut m = Map::new();
     m.insert("name".into(), name.into());
-    m.insert(format!("value{kind}"), value.into());
+    m.insert(kind.key().into(), value.into());
     Value::Object(m)
 }

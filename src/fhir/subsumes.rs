@@ -4,7 +4,7 @@ use serde_json::Value;
 
 use super::call::resolve_system;
 use super::outcome::FhirError;
-use super::params::{Out, Params};
+use super::params::{Out, Params, Type};
 use super::registry::Registry;
 
 /// `CodeSystem/$subsumes`.
@@ -40,6 +40,6 @@ pub fn subsumes(reg: &Registry, params: &Params) -> Result<Value, FhirError> {
         "not-subsumed"
     };
     let mut out = Out::new();
-    out.add("outcome", "Code", outcome);
+    out.add("outcome", Type::Code, outcome);
     Ok(out.build())
 }

@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 
 use super::outcome::FhirError;
-use super::params::{Out, Params, part};
+use super::params::{Out, Params, Type, part};
 use super::registry::{Registry, split_canonical};
 use crate::model::PropertyKind;
 
@@ -63,9 +63,10 @@ pub fn translate(reg: &Registry, params: &Params) -> Result<Value, FhirError> {
                         if let Some(d) = t["display"].as_str() {
                             concept["display"] = json!(d);
                         }
-                        let mut parts = vec![part("relationship", "Code", rel), part("concept", "Coding", concept)];
+                        let mut parts =
+                            vec![part("relationship", Type::Code, rel), part("concept", Type::Coding, concept)];
                         if let Some(u) = map["url"].as_str() {
-                            parts.push(part("originMap", "Canonical", u));
+                            parts.push(part("originMap", Type::Canonical, u));
                         }
                         matches.push(parts);
                     }
@@ -73,11 +74,11 @@ pub fn translate(reg: &Registry, params: &Params) -> Result<Value, FhirError> {
             }
         }
     }
-    out.add("result", "Boolean", !matches.is_empty());
+    out.add("result", Type::Boolean, !matches.is_empty());
     if matches.is_empty() {
-        out.add("message", "String", format!("No translations found for '{}'", code.unwrap_or_default()));
+        out.add("message", Type::String, format!("No translations found for '{}'", code.unwrap_or_default()));
     } else if !notices.is_empty() {
-        out.add("message", "String", notices.join(" "));
+        out.add("message", Type::String, notices.join(" "));
     }
     for m in matches {
         out.part("match", m);
@@ -121,7 +122,7 @@ fn reverse_matches(
             if let Some(d) = display.or_else(|| el["display"].as_str().map(str::to_string)) {
                 concept["display"] = json!(d);
             }
-            let mut parts = vec![part("relationship", "Code", rel), part("concept", "Coding", concept)];
+            let mut parts = vec![part("relationship", Type::Code, rel), part("concept", Type::Coding, concept)];
             if let Some(r) = concept_ref {
                 for p in &snap.concept(r).properties {
                     if matches!(p.kind, PropertyKind::Delai | PropertyKind::DureeExposition) {
@@ -133,7 +134,7 @@ fn reverse_matches(
                 }
             }
             if let Some(u) = map["url"].as_str() {
-                parts.push(part("originMap", "Canonical", u));
+                parts.push(part("originMap", Type::Canonical, u));
             }
             out.push(parts);
         }

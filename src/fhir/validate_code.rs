@@ -10,8 +10,8 @@ use serde_json::Value;
 use super::call::{options, requested_value_set};
 use super::cs::CodeSystem;
 use super::language::{Languages, display_in, lang_matches};
-use super::outcome::{FhirError, Issue, outcome};
-use super::params::{Out, Params};
+use super::outcome::{FhirError, Issue, Severity, outcome};
+use super::params::{Out, Params, Type};
 use super::registry::{Missing, Registry};
 use super::valueset::{Expander, Member, Options, vs_canonical};
 
@@ -95,10 +95,10 @@ pub fn validate_code(reg: &Registry, params: &Params, langs: &Languages, vs_mode
                 }
                 Err(e) => {
                     let mut out = Out::new();
-                    out.add("result", "Boolean", false);
+                    out.add("result", Type::Boolean, false);
                     let mut texts: Vec<&str> = e.issues.iter().map(|i| i.text.as_str()).collect();
                     texts.sort();
-                    out.add("message", "String", texts.join("; "));
+                    out.add("message", Type::String, texts.join("; "));
                     out.resource("issues", outcome(&e.issues));
                     return Ok(out.build());
                 }
@@ -119,13 +119,14 @@ pub fn validate_code(reg: &Registry, params: &Params, langs: &Languages, vs_mode
     let best: Option<&Finding>;
     if concept_echo.is_some() {
         let any_valid = findings.iter().any(|f| f.valid);
-        result = any_valid && !findings.iter().any(|f| f.valid && f.issues.iter().any(|i| i.severity == "error"));
+        result =
+            any_valid && !findings.iter().any(|f| f.valid && f.issues.iter().any(|i| i.severity == Severity::Error));
         best = findings.iter().find(|f| f.valid).or_else(|| findings.iter().find(|f| f.display.is_some()));
         for f in &findings {
             for i in &f.issues {
                 let mut i = i.clone();
                 if any_valid && i.tx == Some("not-in-vs") {
-                    i.severity = "information";
+                    i.severity = Severity::Information;
                     i.tx = Some("this-code-not-in-vs");
                 }
                 issues.push(i);
@@ -133,7 +134,7 @@ pub fn validate_code(reg: &Registry, params: &Params, langs: &Languages, vs_mode
         }
         if !any_valid && let Some(name) = &vs_name {
             for i in issues.iter_mut().filter(|i| i.tx == Some("not-in-vs")) {
-                i.severity = "information";
+                i.severity = Severity::Information;
                 i.tx = Some("this-code-not-in-vs");
             }
             issues.push(
@@ -144,45 +145,48 @@ pub fn validate_code(reg: &Registry, params: &Params, langs: &Languages, vs_mode
         }
     } else {
         let f = &findings[0];
-        result = f.valid && !f.issues.iter().any(|i| i.severity == "error");
+        result = f.valid && !f.issues.iter().any(|i| i.severity == Severity::Error);
         best = Some(f);
         issues.extend(f.issues.iter().cloned());
     }
     if let Some(f) = best {
         if let Some(c) = &f.code {
-            out.add("code", "Code", c.clone());
+            out.add("code", Type::Code, c.clone());
         }
         if let Some(s) = &f.system {
-            out.add("system", "Uri", s.clone());
+            out.add("system", Type::Uri, s.clone());
         }
         if let Some(v) = &f.version {
-            out.add("version", "String", v.clone());
+            out.add("version", Type::String, v.clone());
         }
         if let Some(d) = &f.display {
-            out.add("display", "String", d.clone());
+            out.add("display", Type::String, d.clone());
         }
         if f.inactive {
-            out.add("inactive", "Boolean", true);
+            out.add("inactive", Type::Boolean, true);
         }
     }
     for f in &findings {
         if let Some(u) = &f.unknown_system {
             let name = if f.system_unknown { "x-unknown-system" } else { "x-caused-by-unknown-system" };
-            out.add(name, "Canonical", u.clone());
+            out.add(name, Type::Canonical, u.clone());
         }
     }
     if let Some(cc) = concept_echo {
-        out.add("codeableConcept", "CodeableConcept", cc);
+        out.add("codeableConcept", Type::CodeableConcept, cc);
     }
-    out.add("result", "Boolean", result);
+    out.add("result", Type::Boolean, result);
     if !issues.is_empty() {
-        let serious = issues.iter().any(|i| i.severity != "information");
-        let mut texts: Vec<&str> =
-            issues.iter().filter(|i| !serious || i.severity != "information").map(|i| i.text.as_str()).collect();
+        let serious = issues.iter().any(|i| i.severity != Severity::Information);
+        let mut texts: Vec<&str> = issues
+            .iter()
+            .filter(|i| !serious || i.severity != Severity::Information)
+            .map(|i| i.text.as_str())
+            .collect();
         texts.sort();
         texts.dedup();
         if !texts.is_empty() {
-            out.add("message", "String", texts.join("; "));
+            out.add("message", Type::String, texts.join("; "));
         }
         out.resource("issues", outcome(&issues));
     }
@@ -290,7 +294,7 @@ fn validate_one(
                     Issue::error("not-found", format!("Unable to check whether the code is in the value set '{vs}' because the code system {system}|{v} was not found"))
                         .tx("not-found")
                         .id("UNABLE_TO_CHECK_IF_THE_PROVIDED_CODES_ARE_IN_THE_VALUE_SET_CS")
-                        .severity("warning"),
+                        .severity(Severity::Warning),
                 );
             }
             return f;
@@ -328,7 +332,7 @@ fn validate_one(
                 "business-rule",
                 format!("The concept '{}' has a status of {status} and its use should be reviewed", c.code),
             )
-            .severity("warning")
+            .severity(Severity::Warning)
             .tx("code-comment")
             .id("INACTIVE_CONCEPT_FOUND")
             .at(coding.base().replace("code", "Coding")),
@@ -346,7 +350,7 @@ fn validate_one(
             let langs_text = langs.raw.clone().unwrap_or_default();
             f.issues.push(
                 Issue::error("invalid", format!("There are no valid display names found for the code {system}#{} for language(s) '{langs_text}'. The display is '{given}' which is a valid display for the default language", c.code))
-                    .severity("information")
+                    .severity(Severity::Information)
                     .tx("invalid-display")
                     .id("NO_VALID_DISPLAY_FOUND_NONE_FOR_LANG_OK")
                     .at(coding.at("display")),
@@ -376,7 +380,7 @@ fn validate_one(
             };
             f.issues.push(
                 Issue::error("invalid", text)
-                    .severity(if lenient { "warning" } else { "error" })
+                    .severity(if lenient { Severity::Warning } else { Severity::Error })
                     .tx("invalid-display")
                     .id("Display_Name_for__should_be_one_of__instead_of")
                     .at(coding.at("display")),

@@ -26,7 +26,7 @@ pub(crate) mod fuzzy;
 mod snapshot;
 pub(crate) mod text;
 
-pub use snapshot::{ConceptRef, LoadedPrior, Snapshot};
+pub use snapshot::{ConceptRef, LoadedPrior, Snapshot, UnknownSystem};
 pub(crate) use text::TextIndex;
 
 use std::path::{Path, PathBuf};
@@ -311,7 +311,7 @@ fn load_maps(
         };
         let target = &systems[si];
         let path = paths.root.join(&decl.path);
-        let mut map = ConceptMap::load(&decl.loader, &path, &decl.id, &decl.title, &decl.source, &target.id)?;
+        let mut map = ConceptMap::load(decl.loader, &path, &decl.id, &decl.title, &decl.source, &target.id)?;
         map.notice = decl.notice.clone();
         // Source codes of a served system must be its codes: a typo in a
         // curated file is reported, not silently never shown.

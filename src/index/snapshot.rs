@@ -48,6 +48,17 @@ impl Vocabulary {
     }
 }
 
+/// A system name that names no served system: one wording everywhere (API,
+/// validation, recoding, evaluation), with the names that exist.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("Système inconnu / unknown system {name:?}. Systèmes / systems: {known}")]
+pub struct UnknownSystem {
+    /// The name asked for.
+    pub name: String,
+    /// The systems served, with their aliases.
+    pub known: String,
+}
+
 /// An immutable, loaded snapshot.
 ///
 /// Guarantees: ordinals are dense (`0..len`); a concept's parent and
@@ -260,6 +271,20 @@ impl Snapshot {
     /// Index of the system named `name` (its id or an alias, any case); a
     /// family name (`tep`, `naf`) resolves to its version of today (see
     /// [`Snapshot::system_index_as_of`]).
+    /// The system named `name` today, or the error that lists the systems.
+    pub fn resolve_system(&self, name: &str) -> Result<usize, UnknownSystem> {
+        self.system_index(name).ok_or_else(|| self.unknown_system(name))
+    }
+
+    /// [`Snapshot::resolve_system`] on `date`.
+    pub fn resolve_system_as_of(&self, name: &str, date: &str) -> Result<usize, UnknownSystem> {
+        self.system_index_as_of(name, date).ok_or_else(|| self.unknown_system(name))
+    }
+
+    fn unknown_system(&self, name: &str) -> UnknownSystem {
+        UnknownSystem { name: name.to_string(), known: self.system_names() }
+    }
+
     pub fn system_index(&self, name: &str) -> Option<usize> {
         self.system_index_as_of(name, &crate::clock::today())
     }

@@ -531,12 +531,11 @@ impl<'a> Recoder<'a> {
             MatchKind::Fuzzy => (Method::Fuzzy, 0.65),
             // Share of the label's words matched, and the lead over the next candidate.
             MatchKind::Partial => {
-                let fraction = |h: &Hit| h.score / 0.4;
                 let next = hits
                     .iter()
                     .find(|h| h.kind == MatchKind::Partial && !self.related(h.concept, top.concept))
-                    .map_or(0.0, fraction);
-                (Method::LabelMatch, 0.3 + 0.4 * fraction(top) + 0.2 * (fraction(top) - next).max(0.0))
+                    .map_or(0.0, Hit::fraction);
+                (Method::LabelMatch, 0.3 + 0.4 * top.fraction() + 0.2 * (top.fraction() - next).max(0.0))
             }
         };
         // Other codable concepts, outside this one's family, matching as well.

@@ -160,9 +160,7 @@ pub struct Job<'a> {
 
 impl<'a> Job<'a> {
     pub fn new(snap: &'a Snapshot, table: TableReader, opts: &Options) -> Result<Job<'a>> {
-        let system = snap
-            .system_index(&opts.system)
-            .with_context(|| format!("unknown system {:?}; known: {}", opts.system, snap.system_names()))?;
+        let system = snap.resolve_system(&opts.system)?;
         let code = opts.code_col.as_deref().map(|c| table.column(c)).transpose().context("code column")?;
         let label = opts.label_col.as_deref().map(|c| table.column(c)).transpose().context("label column")?;
         if code.is_none() && label.is_none() {

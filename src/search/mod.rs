@@ -75,6 +75,10 @@ pub enum MatchKind {
     Partial,
 }
 
+/// The score of a partial match whose every term matched: a partial
+/// match scores this times the fraction of the query's terms it matched.
+const PARTIAL_WEIGHT: f32 = 0.4;
+
 impl MatchKind {
     /// A score in 0–1 for the kind of match; `fraction` of terms matched for
     /// partial matches.
@@ -87,7 +91,7 @@ impl MatchKind {
             MatchKind::InOrder => 0.75,
             MatchKind::AllTerms => 0.65,
             MatchKind::Fuzzy => 0.5,
-            MatchKind::Partial => 0.4 * fraction,
+            MatchKind::Partial => PARTIAL_WEIGHT * fraction,
         }
     }
 }
@@ -121,6 +125,14 @@ pub struct Hit {
     pub prior: Option<usize>,
     /// Found by the loose plan, once the strict one found nothing.
     pub fallback: bool,
+}
+
+impl Hit {
+    /// The fraction of the query's terms a partial match matched (from its
+    /// score, see [`MatchKind`]); 1 for every other kind of match.
+    pub fn fraction(&self) -> f32 {
+        if self.kind == MatchKind::Partial { self.score / PARTIAL_WEIGHT } else { 1.0 }
+    }
 }
 
 /// The ranking key, compared in field order.

@@ -18,19 +18,47 @@ use anyhow::{Context, Result, bail};
 use crate::model::map::{ConceptMap, Equivalence, Target, compact};
 use crate::table::{CsvOptions, TableReader};
 
+/// The loaders of correspondence tables, by their name in `sources.toml`
+/// (see the module table).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MapLoader {
+    /// `insee-naf1-naf2`.
+    #[serde(rename = "insee-naf1-naf2")]
+    InseeNaf1Naf2,
+    /// `insee-naf2-naf2025`.
+    #[serde(rename = "insee-naf2-naf2025")]
+    InseeNaf2Naf2025,
+    /// `insee-pcs2003-2020`.
+    #[serde(rename = "insee-pcs2003-2020")]
+    InseePcs2003To2020,
+    /// `mapping-csv`.
+    MappingCsv,
+}
+
+impl std::fmt::Display for MapLoader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&toml::Value::try_from(self).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default())
+    }
+}
+
 impl ConceptMap {
-    /// Reads a table with the named loader (see the module table).
-    pub fn load(loader: &str, path: &Path, id: &str, title: &str, source: &str, target: &str) -> Result<ConceptMap> {
+    /// Reads a table with `loader` (see the module table).
+    pub fn load(
+        loader: MapLoader,
+        path: &Path,
+        id: &str,
+        title: &str,
+        source: &str,
+        target: &str,
+    ) -> Result<ConceptMap> {
         let mut map = ConceptMap::new(id, title, source, target);
         let context = || format!("{} (loader {loader})", path.display());
         match loader {
-            "insee-naf1-naf2" => map.read_naf1_naf2(path).with_context(context)?,
-            "insee-naf2-naf2025" => map.read_naf2_naf2025(path).with_context(context)?,
-            "insee-pcs2003-2020" => map.read_pcs2003_2020(path).with_context(context)?,
-            "mapping-csv" => map.read_mapping_csv(path).with_context(context)?,
-            other => bail!(
-                "unknown mapping loader {other:?} (known: insee-naf1-naf2, insee-naf2-naf2025, insee-pcs2003-2020, mapping-csv)"
-            ),
+            MapLoader::InseeNaf1Naf2 => map.read_naf1_naf2(path).with_context(context)?,
+            MapLoader::InseeNaf2Naf2025 => map.read_naf2_naf2025(path).with_context(context)?,
+            MapLoader::InseePcs2003To2020 => map.read_pcs2003_2020(path).with_context(context)?,
+            MapLoader::MappingCsv => map.read_mapping_csv(path).with_context(context)?,
         }
         if map.elements.is_empty() {
             bail!("{}: no correspondence read; check the file against the layout of loader {loader}", path.display());
@@ -226,9 +254,15 @@ mod tests {
 
     #[test]
     fn reads_the_insee_naf1_naf2_table_with_link_types() {
-        let m =
-            ConceptMap::load("insee-naf1-naf2", &fixture("table_NAF1-NAF2.xls"), "naf1", "t", "naf-rev1", "naf-2008")
-                .unwrap();
+        let m = ConceptMap::load(
+            MapLoader::InseeNaf1Naf2,
+            &fixture("table_NAF1-NAF2.xls"),
+            "naf1",
+            "t",
+            "naf-rev1",
+            "naf-2008",
+        )
+        .unwrap();
         let e = m.get("158C").unwrap();
         assert_eq!((e.code.as_str(), e.display.as_deref()), ("15.8C", Some("Boulangerie et boulangerie-pâtisserie")));
         assert_eq!(
@@ -246,7 +280,7 @@ mod tests {
     #[test]
     fn reads_the_naf2025_correspondence_and_splits() {
         let m = ConceptMap::load(
-            "insee-naf2-naf2025",
+            MapLoader::InseeNaf2Naf2025,
             &fixture("Correspondances_NAFrev2-NAF2025.xlsx"),
             "n25",
             "t",
@@ -262,7 +296,7 @@ mod tests {
     #[test]
     fn reads_the_official_naf2008_2025_csv_with_what_goes_where() {
         let path = Path::new("data/official/naf2025/correspondances_2008_2025.csv");
-        let m = ConceptMap::load("insee-naf2-naf2025", path, "n25", "t", "naf-2008", "naf-2025").unwrap();
+        let m = ConceptMap::load(MapLoader::InseeNaf2Naf2025, path, "n25", "t", "naf-2008", "naf-2025").unwrap();
         assert_eq!(m.elements.len(), 732);
         assert_eq!(m.elements.values().map(|e| e.targets.len()).sum::<usize>(), 1223);
         assert_eq!(m.elements.values().filter(|e| e.targets.len() > 1).count(), 212);
@@ -279,9 +313,15 @@ mod tests {
 
     #[test]
     fn reads_pcs_shares_including_a_and_ns() {
-        let m =
-            ConceptMap::load("insee-pcs2003-2020", &fixture("PCS2003_to_2020.csv"), "p", "t", "pcs-2003", "pcs-2020")
-                .unwrap();
+        let m = ConceptMap::load(
+            MapLoader::InseePcs2003To2020,
+            &fixture("PCS2003_to_2020.csv"),
+            "p",
+            "t",
+            "pcs-2003",
+            "pcs-2020",
+        )
+        .unwrap();
         assert_eq!(m.get("526A").unwrap().targets[0].equivalence, Equivalence::Equivalent);
         let shares: Vec<Option<f32>> = m.get("431f").unwrap().targets.iter().map(|t| t.share).collect();
         assert_eq!(shares, [Some(0.87), Some(0.13)]);
@@ -291,12 +331,13 @@ mod tests {
 
     #[test]
     fn reads_a_generic_mapping_and_checks_its_target() {
-        let m = ConceptMap::load("mapping-csv", &fixture("mapping_amt.csv"), "amt", "t", "amt", "naf-2008").unwrap();
+        let m = ConceptMap::load(MapLoader::MappingCsv, &fixture("mapping_amt.csv"), "amt", "t", "amt", "naf-2008")
+            .unwrap();
         assert_eq!(m.get("amt-001").unwrap().targets[0].code, "10.71C");
         assert_eq!(m.get("AMT-003").unwrap().targets.len(), 2);
         assert!(m.get("AMT-004").unwrap().targets.is_empty());
-        let err =
-            ConceptMap::load("mapping-csv", &fixture("mapping_amt.csv"), "amt", "t", "amt", "pcs-2003").unwrap_err();
+        let err = ConceptMap::load(MapLoader::MappingCsv, &fixture("mapping_amt.csv"), "amt", "t", "amt", "pcs-2003")
+            .unwrap_err();
         assert!(format!("{err:#}").contains("line 2"), "{err:#}");
     }
 }

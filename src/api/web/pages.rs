@@ -29,19 +29,6 @@ fn frame(snap: &Snapshot, title: &str, nav: Nav, main: &str, scripts: &[&str]) -
     Html(page(title, nav, main, scripts, Some(&Footer { snapshot: &snap.manifest.id, built: &built })))
 }
 
-fn system_index(snap: &Snapshot, name: &str) -> Result<usize, PageError> {
-    snap.system_index(name).ok_or_else(|| {
-        PageError::new(
-            StatusCode::NOT_FOUND,
-            "Nomenclature inconnue",
-            format!(
-                "Aucune nomenclature ne s'appelle « {name} ». Nomenclatures servies : {}.",
-                snap.systems.iter().map(|s| s.id.as_str()).collect::<Vec<_>>().join(", ")
-            ),
-        )
-    })
-}
-
 /// The ancestors of a result as `code › code › parent label`.
 fn path_of(r: &SearchResult) -> String {
     let n = r.ancestors.len();
@@ -77,7 +64,7 @@ pub async fn search(
     let snap = state.snapshot.load();
     let q = p.q.unwrap_or_default();
     let system = match p.system.as_deref().filter(|s| !s.is_empty()) {
-        Some(name) => Some(system_index(&snap, name)?),
+        Some(name) => Some(snap.resolve_system(name)?),
         None => None,
     };
     let level = p.level.filter(|l| !l.is_empty());
@@ -230,7 +217,7 @@ fn source_facts(s: &crate::model::CodeSystem, out: &mut String) {
 /// browse (two levels here, every level through the concept pages).
 pub async fn system(State(state): State<AppState>, Path(name): Path<String>) -> Result<Response, PageError> {
     let snap = state.snapshot.load();
-    let s = system_index(&snap, &name)?;
+    let s = snap.resolve_system(&name)?;
     let sys = &snap.systems[s];
     if name != sys.id {
         return Ok(Redirect::permanent(&system_url(&sys.id)).into_response());
@@ -303,7 +290,7 @@ pub async fn concept(
     Path((name, code)): Path<(String, String)>,
 ) -> Result<Response, PageError> {
     let snap = state.snapshot.load();
-    let s = system_index(&snap, &name)?;
+    let s = snap.resolve_system(&name)?;
     let sys = &snap.systems[s];
     let Some(r) = snap.lookup(s, &code) else {
         return Err(unknown_code(&snap, s, &code));
