@@ -105,7 +105,7 @@ mod tests {
         load(Path::new("tests/fixtures/naf_db.json"), &mut system, &mut report).unwrap();
         system.check().unwrap();
         let counts: Vec<usize> = system.level_counts().into_iter().map(|(_, n)| n).collect();
-        assert_eq!(counts, [2, 2, 2, 3, 4]);
+        assert_eq!(counts, [2, 2, 3, 4, 5]);
         assert_eq!(system.find("C").unwrap().display, "Industrie manufacturière");
         assert_eq!(system.find("10.71C").unwrap().parent.as_deref(), Some("10.71"));
         assert_eq!(
@@ -113,7 +113,7 @@ mod tests {
             "Commerce de détail de quincaillerie, peintures et verres en grandes surfaces (400 m2 et plus)"
         );
         assert_eq!(system.find("10.71").unwrap().display, "Fabrication de pain et de pâtisserie fraîche");
-        assert_eq!(report.rows_read, 4);
+        assert_eq!(report.rows_read, 5);
         assert_eq!(report.notes["labels with spacing repaired"], 2);
         assert_eq!(report.notes["all-capitals labels put in sentence case"], 2);
     }

@@ -227,6 +227,8 @@
         case 'Escape':
           if (open) {
             e.preventDefault();
+            // A search still pending must not open the list again.
+            this._cancel();
             this._close();
           } else if (this._input.value) {
             e.preventDefault();
@@ -348,6 +350,13 @@
     _open() {
       this._listbox.hidden = false;
       this._input.setAttribute('aria-expanded', 'true');
+    }
+
+    /** Drops the search scheduled or in flight, if any. */
+    _cancel() {
+      clearTimeout(this._timer);
+      if (this._controller) this._controller.abort();
+      this._controller = null;
     }
 
     _close() {
