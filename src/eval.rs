@@ -17,9 +17,13 @@ pub const DEPTH: usize = 10;
 /// One line of an evaluation set.
 #[derive(Clone, Debug)]
 pub struct Case {
+    /// System id or alias searched.
     pub system: String,
+    /// The query as a user would type it.
     pub query: String,
+    /// Codes that count as a right answer.
     pub expected: Vec<String>,
+    /// Kind of query (`label`, `typo`, `prefix`…), for per-kind figures.
     pub kind: String,
 }
 
@@ -56,9 +60,13 @@ fn compact(code: &str) -> String {
 /// Scores of a group of cases.
 #[derive(Clone, Debug, Default)]
 pub struct Score {
+    /// Queries scored.
     pub n: usize,
+    /// Queries whose first result is expected.
     pub top1: usize,
+    /// Queries with an expected code in the first five.
     pub top5: usize,
+    /// Sum of reciprocal ranks (MRR = `rr / n`).
     pub rr: f64,
 }
 
@@ -72,6 +80,7 @@ impl Score {
         }
     }
 
+    /// One line of the report for this score, named `name`.
     pub fn line(&self, name: &str) -> String {
         let n = self.n.max(1) as f64;
         format!(
@@ -87,8 +96,11 @@ impl Score {
 /// Per-system and per-kind scores, and the cases missed in the top 5.
 #[derive(Debug, Default)]
 pub struct Report {
+    /// Every query.
     pub all: Score,
+    /// Per system.
     pub by_system: BTreeMap<String, Score>,
+    /// Per kind of query.
     pub by_kind: BTreeMap<String, Score>,
     /// (case, rank if found deeper, first results)
     pub misses: Vec<(Case, Option<usize>, Vec<String>)>,

@@ -29,7 +29,9 @@ pub struct FetchOptions {
 /// What a fetch did, per package.
 #[derive(Debug, Default)]
 pub struct FetchReport {
+    /// Files already present with their checksum.
     pub up_to_date: Vec<String>,
+    /// Files fetched by this run.
     pub fetched: Vec<String>,
 }
 

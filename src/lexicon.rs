@@ -22,7 +22,9 @@ use crate::text::analyze;
 /// its alternatives (each one or more stems).
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct Expansion {
+    /// The term, analysed.
     pub term: Vec<String>,
+    /// Its alternatives, each analysed.
     pub alternatives: Vec<Vec<String>>,
     /// The term frames rather than names (`cabinet`, `magasin`): a label
     /// need not hold it (kind `optional`).
@@ -33,19 +35,25 @@ pub struct Expansion {
 /// A term to attach as a synonym to concepts of a system.
 #[derive(Clone, Debug, PartialEq)]
 pub struct CodeSynonym {
+    /// Line of the lexicon file.
     pub line: usize,
     /// `Synonym` (kind `code`) or `Legacy` (kind `legacy`: a title the
     /// code had in an earlier edition).
     pub kind: DesignationKind,
+    /// The term as written.
     pub term: String,
+    /// System id or alias of the codes.
     pub system: String,
+    /// The codes the term is a synonym of; the first is its code.
     pub codes: Vec<String>,
 }
 
 /// The lexicon as read from its file.
 #[derive(Clone, Debug, Default)]
 pub struct Lexicon {
+    /// Query-time expansions (family rules).
     pub expansions: Vec<Expansion>,
+    /// Terms attached to codes at build time.
     pub synonyms: Vec<CodeSynonym>,
     /// Every entry as written, with its line, for [`check`].
     pub lines: Vec<Line>,
@@ -54,9 +62,13 @@ pub struct Lexicon {
 /// One entry of a lexicon file as written.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Line {
+    /// Line of the file.
     pub line: usize,
+    /// The term as written.
     pub term: String,
+    /// `expand`, `code`, `legacy` or `optional`.
     pub kind: String,
+    /// What the term stands for (see the file's header).
     pub target: String,
 }
 

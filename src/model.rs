@@ -23,10 +23,15 @@ pub struct CodeSystem {
     pub id: String,
     /// Short names resolving to this system (`naf`, `cim10`, …).
     pub aliases: Vec<String>,
+    /// Full title.
     pub title: String,
+    /// Version label (`2008`, `2025`, the ATIH year).
     pub version: String,
+    /// Who publishes the nomenclature.
     pub publisher: String,
+    /// Licence of the data.
     pub licence: String,
+    /// How to cite the data.
     pub attribution: String,
     /// Canonical URL, used as the FHIR `system`.
     pub url: String,
@@ -52,6 +57,7 @@ pub struct CodeSystem {
     /// PCS profession, CIM-10 catégorie and below); shallower levels group.
     #[serde(default)]
     pub codable_from: u8,
+    /// Every concept, sorted by code.
     pub concepts: Vec<Concept>,
 }
 
@@ -67,8 +73,10 @@ pub struct Concept {
     /// Canonical code of the parent concept, if any.
     pub parent: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    /// Other labels: short, long, synonyms, related terms, earlier titles.
     pub designations: Vec<Designation>,
     #[serde(default)]
+    /// Whether the concept is in force.
     pub status: Status,
     /// For a retired concept, the canonical codes that replace it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -85,7 +93,9 @@ pub struct Concept {
 /// A fact about a concept that is not one of its labels.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Property {
+    /// What the value says.
     pub kind: PropertyKind,
+    /// The value, as the source writes it.
     pub value: String,
 }
 
@@ -115,6 +125,7 @@ pub enum PropertyKind {
 }
 
 impl PropertyKind {
+    /// The name of the property (`delai`, `duree_exposition`…), as the API and FHIR give it.
     pub fn as_str(self) -> &'static str {
         match self {
             PropertyKind::Delai => "delai",
@@ -156,12 +167,15 @@ impl Concept {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Designation {
     #[serde(rename = "use")]
+    /// What kind of label it is.
     pub kind: DesignationKind,
+    /// The label.
     pub value: String,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
+/// The kinds of designation.
 pub enum DesignationKind {
     /// An abbreviated label (NAF 40/65-character labels, CIM-10 short labels).
     Short,
@@ -203,9 +217,12 @@ impl DesignationKind {
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
+/// Whether a concept is in force.
 pub enum Status {
     #[default]
+    /// In force.
     Active,
+    /// No longer in force (closed by its publisher, or its version replaced).
     Retired,
 }
 
@@ -213,8 +230,11 @@ pub enum Status {
 #[derive(Debug, thiserror::Error)]
 #[error("system {system}: concept {code}: {problem}")]
 pub struct ModelError {
+    /// Id of the system.
     pub system: String,
+    /// The concept's code.
     pub code: String,
+    /// What is wrong.
     pub problem: String,
 }
 

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 /// The folders and files of a Harmonie project (see ARCHITECTURE.md).
 #[derive(Clone, Debug)]
 pub struct Paths {
+    /// The project folder.
     pub root: PathBuf,
     /// `data/sources.toml`
     pub sources: PathBuf,
@@ -15,6 +16,7 @@ pub struct Paths {
 }
 
 impl Paths {
+    /// The folders of the project at `root`.
     pub fn new(root: &Path) -> Paths {
         Paths {
             root: root.to_path_buf(),

@@ -35,9 +35,11 @@ pub enum Effect {
 /// One prior, its words analysed.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct Prior {
+    /// Stable id, named by `explain`.
     pub id: String,
     /// System id, alias or family the prior applies to.
     pub system: String,
+    /// Promote or demote.
     pub effect: Effect,
     /// Code prefixes of the concepts selected.
     pub codes: Vec<String>,

@@ -17,32 +17,42 @@ use crate::table::{Row, TableReader};
 pub struct Item {
     /// A code in any spelling.
     pub code: String,
+    /// How many.
     pub count: u64,
 }
 
 /// Counts of one concept of the asked level.
 #[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct Group {
+    /// Code of the group.
     pub code: String,
+    /// Label of the group.
     pub display: String,
+    /// Sum of the counts placed in it.
     pub count: u64,
 }
 
 /// Counts that could not be placed, by code as given.
 #[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct Unplaced {
+    /// The code as given.
     pub code: String,
+    /// Its count.
     pub count: u64,
+    /// Why it could not be placed.
     pub reason: String,
 }
 
 /// The result of a roll-up.
 #[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct Rollup {
+    /// Id of the system.
     pub system: String,
+    /// Name of the level.
     pub level: String,
     /// Concepts of the level, in code order, with their counts.
     pub groups: Vec<Group>,
+    /// Codes that could not be placed, with why.
     pub unplaced: Vec<Unplaced>,
     /// Sum of all counts given.
     pub total: u64,

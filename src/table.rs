@@ -27,7 +27,9 @@ use anyhow::{Context, Result, bail};
 pub enum Encoding {
     /// UTF-8 (or plain ASCII so far).
     Utf8,
+    /// UTF-8 with a byte-order mark.
     Utf8Bom,
+    /// Windows-1252 throughout.
     Windows1252,
     /// UTF-8 with accents first, then Windows-1252.
     Mixed,
@@ -130,6 +132,7 @@ impl Decoder {
 pub struct Row {
     /// Line of the file where the record starts (1 = header line).
     pub line: u64,
+    /// The fields of the record.
     pub fields: Vec<String>,
     /// Why the record does not fit, if it does not.
     pub problem: Option<String>,
@@ -287,6 +290,7 @@ impl TableReader {
         self.decoder.map(|d| d.describe()).unwrap_or_else(|| Encoding::Spreadsheet.to_string())
     }
 
+    /// The column names.
     pub fn header(&self) -> &[String] {
         &self.header
     }

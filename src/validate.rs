@@ -26,6 +26,7 @@ pub struct Item {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
+/// What validating a code found.
 pub enum Verdict {
     /// A current code of the system.
     Active,
@@ -42,7 +43,9 @@ pub enum Verdict {
 /// A concept offered in an answer.
 #[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct Suggestion {
+    /// The code offered.
     pub code: String,
+    /// Its label.
     pub display: String,
     /// Why it is offered (`one keystroke away`, `replacement`).
     pub reason: String,
@@ -57,9 +60,11 @@ pub struct Validation {
     pub input: String,
     /// True for an active code of the system.
     pub valid: bool,
+    /// The verdict.
     pub status: Verdict,
     /// Canonical code, when the input is a code of the system.
     pub code: Option<String>,
+    /// Label of `code`.
     pub display: Option<String>,
     /// What was found and what to do, in French and English.
     pub message: String,

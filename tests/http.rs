@@ -553,9 +553,23 @@ fn reload_swaps_snapshots_without_failing_a_request() {
         })
         .collect();
     for _ in 0..3 {
-        let r = call(addr, "POST", "/admin/reload", &[("authorization", "Bearer s3cret")], None);
-        assert_eq!(r.status, 200, "{}", r.text);
-        assert_eq!(r.json()["concepts"].as_u64().unwrap() as usize, common::snapshot().len());
+        let auth = [("authorization", "Bearer s3cret")];
+        let r = call(addr, "POST", "/admin/reload", &auth, None);
+        // A reload slower than the request's deadline answers 202 and runs
+        // to its end; its outcome is then read from GET /admin/reload.
+        let concepts = match r.status {
+            200 => r.json()["concepts"].as_u64(),
+            202 => loop {
+                let s = call(addr, "GET", "/admin/reload", &auth, None).json();
+                if s["state"] != "running" {
+                    assert_eq!(s["state"], "done", "{s}");
+                    break s["result"]["concepts"].as_u64();
+                }
+                std::thread::sleep(std::time::Duration::from_millis(200));
+            },
+            _ => panic!("reload answered {}: {}", r.status, r.text),
+        };
+        assert_eq!(concepts.unwrap() as usize, common::snapshot().len());
     }
     stop.store(true, Ordering::Relaxed);
     for c in clients {

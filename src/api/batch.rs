@@ -18,24 +18,33 @@ use crate::validate::{self, Validation, Verdict};
 pub const MAX_BATCH: usize = 10_000;
 
 #[derive(Deserialize, ToSchema)]
+/// A `POST /v1/validate` body.
 pub struct ValidateRequest {
     /// At most 10,000 items.
     pub items: Vec<validate::Item>,
 }
 
 #[derive(Serialize, ToSchema, Default)]
+/// How many items got each verdict.
 pub struct ValidateSummary {
+    /// Codes in force.
     pub active: usize,
+    /// Codes of the system, no longer in force (with their replacements).
     pub retired: usize,
+    /// Well-formed codes that the system does not have.
     pub unknown: usize,
+    /// Inputs not shaped like a code of the system.
     pub malformed: usize,
+    /// Items naming a system that is not served.
     pub unknown_system: usize,
 }
 
 #[derive(Serialize, ToSchema)]
+/// The answer to `POST /v1/validate`.
 pub struct ValidateResponse {
     /// One result per item, in the order given.
     pub results: Vec<Validation>,
+    /// Counts per verdict.
     pub summary: ValidateSummary,
 }
 
@@ -101,6 +110,7 @@ pub async fn validate(State(state): State<AppState>, body: Bytes) -> Result<Json
 }
 
 #[derive(Deserialize, ToSchema)]
+/// A `POST /v1/rollup` JSON body.
 pub struct RollupRequest {
     /// System id or alias.
     pub system: String,
@@ -111,6 +121,7 @@ pub struct RollupRequest {
 }
 
 #[derive(Deserialize, IntoParams)]
+/// Query parameters of `POST /v1/rollup` when the body is CSV.
 pub struct RollupParams {
     /// With a CSV body: the system.
     pub system: Option<String>,

@@ -22,11 +22,15 @@ use crate::model::{Designation, Property, PropertyKind, Status};
 /// A concept with its relatives.
 #[derive(Serialize, ToSchema)]
 pub struct ConceptOut {
+    /// Id of the system.
     pub system: String,
     /// Canonical code.
     pub code: String,
+    /// Preferred label.
     pub display: String,
+    /// Name of the concept's level (`section`, `sous-classe`, `chapitre`…).
     pub level: String,
+    /// `active`, or `retired` (on the date asked).
     pub status: Status,
     /// A short definition and its source, when the terminology gives one.
     pub definition: Option<String>,
@@ -35,9 +39,11 @@ pub struct ConceptOut {
     pub properties: Vec<Property>,
     /// Short labels, lexicon synonyms…
     pub designations: Vec<Designation>,
+    /// The concept one level up, if any.
     pub parent: Option<ConceptBrief>,
     /// From the root (section, chapter…) down to the parent.
     pub ancestors: Vec<ConceptBrief>,
+    /// The concepts one level down, in code order.
     pub children: Vec<ConceptBrief>,
     /// For a retired concept, what replaces it.
     pub replaced_by: Vec<ConceptBrief>,
@@ -56,13 +62,16 @@ pub struct ConceptOut {
 pub struct MappingOut {
     /// Id of the correspondence table.
     pub map: String,
+    /// Title of the correspondence table.
     pub title: String,
     /// `to`: this code corresponds to `code` of `system`; `from`: `code` of
     /// `system` corresponds to this code.
     pub direction: &'static str,
     /// The other system (may not be served, e.g. `naf-rev1`).
     pub system: String,
+    /// The code on the other side.
     pub code: String,
+    /// Its label, when the table or the system gives one.
     pub display: Option<String>,
     /// Of the target relative to the source.
     pub equivalence: Equivalence,
@@ -240,6 +249,7 @@ pub async fn lookup(
 }
 
 #[derive(Deserialize, IntoParams)]
+/// Query parameters of a concept lookup.
 pub struct LookupParams {
     /// A date (`YYYY-MM-DD`): a family name (`naf`) resolves to the version
     /// in force that day, and a code of a version replaced by then is
@@ -249,11 +259,15 @@ pub struct LookupParams {
 }
 
 #[derive(Serialize, ToSchema)]
+/// The answer of the descendants route.
 pub struct DescendantsOut {
+    /// Id of the system.
     pub system: String,
     /// The code or range asked, canonical.
     pub of: Vec<ConceptBrief>,
+    /// Number of descendants.
     pub count: usize,
+    /// Every concept beneath, in code order.
     pub descendants: Vec<ConceptBrief>,
 }
 
@@ -290,6 +304,7 @@ pub async fn descendants(
 }
 
 #[derive(Deserialize, IntoParams)]
+/// Query parameters of the browse and export route.
 pub struct BrowseParams {
     /// Only concepts beneath this code or range (`10`, `M50-M54`).
     pub parent: Option<String>,
@@ -302,9 +317,13 @@ pub struct BrowseParams {
 /// One row of an export.
 #[derive(Serialize, ToSchema)]
 pub struct ConceptRow {
+    /// The concept's code.
     pub code: String,
+    /// Its preferred label.
     pub display: String,
+    /// Name of its level.
     pub level: String,
+    /// Code of its parent, if any.
     pub parent: Option<String>,
 }
 

@@ -13,6 +13,7 @@ const PROBLEM: &str = "application/problem+json";
 /// An error answered to an HTTP client.
 #[derive(Debug)]
 pub struct ApiError {
+    /// HTTP status answered.
     pub status: StatusCode,
     /// Short, stable title of the problem type.
     pub title: &'static str,
@@ -26,24 +27,31 @@ pub struct Problem {
     /// `urn:harmonie:problem:<title>`
     #[serde(rename = "type")]
     pub kind: String,
+    /// Short, stable title of the problem type.
     pub title: String,
+    /// HTTP status, repeated in the body.
     pub status: u16,
+    /// What went wrong and what to do, in French and English.
     pub detail: String,
 }
 
 impl ApiError {
+    /// An error with `status`, `title` and `detail`.
     pub fn new(status: StatusCode, title: &'static str, detail: impl Into<String>) -> ApiError {
         ApiError { status, title, detail: detail.into() }
     }
 
+    /// 400: the request is wrong; `detail` says how to fix it.
     pub fn bad_request(title: &'static str, detail: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::BAD_REQUEST, title, detail)
     }
 
+    /// 404: what the request names does not exist.
     pub fn not_found(title: &'static str, detail: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::NOT_FOUND, title, detail)
     }
 
+    /// 500 with a `detail` that carries no internal text.
     pub fn internal(detail: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error", detail)
     }

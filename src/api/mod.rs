@@ -37,12 +37,14 @@ use arc_swap::ArcSwap;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderValue, Method, StatusCode};
-use axum::routing::{get, post};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::CompressionLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::fhir::FhirState;
 use crate::index::Snapshot;
@@ -108,8 +110,11 @@ impl ServerConfig {
 /// State shared by every handler.
 #[derive(Clone)]
 pub struct AppState {
+    /// The snapshot served, swapped whole on reload.
     pub snapshot: Arc<ArcSwap<Snapshot>>,
+    /// Prometheus counters.
     pub metrics: Arc<metrics::Metrics>,
+    /// The server's settings.
     pub config: Arc<ServerConfig>,
     /// The built-in systems in the form the FHIR operations use.
     pub fhir: Arc<crate::fhir::Cache>,
@@ -125,6 +130,7 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// State serving `snapshot` with `config`.
     pub fn new(snapshot: Snapshot, config: ServerConfig) -> AppState {
         AppState::shared(Arc::new(snapshot), config)
     }
@@ -151,27 +157,36 @@ impl axum::extract::FromRef<AppState> for FhirState {
     }
 }
 
+/// The documented routes: each handler is declared once, with its
+/// `#[utoipa::path]` giving both its route and its OpenAPI entry. The admin
+/// routes are served only with an admin token, but always documented.
+fn documented(admin: bool) -> OpenApiRouter<AppState> {
+    let r = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .routes(routes!(ops::healthz))
+        .routes(routes!(ops::readyz))
+        .routes(routes!(ops::metrics))
+        .routes(routes!(ops::openapi))
+        .routes(routes!(v1::systems))
+        .routes(routes!(v1::search))
+        .routes(routes!(concepts::browse))
+        .routes(routes!(concepts::lookup))
+        .routes(routes!(concepts::descendants))
+        .routes(routes!(batch::validate))
+        .routes(routes!(batch::rollup))
+        .routes(routes!(recode::recode));
+    if admin { r.routes(routes!(ops::reload, ops::reload_status)) } else { r }
+}
+
+/// The OpenAPI document of the documented routes (built once).
+pub fn openapi_document() -> &'static utoipa::openapi::OpenApi {
+    static DOC: std::sync::OnceLock<utoipa::openapi::OpenApi> = std::sync::OnceLock::new();
+    DOC.get_or_init(|| documented(true).split_for_parts().1)
+}
+
 /// Every route of the API, without the layers.
 pub fn routes(config: &ServerConfig) -> Router<AppState> {
-    let mut r = Router::new()
-        .route("/healthz", get(ops::healthz))
-        .route("/readyz", get(ops::readyz))
-        .route("/metrics", get(ops::metrics))
-        .route("/openapi.json", get(ops::openapi))
-        .route("/v1/systems", get(v1::systems))
-        .route("/v1/search", get(v1::search))
-        .route("/v1/systems/{system}/concepts", get(concepts::browse))
-        .route("/v1/systems/{system}/concepts/{code}", get(concepts::lookup))
-        .route("/v1/systems/{system}/concepts/{code}/descendants", get(concepts::descendants))
-        .route("/v1/validate", post(batch::validate))
-        .route("/v1/rollup", post(batch::rollup))
-        .route("/v1/recode", post(recode::recode))
-        .merge(crate::fhir::routes())
-        .merge(web::routes());
-    if config.admin_token.is_some() {
-        r = r.route("/admin/reload", post(ops::reload).get(ops::reload_status));
-    }
-    r.fallback(error::not_found)
+    let (r, _) = documented(config.admin_token.is_some()).split_for_parts();
+    r.merge(crate::fhir::routes()).merge(web::routes()).fallback(error::not_found)
 }
 
 /// `routes` with the layers: panics caught, problem+json errors, metrics,

@@ -1,21 +1,17 @@
-//! The OpenAPI document, generated from the handlers' annotations.
+//! The OpenAPI document's frame (title, tags, security); its paths come
+//! from the handlers' annotations, collected where the routes are declared
+//! ([`super::openapi_document`]).
 
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{batch, concepts, error, ops, recode, v1};
+use super::error;
 
 #[derive(OpenApi)]
 #[openapi(
     info(
         title = "Harmonie",
         description = "Terminology server for French occupational-health services: NAF, PCS, CIM-10 and more. Errors are application/problem+json.",
-    ),
-    paths(
-        v1::systems, v1::search,
-        concepts::lookup, concepts::descendants, concepts::browse,
-        batch::validate, batch::rollup, recode::recode,
-        ops::healthz, ops::readyz, ops::metrics, ops::openapi, ops::reload,
     ),
     components(schemas(error::Problem)),
     modifiers(&BearerAuth),
@@ -27,6 +23,7 @@ use super::{batch, concepts, error, ops, recode, v1};
         (name = "operations", description = "Health, metrics, reload"),
     )
 )]
+/// The OpenAPI document of the `/v1`, health and admin routes (served at `/openapi.json`).
 pub struct ApiDoc;
 
 struct BearerAuth;

@@ -8,7 +8,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
-use utoipa::{OpenApi, ToSchema};
+use utoipa::ToSchema;
 
 use super::AppState;
 use super::error::{ApiError, Problem};
@@ -16,10 +16,13 @@ use crate::index;
 use crate::prepare::{self, Prepare};
 
 #[derive(Serialize, ToSchema)]
+/// The answer of `/healthz` and `/readyz`.
 pub struct Health {
+    /// `ok` when serving.
     pub status: String,
     /// Id of the snapshot served.
     pub snapshot: String,
+    /// Concepts in the snapshot served.
     pub concepts: usize,
 }
 
@@ -60,14 +63,19 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
 /// This document.
 #[utoipa::path(get, path = "/openapi.json", tag = "operations", responses((status = 200, description = "the OpenAPI document")))]
 pub async fn openapi() -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "application/json")], super::openapi::ApiDoc::openapi().to_json().unwrap_or_default())
+    ([(header::CONTENT_TYPE, "application/json")], super::openapi_document().to_json().unwrap_or_default())
 }
 
 #[derive(Clone, Debug, Serialize, ToSchema)]
+/// The answer of a finished reload.
 pub struct Reloaded {
+    /// Id of the snapshot served before.
     pub previous: String,
+    /// Id of the snapshot served now.
     pub snapshot: String,
+    /// Concepts in the snapshot served now.
     pub concepts: usize,
+    /// How long fetching, building and swapping took.
     pub took_ms: u128,
 }
 

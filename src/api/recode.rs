@@ -27,6 +27,7 @@ use crate::recode::{DEFAULT_THRESHOLD, Recoder};
 use crate::table::TableReader;
 
 #[derive(Deserialize, IntoParams)]
+/// Query parameters of `POST /v1/recode`.
 pub struct RecodeParams {
     /// System id or alias to recode to.
     pub system: String,

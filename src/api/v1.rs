@@ -15,20 +15,30 @@ use crate::index::{ConceptRef, Snapshot};
 use crate::search::{self, Hit, MAX_LIMIT, MAX_QUERY_CHARS, MatchKind, Matched, SearchRequest};
 
 #[derive(Serialize, ToSchema)]
+/// How many concepts one level holds.
 pub struct LevelCount {
+    /// Name of the level.
     pub name: String,
+    /// Concepts at that level.
     pub count: usize,
 }
 
 /// A terminology served.
 #[derive(Serialize, ToSchema)]
 pub struct SystemOut {
+    /// Stable id (`naf-2025`).
     pub id: String,
+    /// Short names that resolve to the system.
     pub aliases: Vec<String>,
+    /// Full title.
     pub title: String,
+    /// Version label (`2025`, `2003`).
     pub version: String,
+    /// Who publishes the nomenclature.
     pub publisher: String,
+    /// Licence of the data.
     pub licence: String,
+    /// How to cite the data.
     pub attribution: String,
     /// Canonical URL (FHIR `system`).
     pub url: String,
@@ -36,6 +46,7 @@ pub struct SystemOut {
     pub family: Option<String>,
     /// The version the family name resolves to.
     pub default: bool,
+    /// Concepts in the system.
     pub concept_count: usize,
     /// Concepts per level, from the root level down.
     pub levels: Vec<LevelCount>,
@@ -79,6 +90,7 @@ pub async fn systems(State(state): State<AppState>) -> Json<Vec<SystemOut>> {
 }
 
 #[derive(Deserialize, IntoParams)]
+/// Query parameters of `/v1/search`.
 pub struct SearchParams {
     /// What the user typed: words, a code, or both.
     pub q: Option<String>,
@@ -100,21 +112,31 @@ pub struct SearchParams {
 }
 
 #[derive(Serialize, ToSchema)]
+/// A concept in a few words: code, label, level.
 pub struct ConceptBrief {
+    /// The concept's code.
     pub code: String,
+    /// Its preferred label.
     pub display: String,
+    /// Name of its level.
     pub level: String,
 }
 
 #[derive(Serialize, ToSchema)]
+/// One result of a search.
 pub struct SearchResult {
+    /// Id of the result's system.
     pub system: String,
+    /// The concept's code.
     pub code: String,
+    /// Its preferred label.
     pub display: String,
+    /// Name of its level.
     pub level: String,
     /// 0–1, from the kind of match.
     pub score: f32,
     #[serde(rename = "match")]
+    /// How the query matched (code, exact label, prefix, typo…).
     pub kind: MatchKind,
     /// From the root (section, chapter…) down to the parent.
     pub ancestors: Vec<ConceptBrief>,
@@ -133,21 +155,27 @@ pub struct SearchResult {
 pub struct ContextOut {
     /// The prior's id in `data/curated/priors.toml`.
     pub prior: String,
+    /// Whether the prior promoted or demoted the result.
     pub effect: crate::priors::Effect,
+    /// Why the prior holds, from `priors.toml`.
     pub why: String,
 }
 
 /// The results of one system, when searching all systems.
 #[derive(Serialize, ToSchema)]
 pub struct SearchGroup {
+    /// Id of the system.
     pub system: String,
     /// Codes of the results of this system, best first.
     pub codes: Vec<String>,
 }
 
 #[derive(Serialize, ToSchema)]
+/// The answer of `/v1/search`.
 pub struct SearchResponse {
+    /// The query as received.
     pub query: String,
+    /// The results, best first.
     pub results: Vec<SearchResult>,
     /// Without `system`: the results grouped by system, systems in the order of their best result.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -159,6 +187,7 @@ pub struct SearchResponse {
     pub took_us: u128,
 }
 
+/// The [`ConceptBrief`] of `r`.
 pub fn brief(snap: &Snapshot, r: ConceptRef) -> ConceptBrief {
     let c = snap.concept(r);
     ConceptBrief { code: c.code.clone(), display: c.display.clone(), level: snap.level_name(r).to_string() }

@@ -24,9 +24,13 @@ use super::valueset::Options;
 /// [`Call::new`] on the thread that runs the operation.
 #[derive(Clone, Debug)]
 pub struct Request {
+    /// GET or POST.
     pub method: Method,
+    /// The query string, if any.
     pub query: Option<String>,
+    /// The request's headers (content type, languages).
     pub headers: HeaderMap,
+    /// The request's body (a `Parameters` resource for a POST).
     pub body: Bytes,
 }
 
@@ -54,8 +58,11 @@ impl Request {
 /// A request made ready for an operation: its parameters, its registry
 /// (with its `tx-resource`s) and its languages.
 pub struct Call {
+    /// Query and body parameters, in order.
     pub params: Params,
+    /// What the request sees: built-in systems and its `tx-resource`s.
     pub reg: Registry,
+    /// The display languages asked for.
     pub langs: Languages,
 }
 

@@ -9,10 +9,12 @@ use super::cs::{CodeSystem, Concept};
 pub struct Languages {
     /// As given, for messages.
     pub raw: Option<String>,
+    /// The language tags, in order of preference (quality values ignored).
     pub tags: Vec<String>,
 }
 
 impl Languages {
+    /// Languages from `displayLanguage`, else from the `Accept-Language` header.
     pub fn new(param: Option<String>, header: Option<String>) -> Languages {
         let raw = param.or(header);
         let tags = raw

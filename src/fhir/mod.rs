@@ -18,6 +18,7 @@ pub mod cache;
 pub mod call;
 pub mod cs;
 pub mod expand;
+pub mod filter;
 pub mod language;
 pub mod lookup;
 pub mod operations;

@@ -32,7 +32,9 @@ pub struct Operation {
     /// Canonical URL of its `OperationDefinition`: HL7's for the core
     /// operations, the project's own for batch validation (not a core one).
     pub definition: &'static str,
+    /// Where it may run.
     pub cost: Cost,
+    /// What it does with a request made ready.
     pub run: fn(&Call) -> Result<Value, FhirError>,
 }
 

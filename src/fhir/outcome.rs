@@ -33,6 +33,7 @@ impl Severity {
 /// One `OperationOutcome.issue`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Issue {
+    /// How serious the issue is.
     pub severity: Severity,
     /// FHIR issue type (`code-invalid`, `not-found`, `invalid`, …).
     pub code: &'static str,
@@ -40,32 +41,39 @@ pub struct Issue {
     pub tx: Option<&'static str>,
     /// Stable identifier of the message, as terminology servers report it.
     pub message_id: Option<&'static str>,
+    /// What went wrong and what to do.
     pub text: String,
     /// FHIRPath of the input element concerned.
     pub expression: Option<String>,
 }
 
 impl Issue {
+    /// An error of FHIR issue type `code`.
     pub fn error(code: &'static str, text: impl Into<String>) -> Issue {
         Issue { severity: Severity::Error, code, tx: None, message_id: None, text: text.into(), expression: None }
     }
+    /// With the terminology issue type `tx`.
     pub fn tx(mut self, tx: &'static str) -> Issue {
         self.tx = Some(tx);
         self
     }
+    /// With the message id `id`.
     pub fn id(mut self, id: &'static str) -> Issue {
         self.message_id = Some(id);
         self
     }
+    /// At the FHIRPath `expression` of the input.
     pub fn at(mut self, expression: impl Into<String>) -> Issue {
         self.expression = Some(expression.into());
         self
     }
+    /// With `severity` instead of error.
     pub fn severity(mut self, severity: Severity) -> Issue {
         self.severity = severity;
         self
     }
 
+    /// The issue as FHIR JSON.
     pub fn to_json(&self) -> Value {
         let mut v = json!({"severity": self.severity.as_str(), "code": self.code});
         if let Some(id) = self.message_id {
@@ -95,11 +103,14 @@ pub fn outcome(issues: &[Issue]) -> Value {
 /// A failed FHIR request.
 #[derive(Debug)]
 pub struct FhirError {
+    /// HTTP status answered.
     pub status: StatusCode,
+    /// The issues, the first the main one.
     pub issues: Vec<Issue>,
 }
 
 impl FhirError {
+    /// A failure answered `status` with one issue.
     pub fn new(status: StatusCode, issue: Issue) -> FhirError {
         FhirError { status, issues: vec![issue] }
     }
@@ -126,4 +137,21 @@ impl IntoResponse for FhirError {
 /// A FHIR JSON answer.
 pub fn fhir_json(status: StatusCode, body: Value) -> Response {
     (status, [(axum::http::header::CONTENT_TYPE, FHIR_JSON)], body.to_string()).into_response()
+}
+
+impl FhirError {
+    /// With the message id `id` on each of its issues.
+    pub fn with_id(mut self, id: &'static str) -> FhirError {
+        for i in &mut self.issues {
+            i.message_id = Some(id);
+        }
+        self
+    }
+    /// With the terminology issue type `tx` on each of its issues.
+    pub fn with_tx(mut self, tx: &'static str) -> FhirError {
+        for i in &mut self.issues {
+            i.tx = Some(tx);
+        }
+        self
+    }
 }

@@ -34,14 +34,17 @@ impl Params {
         Params { items }
     }
 
+    /// Appends a parameter (a `Parameters.parameter` element).
     pub fn push(&mut self, p: Value) {
         self.items.push(p);
     }
 
+    /// Every parameter named `name`.
     pub fn all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a Value> + 'a {
         self.items.iter().filter(move |p| p.get("name").and_then(Value::as_str) == Some(name))
     }
 
+    /// Whether a parameter `name` was given.
     pub fn has(&self, name: &str) -> bool {
         self.all(name).next().is_some()
     }
@@ -56,10 +59,12 @@ impl Params {
         self.all(name).filter_map(|p| value_of(p).and_then(text)).collect()
     }
 
+    /// The first value of `name` as a boolean (`true`; anything else is false).
     pub fn bool(&self, name: &str) -> Option<bool> {
         self.str(name).map(|s| s == "true")
     }
 
+    /// The first value of `name` as an integer; an error naming it when it is not one.
     pub fn int(&self, name: &str) -> Result<Option<i64>, String> {
         match self.str(name) {
             None => Ok(None),
@@ -95,12 +100,19 @@ fn text(v: &Value) -> Option<String> {
 /// The FHIR data type of a parameter's value (`value[x]`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Type {
+    /// `valueBoolean`.
     Boolean,
+    /// `valueCanonical`.
     Canonical,
+    /// `valueCode`.
     Code,
+    /// `valueCodeableConcept`.
     CodeableConcept,
+    /// `valueCoding`.
     Coding,
+    /// `valueString`.
     String,
+    /// `valueUri`.
     Uri,
 }
 
@@ -126,6 +138,7 @@ pub struct Out {
 }
 
 impl Out {
+    /// An empty `Parameters`.
     pub fn new() -> Out {
         Out::default()
     }
@@ -134,14 +147,17 @@ impl Out {
         self.items.push(part(name, kind, value));
         self
     }
+    /// Adds `name` with a resource.
     pub fn resource(&mut self, name: &str, resource: Value) -> &mut Out {
         self.items.push(json!({"name": name, "resource": resource}));
         self
     }
+    /// Adds `name` with its parts.
     pub fn part(&mut self, name: &str, parts: Vec<Value>) -> &mut Out {
         self.items.push(json!({"name": name, "part": parts}));
         self
     }
+    /// The `Parameters` resource.
     pub fn build(self) -> Value {
         json!({"resourceType": "Parameters", "parameter": self.items})
     }

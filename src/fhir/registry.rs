@@ -15,11 +15,14 @@ use crate::index::Snapshot;
 /// The built-in systems of one snapshot in their FHIR form, built once per
 /// snapshot (see [`super::Cache`]).
 pub struct Builtins {
+    /// Id of the snapshot converted.
     pub snapshot_id: String,
+    /// Each built-in system in FHIR form, in snapshot order.
     pub systems: Vec<Arc<CodeSystem>>,
 }
 
 impl Builtins {
+    /// Converts every system of `snap`.
     pub fn new(snap: &Snapshot) -> Builtins {
         Builtins {
             snapshot_id: snap.manifest.id.clone(),
@@ -28,11 +31,17 @@ impl Builtins {
     }
 }
 
+/// What one request sees: the built-in systems, the implicit value sets, and the resources it brought (`tx-resource`).
 pub struct Registry {
+    /// The snapshot served.
     pub snapshot: Arc<Snapshot>,
+    /// Its systems in FHIR form.
     pub builtins: Arc<Builtins>,
+    /// Code systems the request brought.
     pub code_systems: Vec<Arc<CodeSystem>>,
+    /// Value sets the request brought.
     pub value_sets: Vec<Value>,
+    /// Concept maps the request brought.
     pub concept_maps: Vec<Value>,
     /// When the request times out: long work (expansions) stops past it.
     pub deadline: Option<std::time::Instant>,
@@ -77,6 +86,7 @@ pub fn compare_versions(a: &str, b: &str) -> std::cmp::Ordering {
 }
 
 impl Registry {
+    /// A registry of the built-in systems only.
     pub fn new(snapshot: Arc<Snapshot>, builtins: Arc<Builtins>) -> Registry {
         Registry {
             snapshot,
@@ -119,6 +129,7 @@ impl Registry {
         out
     }
 
+    /// Whether any version of `url` is known.
     pub fn knows_system(&self, url: &str) -> bool {
         !self.versions_of(url).is_empty()
     }

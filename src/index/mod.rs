@@ -24,9 +24,11 @@
 
 pub(crate) mod fuzzy;
 mod snapshot;
+mod systems;
 pub(crate) mod text;
 
-pub use snapshot::{ConceptRef, LoadedPrior, Snapshot, UnknownSystem};
+pub use snapshot::{ConceptRef, LoadedPrior, Snapshot};
+pub use systems::UnknownSystem;
 pub(crate) use text::TextIndex;
 
 use std::path::{Path, PathBuf};
@@ -49,13 +51,19 @@ pub const FORMAT: u32 = 6;
 /// What a snapshot was built from and what it holds.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Manifest {
+    /// Snapshot format number; a snapshot of another format is rebuilt.
     pub format: u32,
+    /// The snapshot id (a hash of its inputs and code).
     pub id: String,
+    /// Version of the crate that built it.
     pub harmonie_version: String,
     /// Seconds since the Unix epoch.
     pub built_at: u64,
+    /// How long the build took.
     pub build_ms: u64,
+    /// Every input file with its checksum.
     pub inputs: Vec<InputFile>,
+    /// Per system: counts and load report.
     pub systems: Vec<SystemSummary>,
     /// sha256 of every file of the snapshot but the manifest, by path
     /// relative to the snapshot folder (`/`-separated).
@@ -63,25 +71,37 @@ pub struct Manifest {
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+/// One input file of a snapshot.
 pub struct InputFile {
+    /// Id of the source (or mapping, lexicon, priors) it belongs to.
     pub source: String,
+    /// What the loader used it for.
     pub role: String,
+    /// Its path in the project.
     pub path: String,
+    /// Its sha256.
     pub sha256: String,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
+/// What one system of a snapshot holds.
 pub struct SystemSummary {
+    /// Id of the system.
     pub id: String,
+    /// Concepts in it.
     pub concept_count: usize,
+    /// Concepts per level, from the root down.
     pub levels: Vec<(String, usize)>,
+    /// What the loader repaired or counted.
     pub report: LoadReport,
 }
 
 /// The result of [`build`].
 #[derive(Debug)]
 pub struct BuildOutcome {
+    /// Id of the snapshot.
     pub id: String,
+    /// Its folder.
     pub dir: PathBuf,
     /// False when an identical snapshot already existed.
     pub built: bool,

@@ -48,25 +48,17 @@ impl Vocabulary {
     }
 }
 
-/// A system name that names no served system: one wording everywhere (API,
-/// validation, recoding, evaluation), with the names that exist.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("Système inconnu / unknown system {name:?}. Systèmes / systems: {known}")]
-pub struct UnknownSystem {
-    /// The name asked for.
-    pub name: String,
-    /// The systems served, with their aliases.
-    pub known: String,
-}
-
 /// An immutable, loaded snapshot.
 ///
 /// Guarantees: ordinals are dense (`0..len`); a concept's parent and
 /// children are in the same system; [`Snapshot::lookup`] accepts any
 /// spelling the system's [`crate::codes::CodeSyntax`] accepts.
 pub struct Snapshot {
+    /// The snapshot's folder.
     pub dir: PathBuf,
+    /// Its manifest.
     pub manifest: Manifest,
+    /// Every system with its concepts, in `sources.toml` order.
     pub systems: Vec<CodeSystem>,
     offsets: Vec<u32>,
     nodes: Vec<Node>,
@@ -83,6 +75,7 @@ pub struct Snapshot {
 
 /// A context prior ([`crate::priors`]) ready for ranking.
 pub struct LoadedPrior {
+    /// The prior as written.
     pub prior: crate::priors::Prior,
     /// Per system index: whether the prior applies to it.
     pub systems: Vec<bool>,
@@ -264,127 +257,22 @@ impl Snapshot {
         self.nodes.len()
     }
 
+    /// Whether the snapshot holds no concept.
     pub fn is_empty(&self) -> bool {
         self.nodes.is_empty()
     }
 
-    /// Index of the system named `name` (its id or an alias, any case); a
-    /// family name (`tep`, `naf`) resolves to its version of today (see
-    /// [`Snapshot::system_index_as_of`]).
-    /// The system named `name` today, or the error that lists the systems.
-    pub fn resolve_system(&self, name: &str) -> Result<usize, UnknownSystem> {
-        self.system_index(name).ok_or_else(|| self.unknown_system(name))
-    }
-
-    /// [`Snapshot::resolve_system`] on `date`.
-    pub fn resolve_system_as_of(&self, name: &str, date: &str) -> Result<usize, UnknownSystem> {
-        self.system_index_as_of(name, date).ok_or_else(|| self.unknown_system(name))
-    }
-
-    fn unknown_system(&self, name: &str) -> UnknownSystem {
-        UnknownSystem { name: name.to_string(), known: self.system_names() }
-    }
-
-    pub fn system_index(&self, name: &str) -> Option<usize> {
-        self.system_index_as_of(name, &crate::clock::today())
-    }
-
-    /// [`Snapshot::system_index`] on `date` (`YYYY-MM-DD`): a family name
-    /// resolves to the version with the latest `default_from` on or before
-    /// the date, else to the one marked `default`. An id or alias always
-    /// names its own version.
-    pub fn system_index_as_of(&self, name: &str, date: &str) -> Option<usize> {
-        let name = name.trim();
-        if let Some(i) = self
-            .systems
-            .iter()
-            .position(|s| s.id.eq_ignore_ascii_case(name) || s.aliases.iter().any(|a| a.eq_ignore_ascii_case(name)))
-        {
-            return Some(i);
-        }
-        let family: Vec<usize> = (0..self.systems.len())
-            .filter(|&i| self.systems[i].family.as_deref().is_some_and(|f| f.eq_ignore_ascii_case(name)))
-            .collect();
-        let dated = family
-            .iter()
-            .copied()
-            .filter(|&i| self.systems[i].default_from.as_deref().is_some_and(|d| d <= date))
-            .max_by(|&a, &b| self.systems[a].default_from.cmp(&self.systems[b].default_from));
-        dated.or_else(|| family.iter().copied().find(|&i| self.systems[i].default))
-    }
-
-    /// Finds `code` in the system `name` names on `date`: in the version in
-    /// force that day, or, when a family name was given and that version
-    /// lacks the code, in an earlier version of the family the date has
-    /// replaced (NAF 2008's `01.19Z` as of 2027-03-01). Returns the concept
-    /// and whether it is retired on that date.
-    pub fn lookup_as_of(&self, name: &str, code: &str, date: &str) -> Option<(ConceptRef, bool)> {
-        let s = self.system_index_as_of(name, date)?;
-        if let Some(r) = self.lookup(s, code) {
-            return Some((r, self.is_retired_on(s, date)));
-        }
-        let family = self.systems[s].family.as_deref().filter(|f| f.eq_ignore_ascii_case(name.trim()))?;
-        (0..self.systems.len())
-            .filter(|&o| o != s && self.systems[o].family.as_deref() == Some(family) && self.is_retired_on(o, date))
-            .find_map(|o| self.lookup(o, code))
-            .map(|r| (r, true))
-    }
-
-    /// The codes that replace `r` through the correspondence tables from its
-    /// system to another version of its family, with the table's link.
-    pub fn replacements(&self, r: ConceptRef) -> Vec<(ConceptRef, &crate::model::map::Target)> {
-        let s = self.system_index_of(r);
-        let Some(family) = self.systems[s].family.as_deref() else { return Vec::new() };
-        let code = &self.concept(r).code;
-        let mut out = Vec::new();
-        for map in &self.maps {
-            let (Some(from), Some(to)) = (self.system_index(&map.source), self.system_index(&map.target)) else {
-                continue;
-            };
-            if from != s || to == s || self.systems[to].family.as_deref() != Some(family) {
-                continue;
-            }
-            if let Some(e) = map.get(code) {
-                out.extend(e.targets.iter().filter_map(|t| self.get(to, &t.code).map(|x| (x, t))));
-            }
-        }
-        out
-    }
-
-    /// Whether system `s` is replaced on `date` (its `retired_from` is on or
-    /// before it).
-    pub fn is_retired_on(&self, s: usize, date: &str) -> bool {
-        self.systems[s].retired_from.as_deref().is_some_and(|d| d <= date)
-    }
-
-    /// Other versions of a system's family that have this code.
-    pub fn other_versions_with(&self, system: usize, code: &str) -> Vec<&str> {
-        let Some(family) = &self.systems[system].family else { return Vec::new() };
-        (0..self.systems.len())
-            .filter(|&s| {
-                s != system && self.systems[s].family.as_ref() == Some(family) && self.lookup(s, code).is_some()
-            })
-            .map(|s| self.systems[s].id.as_str())
-            .collect()
-    }
-
-    /// Names the known systems, for error messages.
-    pub fn system_names(&self) -> String {
-        self.systems
-            .iter()
-            .map(|s| if s.aliases.is_empty() { s.id.clone() } else { format!("{} ({})", s.id, s.aliases.join(", ")) })
-            .collect::<Vec<_>>()
-            .join(", ")
-    }
-
+    /// The system of concept `r`.
     pub fn system_of(&self, r: ConceptRef) -> &CodeSystem {
         &self.systems[usize::from(self.nodes[r.0 as usize].system)]
     }
 
+    /// The index of the system of concept `r`.
     pub fn system_index_of(&self, r: ConceptRef) -> usize {
         usize::from(self.nodes[r.0 as usize].system)
     }
 
+    /// Concept `r`.
     pub fn concept(&self, r: ConceptRef) -> &Concept {
         let n = &self.nodes[r.0 as usize];
         &self.systems[usize::from(n.system)].concepts[n.index as usize]
@@ -395,14 +283,17 @@ impl Snapshot {
         &self.system_of(r).levels[usize::from(self.concept(r).level)]
     }
 
+    /// The parent of `r`, if any.
     pub fn parent(&self, r: ConceptRef) -> Option<ConceptRef> {
         self.nodes[r.0 as usize].parent.map(ConceptRef)
     }
 
+    /// The children of `r`, in code order.
     pub fn children(&self, r: ConceptRef) -> impl Iterator<Item = ConceptRef> + '_ {
         self.nodes[r.0 as usize].children.iter().map(|&c| ConceptRef(c))
     }
 
+    /// Whether `r` has no children.
     pub fn is_leaf(&self, r: ConceptRef) -> bool {
         self.nodes[r.0 as usize].children.is_empty()
     }

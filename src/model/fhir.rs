@@ -17,30 +17,43 @@ use serde_json::{Value, json};
 pub const DESIGNATION_USE: &str = "urn:harmonie:designation-use";
 
 #[derive(Clone, Debug)]
+/// One designation of a concept.
 pub struct Designation {
+    /// Its language tag, if given.
     pub language: Option<String>,
     /// A `Coding`.
     pub usage: Option<Value>,
+    /// The label.
     pub value: String,
 }
 
 /// A property declared by a code system.
 #[derive(Clone, Debug)]
 pub struct PropertyDef {
+    /// Its code.
     pub code: String,
+    /// Its URI, if given.
     pub uri: Option<String>,
+    /// Its FHIR type (`code`, `string`, `boolean`…).
     pub kind: String,
 }
 
 #[derive(Clone, Debug)]
+/// One concept of a code system.
 pub struct Concept {
+    /// Its code.
     pub code: String,
+    /// Its display, if any.
     pub display: Option<String>,
+    /// Its definition, if any.
     pub definition: Option<String>,
+    /// Its designations.
     pub designations: Vec<Designation>,
     /// `(property code, {"valueX": …})`.
     pub properties: Vec<(String, Value)>,
+    /// Indices of its parents in `concepts`.
     pub parents: Vec<usize>,
+    /// Indices of its children in `concepts`.
     pub children: Vec<usize>,
     /// Parent codes declared by a `parent` or `subsumedBy` property, as
     /// written, found in the system or not (a loader reports the missing).
@@ -74,6 +87,7 @@ impl Concept {
             })
         })
     }
+    /// Its `status` property, if any.
     pub fn status(&self) -> Option<String> {
         self.property("status").next()
     }
@@ -81,28 +95,41 @@ impl Concept {
     pub fn is_abstract(&self) -> bool {
         self.property("notSelectable").any(|v| v == "true")
     }
+    /// Whether it is inactive (`inactive` property, or status retired or inactive).
     pub fn is_inactive(&self) -> bool {
         self.property("inactive").any(|v| v == "true")
             || matches!(self.status().as_deref(), Some("retired") | Some("inactive"))
     }
+    /// Whether its status is deprecated.
     pub fn is_deprecated(&self) -> bool {
         self.status().as_deref() == Some("deprecated")
     }
 }
 
 #[derive(Clone, Debug, Default)]
+/// A code system: its metadata and its concepts.
 pub struct CodeSystem {
+    /// Canonical URL.
     pub url: String,
+    /// Version, if given.
     pub version: Option<String>,
+    /// Computer name, if given.
     pub name: Option<String>,
+    /// Title, if given.
     pub title: Option<String>,
+    /// Publication status, if given.
     pub status: Option<String>,
+    /// Language of its displays, if given.
     pub language: Option<String>,
+    /// Whether codes are case-sensitive.
     pub case_sensitive: bool,
+    /// `complete`, `fragment`, `supplement`…
     pub content: String,
     /// Canonical of the system this one supplements, if a supplement.
     pub supplements: Option<String>,
+    /// Its property definitions.
     pub properties: Vec<PropertyDef>,
+    /// Its concepts, in definition order.
     pub concepts: Vec<Concept>,
     pub(crate) index: HashMap<String, usize>,
     /// The resource as given (built-in systems: metadata only), for reads.
@@ -141,6 +168,7 @@ impl CodeSystem {
         if self.case_sensitive { self.index.get(code).copied() } else { self.index.get(&code.to_lowercase()).copied() }
     }
 
+    /// The concept of `code`, if any.
     pub fn concept(&self, code: &str) -> Option<&Concept> {
         self.find(code).map(|i| &self.concepts[i])
     }

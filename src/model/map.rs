@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Equivalence {
+    /// Same meaning.
     Equivalent,
     /// The target is wider than the source.
     Wider,
@@ -22,9 +23,11 @@ pub enum Equivalence {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// One target of a source code.
 pub struct Target {
     /// Target code as written in the table (canonicalised when loaded into a snapshot).
     pub code: String,
+    /// How it relates to the source.
     pub equivalence: Equivalence,
     /// Share of the source that goes to this target, 0–1, when the table gives it.
     pub share: Option<f32>,
@@ -35,9 +38,11 @@ pub struct Target {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// One source code and its targets.
 pub struct Element {
     /// Source code as written in the table.
     pub code: String,
+    /// The source's label, when the table gives it.
     pub display: Option<String>,
     /// Empty when the table says there is no correspondence.
     pub targets: Vec<Target>,
@@ -46,7 +51,9 @@ pub struct Element {
 /// A correspondence table.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ConceptMap {
+    /// Id of the table (from `sources.toml`).
     pub id: String,
+    /// Title of the table.
     pub title: String,
     /// Name of the source code system (may not be served, e.g. `naf-rev1`).
     pub source: String,

@@ -5,189 +5,20 @@
 //! [`Recoder`] decides one row; [`pipeline`] streams a whole table through
 //! it, keeping every row once and in order.
 
+mod outcome;
 pub mod pipeline;
+mod settle;
+
+pub use outcome::{Method, Outcome, Transition};
+pub use settle::settle_by_text;
 
 use std::collections::HashMap;
-
-use serde::Serialize;
 
 use crate::index::{ConceptRef, Snapshot};
 use crate::search::{Hit, MatchKind, SearchRequest, search};
 
 /// Confidence from which a code is written in `harmonie_code`.
 pub const DEFAULT_THRESHOLD: f32 = 0.6;
-
-/// How a row was recoded.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Method {
-    /// The code is a current code, written canonically.
-    Exact,
-    /// The code is a current code written otherwise (`1071 C`, `141Z`).
-    Respelled,
-    /// The code was translated by a correspondence table.
-    Transcoded,
-    /// The label is a label (or lexicon synonym) of the code.
-    LabelExact,
-    /// The label's words match the code's label.
-    LabelMatch,
-    /// The label matches with typos.
-    Fuzzy,
-    /// Several codes fit equally; candidates given, no code.
-    Ambiguous,
-    /// Nothing usable.
-    None,
-}
-
-impl Method {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Method::Exact => "exact",
-            Method::Respelled => "respelled",
-            Method::Transcoded => "transcoded",
-            Method::LabelExact => "label_exact",
-            Method::LabelMatch => "label_match",
-            Method::Fuzzy => "fuzzy",
-            Method::Ambiguous => "ambiguous",
-            Method::None => "none",
-        }
-    }
-}
-
-/// The decision for one row.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct Outcome {
-    /// Filled only when `confidence` reaches the threshold.
-    pub code: Option<String>,
-    pub display: Option<String>,
-    pub method: Method,
-    pub confidence: f32,
-    /// Up to three candidates with their scores.
-    pub candidates: Vec<(String, f32)>,
-    /// A person should look at this row.
-    pub review: bool,
-    /// Why, when something is off.
-    pub note: String,
-    /// How a correspondence table moved the code, when one did.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub transition: Option<Transition>,
-    /// The old code as the correspondence table (or the system) spells it.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub source_code: Option<String>,
-}
-
-/// How a correspondence table moved a code (the categories of a transition
-/// report).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, serde::Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Transition {
-    /// The code is already one of the target version.
-    Unchanged,
-    /// One old code, one new code, and no other old code goes there.
-    OneToOne,
-    /// Several old codes merge into the new one.
-    Merged,
-    /// The old code splits; the row's text settled which part.
-    SplitSettled,
-    /// The old code splits and nothing on the row settles it: every
-    /// candidate kept, for review.
-    SplitReview,
-    /// The table says the old code has no correspondence.
-    NoCorrespondence,
-}
-
-impl Transition {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Transition::Unchanged => "unchanged",
-            Transition::OneToOne => "one_to_one",
-            Transition::Merged => "merged",
-            Transition::SplitSettled => "split_settled",
-            Transition::SplitReview => "split_review",
-            Transition::NoCorrespondence => "no_correspondence",
-        }
-    }
-}
-
-/// Settles a split with a row's text, looking at the candidates only: each
-/// candidate's words are its label and what the correspondence table says
-/// goes to it (INSEE's `contenu_commun`); a word, or two words side by side
-/// (« betteraves fourragères »), weighs more the fewer candidates have it
-/// (what all of them have weighs nothing). The
-/// candidate whose words the text holds most wins when it leads the next one
-/// by half again; returns it with the words that decided.
-pub fn settle_by_text(
-    snap: &Snapshot,
-    text: &str,
-    candidates: &[(ConceptRef, &crate::model::map::Target)],
-) -> Option<(ConceptRef, String)> {
-    use std::collections::HashSet;
-    // Words and pairs of neighbouring words.
-    let stems = |t: &str| -> HashSet<String> {
-        // Words of one or two letters (`e` of e-commerce, `m` of m²) decide nothing.
-        let words: Vec<String> =
-            crate::text::analyze(t).into_iter().map(|t| t.stem).filter(|s| s.chars().count() >= 3).collect();
-        let pairs = words.windows(2).map(|w| format!("{} {}", w[0], w[1]));
-        words.iter().cloned().chain(pairs).collect()
-    };
-    // A row's text is read as a search reads a query: up to its first
-    // characters, so a huge cell costs a bounded time.
-    let text = match text.char_indices().nth(crate::search::ANALYSED_CHARS) {
-        Some((cut, _)) => &text[..cut],
-        None => text,
-    };
-    let query = stems(text);
-    if query.is_empty() || candidates.len() < 2 {
-        return None;
-    }
-    let words: Vec<HashSet<String>> = candidates
-        .iter()
-        .map(|(r, t)| {
-            let mut w = stems(&snap.concept(*r).display);
-            w.extend(stems(&what_goes(t.note.as_deref().unwrap_or(""))));
-            w
-        })
-        .collect();
-    let n = candidates.len() as f32;
-    let mut scored: Vec<(f32, usize, Vec<&str>)> = words
-        .iter()
-        .enumerate()
-        .map(|(i, w)| {
-            let hits: Vec<&str> = query.iter().filter(|q| w.contains(*q)).map(String::as_str).collect();
-            let score = hits
-                .iter()
-                .map(|q| {
-                    let df = words.iter().filter(|o| o.contains(*q)).count() as f32;
-                    (n / df).ln()
-                })
-                .sum();
-            (score, i, hits)
-        })
-        .collect();
-    scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-    let (best, second) = (&scored[0], &scored[1]);
-    if best.0 <= 0.0 || best.0 < 1.5 * second.0 {
-        return None;
-    }
-    let mut decisive: Vec<&str> = best.2.iter().copied().filter(|w| !second.2.contains(w)).collect();
-    decisive.sort_unstable();
-    Some((candidates[best.1].0, decisive.join(", ")))
-}
-
-/// What a `contenu_commun` text says goes to its target: the text without
-/// what it excepts (« à l'exception de l'installation de serrures, le contenu
-/// … », « (hors activités d'intermédiation) », « autres qu'en bonneterie »),
-/// which goes elsewhere.
-fn what_goes(note: &str) -> String {
-    static EXCEPT: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
-    let re = EXCEPT.get_or_init(|| {
-        regex::Regex::new(
-            r"(?i)(à|a) l[’']exception (de la |de l[’']|des |du |de |d[’'])[^,;)]*[,;)]?|\((hors|sauf|à l[’']exception)[^)]*\)|autres? qu[’']en [\p{L}-]+",
-        )
-        .expect("a valid pattern")
-    });
-    re.replace_all(note, " ").into_owned()
-}
 
 /// Words legacy files put where no activity or occupation was known.
 const JUNK: &[&str] = &[
@@ -234,6 +65,7 @@ const CACHE_LIMIT: usize = 100_000;
 const CACHE_KEY_BYTES: usize = 256;
 
 impl<'a> Recoder<'a> {
+    /// A recoder to `system`, filling codes from `threshold` confidence.
     pub fn new(snap: &'a Snapshot, system: usize, threshold: f32) -> Recoder<'a> {
         let id = &snap.systems[system].id;
         let maps = snap.maps.iter().filter(|m| &m.target == id).collect();

@@ -38,23 +38,31 @@ const BATCH: usize = 4096;
 pub struct Options {
     /// System id or alias.
     pub system: String,
+    /// Column of the old code.
     pub code_col: Option<String>,
+    /// Column of the label.
     pub label_col: Option<String>,
     /// Other columns whose text helps settle a split code (an activity
     /// description…).
     pub text_cols: Vec<String>,
+    /// Confidence from which `harmonie_code` is filled.
     pub threshold: f32,
 }
 
 /// Counts of a run.
 #[derive(Clone, Debug, Default, Serialize, utoipa::ToSchema)]
 pub struct Summary {
+    /// Rows read and written.
     pub rows: u64,
+    /// Rows per method.
     pub by_method: BTreeMap<String, u64>,
+    /// Rows to review by hand.
     pub review: u64,
     /// Rows that did not fit the header (kept, method `none` unless recoded).
     pub malformed: u64,
+    /// Encoding the input was read in.
     pub encoding: String,
+    /// Separator of the input.
     pub delimiter: String,
     /// Rows whose recoding failed (kept, method `none`, the reason in
     /// `harmonie_note`).
@@ -155,10 +163,12 @@ pub struct Job<'a> {
     code: Option<usize>,
     label: Option<usize>,
     text: Vec<usize>,
+    /// The input.
     pub table: TableReader,
 }
 
 impl<'a> Job<'a> {
+    /// A job recoding `table` with `opts`; fails when a column or the system is unknown.
     pub fn new(snap: &'a Snapshot, table: TableReader, opts: &Options) -> Result<Job<'a>> {
         let system = snap.resolve_system(&opts.system)?;
         let code = opts.code_col.as_deref().map(|c| table.column(c)).transpose().context("code column")?;

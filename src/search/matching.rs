@@ -16,6 +16,7 @@ use crate::model::DesignationKind;
 pub enum How {
     /// The query was a code.
     Code = 0,
+    /// The whole term.
     Exact = 1,
     /// Through the lexicon (abbreviation, lay term, job title).
     Synonym = 2,
@@ -41,6 +42,7 @@ impl How {
 pub struct Matched {
     /// The query word(s) as folded (accents and case removed).
     pub term: String,
+    /// How it matched.
     pub how: How,
     /// `code`, `display`, or the designation that matched: `short`, `long`,
     /// `synonym` (from the lexicon).

@@ -99,9 +99,11 @@ impl MatchKind {
 /// What to search.
 #[derive(Clone, Debug, Default)]
 pub struct SearchRequest<'a> {
+    /// The query as typed.
     pub q: &'a str,
     /// Index of the system to search; all systems when `None`.
     pub system: Option<usize>,
+    /// Most results.
     pub limit: usize,
     /// Preferred level (name, e.g. `sous-classe`, or depth number).
     pub level: Option<&'a str>,
@@ -117,9 +119,13 @@ pub struct SearchRequest<'a> {
 /// One result.
 #[derive(Clone, Debug)]
 pub struct Hit {
+    /// The concept found.
     pub concept: ConceptRef,
+    /// How it matched.
     pub kind: MatchKind,
+    /// Score in 0–1 (see [`MatchKind`]).
     pub score: f32,
+    /// The query words that matched, and how.
     pub matched: Vec<Matched>,
     /// The context prior that moved this hit (index in `Snapshot::priors`).
     pub prior: Option<usize>,

@@ -18,6 +18,7 @@
 //! component script is served with `Access-Control-Allow-Origin: *` so that
 //! other sites can load it; its calls to the API follow `--cors-origin`.
 
+mod concept;
 mod html;
 mod pages;
 
@@ -38,7 +39,7 @@ pub fn routes() -> Router<AppState> {
         .route("/", get(pages::search))
         .route("/systemes", get(pages::systems))
         .route("/systemes/{system}", get(pages::system))
-        .route("/systemes/{system}/{code}", get(pages::concept))
+        .route("/systemes/{system}/{code}", get(concept::concept))
         .route("/recodage", get(pages::recode))
         .route("/composant", get(pages::component))
         .route("/assets/{file}", get(asset))
