@@ -478,7 +478,7 @@ fn run(cli: Cli) -> Result<()> {
                 let mut notices: Vec<&str> = out.mappings.iter().filter_map(|m| m.notice.as_deref()).collect();
                 notices.dedup();
                 for m in &out.mappings {
-                    let arrow = if m.direction == "to" { "→" } else { "←" };
+                    let arrow = if m.direction == api::concepts::Direction::To { "→" } else { "←" };
                     let facts: Vec<String> =
                         m.conditions.iter().map(|p| format!("{} {}", p.kind.label_fr(), p.value)).collect();
                     println!(

@@ -100,7 +100,7 @@ fn cim10_codes_name_the_tables_that_may_cover_them() {
     for (code, row) in links {
         let r = snap.lookup(cim, code).unwrap();
         let out = harmonie::api::concepts::concept_out(&snap, r);
-        let m = out.mappings.iter().find(|m| m.code == row && m.direction == "from");
+        let m = out.mappings.iter().find(|m| m.code == row && m.direction == harmonie::api::concepts::Direction::From);
         let m = m.unwrap_or_else(|| panic!("{code} does not name {row}"));
         assert!(m.notice.as_deref().is_some_and(|n| n.contains("pas une décision")), "{code}");
         assert!(m.conditions.iter().any(|p| p.kind == PropertyKind::Delai), "{code} {row}: no délai");
@@ -109,7 +109,12 @@ fn cim10_codes_name_the_tables_that_may_cover_them() {
     // And the other way: a table row lists its CIM-10 codes.
     let rg = snap.system_index("mp-rg").unwrap();
     let out = harmonie::api::concepts::concept_out(&snap, snap.lookup(rg, "RG30-D").unwrap());
-    let to: Vec<&str> = out.mappings.iter().filter(|m| m.direction == "to").map(|m| m.code.as_str()).collect();
+    let to: Vec<&str> = out
+        .mappings
+        .iter()
+        .filter(|m| m.direction == harmonie::api::concepts::Direction::To)
+        .map(|m| m.code.as_str())
+        .collect();
     assert_eq!(to, ["C45.0", "C45.1", "C45.2"]);
 }
 

@@ -226,10 +226,11 @@ path = "data/local/mapping_amt.csv"
     // A concept shows its correspondences both ways, in the API and on its page.
     let c =
         harmonie::api::concepts::concept_out(&snap, snap.lookup(snap.system_index("naf").unwrap(), "10.71C").unwrap());
-    let links: Vec<(&str, &str, &str)> =
+    use harmonie::api::concepts::Direction;
+    let links: Vec<(Direction, &str, &str)> =
         c.mappings.iter().map(|m| (m.direction, m.system.as_str(), m.code.as_str())).collect();
-    assert!(links.contains(&("from", "naf-rev1", "15.8C")), "{links:?}");
-    assert!(links.contains(&("to", "naf-2025-extrait", "10.71C")), "{links:?}");
+    assert!(links.contains(&(Direction::From, "naf-rev1", "15.8C")), "{links:?}");
+    assert!(links.contains(&(Direction::To, "naf-2025-extrait", "10.71C")), "{links:?}");
     let addr = common::serve_snapshot(std::sync::Arc::new(snap), |_| {});
     let mut page = ureq::get(&format!("http://{addr}/systemes/naf-2008/10.71C")).call().unwrap();
     let html = page.body_mut().read_to_string().unwrap();

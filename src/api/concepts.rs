@@ -57,6 +57,16 @@ pub struct ConceptOut {
     pub as_of: Option<String>,
 }
 
+/// Which way a correspondence reads from the concept shown.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    /// This code corresponds to the other code (old to new).
+    To,
+    /// The other code corresponds to this one.
+    From,
+}
+
 /// One correspondence of a concept, read from a correspondence table.
 #[derive(Serialize, ToSchema)]
 pub struct MappingOut {
@@ -66,7 +76,7 @@ pub struct MappingOut {
     pub title: String,
     /// `to`: this code corresponds to `code` of `system`; `from`: `code` of
     /// `system` corresponds to this code.
-    pub direction: &'static str,
+    pub direction: Direction,
     /// The other system (may not be served, e.g. `naf-rev1`).
     pub system: String,
     /// The code on the other side.
@@ -117,7 +127,7 @@ pub fn mappings_of(snap: &Snapshot, r: ConceptRef) -> Vec<MappingOut> {
             out.extend(e.targets.iter().map(|t| MappingOut {
                 map: map.id.clone(),
                 title: map.title.clone(),
-                direction: "to",
+                direction: Direction::To,
                 system: map.target.clone(),
                 code: t.code.clone(),
                 display: target.and_then(|ts| snap.get(ts, &t.code)).map(|x| snap.concept(x).display.clone()),
@@ -135,7 +145,7 @@ pub fn mappings_of(snap: &Snapshot, r: ConceptRef) -> Vec<MappingOut> {
                     MappingOut {
                         map: map.id.clone(),
                         title: map.title.clone(),
-                        direction: "from",
+                        direction: Direction::From,
                         system: map.source.clone(),
                         code: e.code.clone(),
                         display: source

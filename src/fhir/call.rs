@@ -14,6 +14,7 @@ use serde_json::Value;
 use super::FhirState;
 use super::cs::CodeSystem;
 use super::language::Languages;
+use super::messages::MessageId;
 use super::outcome::{FhirError, Issue};
 use super::params::Params;
 use super::registry::{Missing, Registry, split_canonical};
@@ -142,7 +143,7 @@ fn load_resources(reg: &mut Registry, params: &Params) -> Result<(), FhirError> 
         if reg.supplement(&s).is_none() {
             return Err(FhirError::not_found(format!("Required supplement not found: {s}"))
                 .with_tx("not-found")
-                .with_id("VALUESET_SUPPLEMENT_MISSING"));
+                .with_id(MessageId::ValuesetSupplementMissing));
         }
     }
     Ok(())
@@ -162,7 +163,7 @@ pub(super) fn requested_value_set(reg: &Registry, params: &Params) -> Result<Val
         };
         FhirError::not_found(format!("A definition for the value Set '{shown}' could not be found"))
             .with_tx("not-found")
-            .with_id("Unable_to_resolve_value_Set_")
+            .with_id(MessageId::UnableToResolveValueSet)
     })
 }
 
@@ -175,13 +176,13 @@ pub(super) fn resolve_system(
     reg.code_system(system, version).map_err(|m| match m {
         Missing::System => FhirError::not_found(format!("A definition for CodeSystem '{system}' could not be found"))
             .with_tx("not-found")
-            .with_id("UNKNOWN_CODESYSTEM"),
+            .with_id(MessageId::UnknownCodesystem),
         Missing::Version(known) => FhirError::not_found(format!(
             "A definition for CodeSystem '{system}' version '{}' could not be found. Valid versions: {}",
             version.unwrap_or_default(),
             known.join(" or ")
         ))
         .with_tx("not-found")
-        .with_id("UNKNOWN_CODESYSTEM_VERSION"),
+        .with_id(MessageId::UnknownCodesystemVersion),
     })
 }

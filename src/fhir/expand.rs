@@ -6,6 +6,7 @@ use serde_json::{Value, json};
 
 use super::call::{options, requested_value_set};
 use super::language::{Languages, display_in};
+use super::messages::MessageId;
 use super::outcome::{FhirError, Issue};
 use super::params::Params;
 use super::registry::Registry;
@@ -33,7 +34,7 @@ pub fn expand(reg: &Registry, params: &Params, langs: &Languages) -> Result<Valu
     if count.is_none() && total > MAX_EXPANSION {
         let text =
             format!("The value set '{}' expansion has too many codes to produce (>{MAX_EXPANSION})", vs_canonical(&vs));
-        let mut issue = Issue::error("too-costly", text).id("VALUESET_TOO_COSTLY");
+        let mut issue = Issue::error("too-costly", text).id(MessageId::ValuesetTooCostly);
         issue.tx = None;
         return Err(FhirError::new(axum::http::StatusCode::UNPROCESSABLE_ENTITY, issue));
     }

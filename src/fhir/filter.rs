@@ -6,6 +6,7 @@ use regex::Regex;
 use serde_json::Value;
 
 use super::cs::CodeSystem;
+use super::messages::MessageId;
 use super::outcome::{FhirError, Issue};
 
 /// The concepts of `cs` a `compose` filter keeps, as a mask over `cs.concepts`.
@@ -26,7 +27,7 @@ pub fn filter(cs: &CodeSystem, f: &Value, path: &str) -> Result<Vec<bool>, FhirE
                 "The system {} filter with property = {property}, op = {op} has no value",
                 cs.url
             ))
-            .with_id("UNABLE_TO_HANDLE_SYSTEM_FILTER_WITH_NO_VALUE"));
+            .with_id(MessageId::UnableToHandleSystemFilterWithNoValue));
         }
     };
     let n = cs.concepts.len();
@@ -107,7 +108,7 @@ pub fn filter(cs: &CodeSystem, f: &Value, path: &str) -> Result<Vec<bool>, FhirE
                     "The filter property '{property}' is not defined by the code system {}",
                     cs.url
                 ))
-                .with_id("UNKNOWN_FILTER_PROPERTY"));
+                .with_id(MessageId::UnknownFilterProperty));
             }
             let re = if op == "regex" { Some(regex(value)?) } else { None };
             let list: Vec<&str> = value.split(',').map(str::trim).collect();
@@ -123,14 +124,14 @@ pub fn filter(cs: &CodeSystem, f: &Value, path: &str) -> Result<Vec<bool>, FhirE
                         return Err(bad(format!(
                             "The filter operator '{op}' is not supported for property '{property}'"
                         ))
-                        .with_id("FILTER_NOT_UNDERSTOOD"));
+                        .with_id(MessageId::FilterNotUnderstood));
                     }
                 };
             }
         }
         (true, _) => {
             return Err(bad(format!("The filter operator '{op}' is not supported for property '{property}'"))
-                .with_id("FILTER_NOT_UNDERSTOOD"));
+                .with_id(MessageId::FilterNotUnderstood));
         }
     }
     Ok(mask)

@@ -5,6 +5,7 @@ use serde_json::{Value, json};
 
 use super::call::resolve_system;
 use super::language::{Languages, display_in};
+use super::messages::MessageId;
 use super::outcome::FhirError;
 use super::params::{Out, Params, Type, part};
 use super::registry::Registry;
@@ -29,7 +30,7 @@ pub fn lookup(reg: &Registry, params: &Params, langs: &Languages) -> Result<Valu
             cs.version.clone().unwrap_or_default()
         ))
         .with_tx("invalid-code")
-        .with_id("Unknown_Code_in_Version")
+        .with_id(MessageId::UnknownCodeInVersion)
     })?;
     let wanted = params.strs("property");
     let all = wanted.is_empty() || wanted.iter().any(|p| p == "*");

@@ -21,6 +21,7 @@ pub mod expand;
 pub mod filter;
 pub mod language;
 pub mod lookup;
+pub mod messages;
 pub mod operations;
 pub mod outcome;
 pub mod params;

@@ -5,6 +5,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
+use super::messages::MessageId;
+
 /// The media type of every `/fhir` answer.
 pub const FHIR_JSON: &str = "application/fhir+json";
 
@@ -40,7 +42,7 @@ pub struct Issue {
     /// Code of the terminology issue type (`not-in-vs`, `invalid-code`, …).
     pub tx: Option<&'static str>,
     /// Stable identifier of the message, as terminology servers report it.
-    pub message_id: Option<&'static str>,
+    pub message_id: Option<MessageId>,
     /// What went wrong and what to do.
     pub text: String,
     /// FHIRPath of the input element concerned.
@@ -58,7 +60,7 @@ impl Issue {
         self
     }
     /// With the message id `id`.
-    pub fn id(mut self, id: &'static str) -> Issue {
+    pub fn id(mut self, id: MessageId) -> Issue {
         self.message_id = Some(id);
         self
     }
@@ -79,7 +81,7 @@ impl Issue {
         if let Some(id) = self.message_id {
             v["extension"] = json!([{
                 "url": "http://hl7.org/fhir/StructureDefinition/operationoutcome-message-id",
-                "valueString": id
+                "valueString": id.as_str()
             }]);
         }
         let mut details = json!({"text": self.text});
@@ -141,7 +143,7 @@ pub fn fhir_json(status: StatusCode, body: Value) -> Response {
 
 impl FhirError {
     /// With the message id `id` on each of its issues.
-    pub fn with_id(mut self, id: &'static str) -> FhirError {
+    pub fn with_id(mut self, id: MessageId) -> FhirError {
         for i in &mut self.issues {
             i.message_id = Some(id);
         }

@@ -131,13 +131,7 @@ pub fn concept_maps(snap: &Snapshot) -> Vec<Value> {
                             e.targets
                                 .iter()
                                 .map(|t| {
-                                    let eq = match t.equivalence {
-                                        crate::model::map::Equivalence::Equivalent => "equivalent",
-                                        crate::model::map::Equivalence::Wider => "wider",
-                                        crate::model::map::Equivalence::Narrower => "narrower",
-                                        crate::model::map::Equivalence::Inexact => "inexact",
-                                    };
-                                    let mut v = json!({"code": t.code, "equivalence": eq});
+                                    let mut v = json!({"code": t.code, "equivalence": t.equivalence.as_str()});
                                     if let Some(s) = t.share {
                                         v["comment"] = json!(format!("share {s}"));
                                     } else if let Some(n) = &t.note {

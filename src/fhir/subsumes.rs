@@ -3,6 +3,7 @@
 use serde_json::Value;
 
 use super::call::resolve_system;
+use super::messages::MessageId;
 use super::outcome::FhirError;
 use super::params::{Out, Params, Type};
 use super::registry::Registry;
@@ -26,7 +27,7 @@ pub fn subsumes(reg: &Registry, params: &Params) -> Result<Value, FhirError> {
         cs.find(code).ok_or_else(|| {
             FhirError::not_found(format!("Unknown code '{code}' in the CodeSystem '{system}'"))
                 .with_tx("invalid-code")
-                .with_id("Unknown_Code_in_Version")
+                .with_id(MessageId::UnknownCodeInVersion)
         })
     };
     let (ia, ib) = (find(&a)?, find(&b)?);

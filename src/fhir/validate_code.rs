@@ -10,6 +10,7 @@ use serde_json::Value;
 use super::call::{options, requested_value_set};
 use super::cs::CodeSystem;
 use super::language::{Languages, display_in, lang_matches};
+use super::messages::MessageId;
 use super::outcome::{FhirError, Issue, Severity, outcome};
 use super::params::{Out, Params, Type};
 use super::registry::{Missing, Registry};
@@ -90,7 +91,7 @@ pub fn validate_code(reg: &Registry, params: &Params, langs: &Languages, vs_mode
                 Ok(m) => Some(m),
                 // A circular definition is an error of the request; the
                 // other failures answer "not valid", with their reasons.
-                Err(e) if e.issues.iter().any(|i| i.message_id == Some("VALUESET_CIRCULAR_REFERENCE")) => {
+                Err(e) if e.issues.iter().any(|i| i.message_id == Some(MessageId::ValuesetCircularReference)) => {
                     return Err(e);
                 }
                 Err(e) => {
@@ -140,7 +141,7 @@ pub fn validate_code(reg: &Registry, params: &Params, langs: &Languages, vs_mode
             issues.push(
                 Issue::error("code-invalid", format!("No valid coding was found for the value set '{name}'"))
                     .tx("not-in-vs")
-                    .id("None_of_the_provided_codes_are_in_the_value_set_one"),
+                    .id(MessageId::NoneOfTheProvidedCodesAreInTheValueSetOne),
             );
         }
     } else {
@@ -210,7 +211,7 @@ fn validate_one(
             format!("The provided code '{system}#{code}' was not found in the value set '{vs}'"),
         )
         .tx("not-in-vs")
-        .id("None_of_the_provided_codes_are_in_the_value_set_one")
+        .id(MessageId::NoneOfTheProvidedCodesAreInTheValueSetOne)
         .at(coding.at("code"))
     };
     // The system: given, or inferred from the value set.
@@ -233,7 +234,7 @@ fn validate_one(
                     f.issues.push(
                         Issue::error("not-found", format!("The System URI could not be determined for the code '{code}' in the ValueSet '{vs}'{detail}"))
                             .tx("cannot-infer")
-                            .id("UNABLE_TO_INFER_CODESYSTEM")
+                            .id(MessageId::UnableToInferCodesystem)
                             .at(coding.at("code")),
                     );
                     f.issues.push(not_in_vs("", vs));
@@ -271,7 +272,7 @@ fn validate_one(
                     ),
                 )
                 .tx("not-found")
-                .id("UNKNOWN_CODESYSTEM")
+                .id(MessageId::UnknownCodesystem)
                 .at(coding.at("system")),
             );
             if let Some(vs) = vs_name {
@@ -286,14 +287,14 @@ fn validate_one(
             f.issues.push(
                 Issue::error("not-found", format!("A definition for CodeSystem '{system}' version '{v}' could not be found, so the code cannot be validated. Valid versions: {}", known.join(" or ")))
                     .tx("not-found")
-                    .id("UNKNOWN_CODESYSTEM_VERSION")
+                    .id(MessageId::UnknownCodesystemVersion)
                     .at(coding.at("system")),
             );
             if let Some(vs) = vs_name {
                 f.issues.push(
                     Issue::error("not-found", format!("Unable to check whether the code is in the value set '{vs}' because the code system {system}|{v} was not found"))
                         .tx("not-found")
-                        .id("UNABLE_TO_CHECK_IF_THE_PROVIDED_CODES_ARE_IN_THE_VALUE_SET_CS")
+                        .id(MessageId::UnableToCheckIfTheProvidedCodesAreInTheValueSetCs)
                         .severity(Severity::Warning),
                 );
             }
@@ -311,7 +312,7 @@ fn validate_one(
                 ),
             )
             .tx("invalid-code")
-            .id("Unknown_Code_in_Version")
+            .id(MessageId::UnknownCodeInVersion)
             .at(coding.at("code")),
         );
         if let Some(vs) = vs_name {
@@ -334,7 +335,7 @@ fn validate_one(
             )
             .severity(Severity::Warning)
             .tx("code-comment")
-            .id("INACTIVE_CONCEPT_FOUND")
+            .id(MessageId::InactiveConceptFound)
             .at(coding.base().replace("code", "Coding")),
         );
     }
@@ -352,7 +353,7 @@ fn validate_one(
                 Issue::error("invalid", format!("There are no valid display names found for the code {system}#{} for language(s) '{langs_text}'. The display is '{given}' which is a valid display for the default language", c.code))
                     .severity(Severity::Information)
                     .tx("invalid-display")
-                    .id("NO_VALID_DISPLAY_FOUND_NONE_FOR_LANG_OK")
+                    .id(MessageId::NoValidDisplayFoundNoneForLangOk)
                     .at(coding.at("display")),
             );
         }
@@ -382,7 +383,7 @@ fn validate_one(
                 Issue::error("invalid", text)
                     .severity(if lenient { Severity::Warning } else { Severity::Error })
                     .tx("invalid-display")
-                    .id("Display_Name_for__should_be_one_of__instead_of")
+                    .id(MessageId::DisplayNameForShouldBeOneOfInsteadOf)
                     .at(coding.at("display")),
             );
         }
@@ -397,7 +398,7 @@ fn validate_one(
                 f.issues.push(
                     Issue::error("business-rule", format!("The concept '{}' is valid but is not active", c.code))
                         .tx("code-rule")
-                        .id("STATUS_CODE_WARNING_CODE")
+                        .id(MessageId::StatusCodeWarningCode)
                         .at(coding.at("code")),
                 );
             }

@@ -17,6 +17,7 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use super::cs::CodeSystem;
+use super::messages::MessageId;
 use super::outcome::{FhirError, Issue};
 use super::registry::{Missing, Registry, split_canonical, version_matches};
 
@@ -162,7 +163,7 @@ impl<'r> Expander<'r> {
                     "processing",
                     format!("Found a circularity pointing to {canonical} processing ValueSet with pathway [{path}]"),
                 )
-                .id("VALUESET_CIRCULAR_REFERENCE"),
+                .id(MessageId::ValuesetCircularReference),
             ));
         }
         self.stack.push(canonical);
@@ -245,7 +246,7 @@ impl<'r> Expander<'r> {
                     return Err(FhirError::unprocessable(
                         Issue::error("exception", format!("The version '{v}' is not allowed for system '{system}': required to be '{check}' by a version-check parameter"))
                             .tx("version-error")
-                            .id("VALUESET_VERSION_CHECK"),
+                            .id(MessageId::ValuesetVersionCheck),
                     ));
                 }
             }
@@ -317,7 +318,9 @@ impl<'r> Expander<'r> {
                     Some(v) => format!("A definition for the value Set '{u}|{v}' could not be found"),
                     None => format!("A definition for the value Set '{u}' could not be found"),
                 };
-                return Err(FhirError::not_found(text).with_tx("not-found").with_id("Unable_to_resolve_value_Set_"));
+                return Err(FhirError::not_found(text)
+                    .with_tx("not-found")
+                    .with_id(MessageId::UnableToResolveValueSet));
             }
         };
         let canonical = vs_canonical(&vs);
@@ -356,8 +359,8 @@ pub fn unknown_system_error(system: &str, version: Option<&str>, missing: &Missi
         _ => format!("A definition for CodeSystem '{system}' could not be found, so the value set cannot be expanded"),
     };
     FhirError::not_found(text).with_tx("not-found").with_id(if matches!(missing, Missing::Version(_)) {
-        "UNKNOWN_CODESYSTEM_VERSION_EXP"
+        MessageId::UnknownCodesystemVersionExp
     } else {
-        "UNKNOWN_CODESYSTEM_EXP"
+        MessageId::UnknownCodesystemExp
     })
 }

@@ -22,6 +22,19 @@ pub enum Equivalence {
     Inexact,
 }
 
+impl Equivalence {
+    /// Its FHIR R4 code (`equivalent`, `wider`, `narrower`, `inexact`), as
+    /// serialised.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Equivalence::Equivalent => "equivalent",
+            Equivalence::Wider => "wider",
+            Equivalence::Narrower => "narrower",
+            Equivalence::Inexact => "inexact",
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 /// One target of a source code.
 pub struct Target {
@@ -119,6 +132,18 @@ impl ConceptMap {
             && !e.targets.iter().any(|x| compact(&x.code) == compact(&t.code))
         {
             e.targets.push(t);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn equivalence_names_are_the_serialised_ones() {
+        for e in [Equivalence::Equivalent, Equivalence::Wider, Equivalence::Narrower, Equivalence::Inexact] {
+            assert_eq!(serde_json::to_value(e).unwrap(), e.as_str());
         }
     }
 }

@@ -144,7 +144,7 @@ pub async fn concept(
             } else {
                 format!(r#"<span class="code">{}</span>"#, esc(&m.code))
             };
-            let arrow = if m.direction == "to" { "devient" } else { "vient de" };
+            let arrow = if m.direction == crate::api::concepts::Direction::To { "devient" } else { "vient de" };
             let share = m.share.map(|s| format!(", {:.0} %", s * 100.0)).unwrap_or_default();
             // What part goes where, in the table's words (NAF 2008 → 2025),
             // or why a curated link holds.

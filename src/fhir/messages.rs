@@ -1,0 +1,81 @@
+//! The catalogue of message ids: the stable identifiers of the messages
+//! terminology servers report (`operationoutcome-message-id`), in the
+//! spelling of the HL7 terminology tests, so that a client can match an
+//! issue whatever the text's language.
+
+/// One message id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MessageId {
+    /// `Display_Name_for__should_be_one_of__instead_of`.
+    DisplayNameForShouldBeOneOfInsteadOf,
+    /// `FILTER_NOT_UNDERSTOOD`.
+    FilterNotUnderstood,
+    /// `INACTIVE_CONCEPT_FOUND`.
+    InactiveConceptFound,
+    /// `NO_VALID_DISPLAY_FOUND_NONE_FOR_LANG_OK`.
+    NoValidDisplayFoundNoneForLangOk,
+    /// `None_of_the_provided_codes_are_in_the_value_set_one`.
+    NoneOfTheProvidedCodesAreInTheValueSetOne,
+    /// `STATUS_CODE_WARNING_CODE`.
+    StatusCodeWarningCode,
+    /// `UNABLE_TO_CHECK_IF_THE_PROVIDED_CODES_ARE_IN_THE_VALUE_SET_CS`.
+    UnableToCheckIfTheProvidedCodesAreInTheValueSetCs,
+    /// `UNABLE_TO_HANDLE_SYSTEM_FILTER_WITH_NO_VALUE`.
+    UnableToHandleSystemFilterWithNoValue,
+    /// `UNABLE_TO_INFER_CODESYSTEM`.
+    UnableToInferCodesystem,
+    /// `Unable_to_resolve_value_Set_`.
+    UnableToResolveValueSet,
+    /// `Unknown_Code_in_Version`.
+    UnknownCodeInVersion,
+    /// `UNKNOWN_CODESYSTEM`.
+    UnknownCodesystem,
+    /// `UNKNOWN_CODESYSTEM_EXP`.
+    UnknownCodesystemExp,
+    /// `UNKNOWN_CODESYSTEM_VERSION`.
+    UnknownCodesystemVersion,
+    /// `UNKNOWN_CODESYSTEM_VERSION_EXP`.
+    UnknownCodesystemVersionExp,
+    /// `UNKNOWN_FILTER_PROPERTY`.
+    UnknownFilterProperty,
+    /// `VALUESET_CIRCULAR_REFERENCE`.
+    ValuesetCircularReference,
+    /// `VALUESET_SUPPLEMENT_MISSING`.
+    ValuesetSupplementMissing,
+    /// `VALUESET_TOO_COSTLY`.
+    ValuesetTooCostly,
+    /// `VALUESET_VERSION_CHECK`.
+    ValuesetVersionCheck,
+}
+
+impl MessageId {
+    /// The id as reported.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MessageId::DisplayNameForShouldBeOneOfInsteadOf => "Display_Name_for__should_be_one_of__instead_of",
+            MessageId::FilterNotUnderstood => "FILTER_NOT_UNDERSTOOD",
+            MessageId::InactiveConceptFound => "INACTIVE_CONCEPT_FOUND",
+            MessageId::NoValidDisplayFoundNoneForLangOk => "NO_VALID_DISPLAY_FOUND_NONE_FOR_LANG_OK",
+            MessageId::NoneOfTheProvidedCodesAreInTheValueSetOne => {
+                "None_of_the_provided_codes_are_in_the_value_set_one"
+            }
+            MessageId::StatusCodeWarningCode => "STATUS_CODE_WARNING_CODE",
+            MessageId::UnableToCheckIfTheProvidedCodesAreInTheValueSetCs => {
+                "UNABLE_TO_CHECK_IF_THE_PROVIDED_CODES_ARE_IN_THE_VALUE_SET_CS"
+            }
+            MessageId::UnableToHandleSystemFilterWithNoValue => "UNABLE_TO_HANDLE_SYSTEM_FILTER_WITH_NO_VALUE",
+            MessageId::UnableToInferCodesystem => "UNABLE_TO_INFER_CODESYSTEM",
+            MessageId::UnableToResolveValueSet => "Unable_to_resolve_value_Set_",
+            MessageId::UnknownCodeInVersion => "Unknown_Code_in_Version",
+            MessageId::UnknownCodesystem => "UNKNOWN_CODESYSTEM",
+            MessageId::UnknownCodesystemExp => "UNKNOWN_CODESYSTEM_EXP",
+            MessageId::UnknownCodesystemVersion => "UNKNOWN_CODESYSTEM_VERSION",
+            MessageId::UnknownCodesystemVersionExp => "UNKNOWN_CODESYSTEM_VERSION_EXP",
+            MessageId::UnknownFilterProperty => "UNKNOWN_FILTER_PROPERTY",
+            MessageId::ValuesetCircularReference => "VALUESET_CIRCULAR_REFERENCE",
+            MessageId::ValuesetSupplementMissing => "VALUESET_SUPPLEMENT_MISSING",
+            MessageId::ValuesetTooCostly => "VALUESET_TOO_COSTLY",
+            MessageId::ValuesetVersionCheck => "VALUESET_VERSION_CHECK",
+        }
+    }
+}
