@@ -358,7 +358,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Rollup { system, level, json, file } => {
             let snap = open_current(&paths, Prepare::FetchAndBuild)?;
             let s = snap.resolve_system(&system)?;
-            let level = harmonie::rollup::resolve_level(&snap, s, &level)?;
+            let level = snap.resolve_level(s, &level)?;
             let items = if file.as_os_str() == "-" {
                 harmonie::rollup::read_csv(std::io::stdin())
             } else {

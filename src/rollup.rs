@@ -60,24 +60,6 @@ pub struct Rollup {
     pub placed: u64,
 }
 
-/// Resolves a level name (any case) or depth number of `system`.
-pub fn resolve_level(snap: &Snapshot, system: usize, level: &str) -> Result<u8> {
-    let levels = &snap.systems[system].levels;
-    let found = match level.trim().parse::<usize>() {
-        Ok(n) if n < levels.len() => Some(n),
-        Ok(_) => None,
-        Err(_) => levels.iter().position(|l| l.eq_ignore_ascii_case(level.trim())),
-    };
-    match found {
-        Some(n) => Ok(n as u8),
-        None => bail!(
-            "niveau inconnu / unknown level {level:?} for {}; niveaux / levels: {}",
-            snap.systems[system].id,
-            levels.iter().enumerate().map(|(i, l)| format!("{i} {l}")).collect::<Vec<_>>().join(", ")
-        ),
-    }
-}
-
 /// Aggregates `items` of `system` at `level`. Counts that add up past
 /// `u64::MAX` are refused (an error), never wrapped.
 pub fn rollup(snap: &Snapshot, system: usize, level: u8, items: impl IntoIterator<Item = Item>) -> Result<Rollup> {

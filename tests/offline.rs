@@ -138,7 +138,8 @@ fn validation_rollup_and_recoding_keep_every_row() {
     assert!(v.valid, "{v:?}");
     assert_eq!(v.code.as_deref(), Some("10.71H"));
     let s = system("naf-2025");
-    let level = harmonie::rollup::resolve_level(&snap, s, "section").unwrap();
+    let level = snap.resolve_level(s, "section").unwrap();
+    assert!(snap.resolve_level(s, "étage").unwrap_err().to_string().contains("sous-classe"));
     let items = vec![
         harmonie::rollup::Item { code: "10.71H".into(), count: 2 },
         harmonie::rollup::Item { code: "10.72Y".into(), count: 3 },

@@ -176,8 +176,7 @@ pub async fn rollup(
     }
     let snap = state.snapshot.load_full();
     let s = resolve_system(&snap, &req.system)?;
-    let level = rollup::resolve_level(&snap, s, &req.level)
-        .map_err(|e| ApiError::bad_request("unknown level", e.to_string()))?;
+    let level = snap.resolve_level(s, &req.level)?;
     let result = rollup::rollup(&snap, s, level, req.items)
         .map_err(|e| ApiError::bad_request("invalid counts", format!("{e:#}")))?;
     Ok(Json(result))

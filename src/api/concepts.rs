@@ -362,10 +362,7 @@ pub async fn browse(
     let s = resolve_system(&snap, &system)?;
     let level = match p.level.as_deref().filter(|l| !l.is_empty()) {
         None => None,
-        Some(l) => Some(
-            crate::rollup::resolve_level(&snap, s, l)
-                .map_err(|e| ApiError::bad_request("unknown level", e.to_string()))?,
-        ),
+        Some(l) => Some(snap.resolve_level(s, l)?),
     };
     let csv = match p.format.as_deref().unwrap_or("json") {
         "json" => false,

@@ -72,6 +72,12 @@ impl From<crate::index::UnknownSystem> for ApiError {
     }
 }
 
+impl From<crate::index::UnknownLevel> for ApiError {
+    fn from(e: crate::index::UnknownLevel) -> ApiError {
+        ApiError::bad_request("unknown level", e.to_string())
+    }
+}
+
 impl From<crate::jobs::JobError> for ApiError {
     fn from(e: crate::jobs::JobError) -> ApiError {
         match e {

@@ -28,7 +28,7 @@ mod systems;
 pub(crate) mod text;
 
 pub use snapshot::{ConceptRef, LoadedPrior, Snapshot};
-pub use systems::UnknownSystem;
+pub use systems::{UnknownLevel, UnknownSystem};
 pub(crate) use text::TextIndex;
 
 use std::path::{Path, PathBuf};

@@ -15,7 +15,35 @@ pub struct UnknownSystem {
     pub known: String,
 }
 
+/// A level name or depth that names no level of a system, with the levels
+/// it has.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("niveau inconnu / unknown level {level:?} for {system}; niveaux / levels: {known}")]
+pub struct UnknownLevel {
+    /// The level asked for.
+    pub level: String,
+    /// Id of the system.
+    pub system: String,
+    /// Its levels, with their depths.
+    pub known: String,
+}
+
 impl Snapshot {
+    /// The depth of a level of `system`, named (any case) or by number.
+    pub fn resolve_level(&self, system: usize, level: &str) -> Result<u8, UnknownLevel> {
+        let levels = &self.systems[system].levels;
+        let found = match level.trim().parse::<usize>() {
+            Ok(n) if n < levels.len() => Some(n),
+            Ok(_) => None,
+            Err(_) => levels.iter().position(|l| l.eq_ignore_ascii_case(level.trim())),
+        };
+        found.map(|n| n as u8).ok_or_else(|| UnknownLevel {
+            level: level.to_string(),
+            system: self.systems[system].id.clone(),
+            known: levels.iter().enumerate().map(|(i, l)| format!("{i} {l}")).collect::<Vec<_>>().join(", "),
+        })
+    }
+
     /// The system named `name` today, or the error that lists the systems.
     pub fn resolve_system(&self, name: &str) -> Result<usize, UnknownSystem> {
         self.system_index(name).ok_or_else(|| self.unknown_system(name))
