@@ -155,7 +155,7 @@ pub async fn rollup(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<Rollup>, ApiError> {
-    let Query(p) = params.map_err(|e| ApiError::bad_request("invalid parameters", e.body_text()))?;
+    let Query(p) = params?;
     let is_csv =
         headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("text/csv"));
     let req = if is_csv {

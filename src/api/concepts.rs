@@ -226,12 +226,7 @@ pub async fn lookup(
     Path((system, code)): Path<(String, String)>,
     params: Result<Query<LookupParams>, QueryRejection>,
 ) -> Result<Json<ConceptOut>, ApiError> {
-    let Query(p) = params.map_err(|e| {
-        ApiError::bad_request(
-            "invalid parameters",
-            format!("Paramètres invalides / invalid parameters: {}", e.body_text()),
-        )
-    })?;
+    let Query(p) = params?;
     let snap = state.snapshot.load();
     let Some(date) = p.as_of.as_deref().map(str::trim).filter(|d| !d.is_empty()) else {
         let s = resolve_system(&snap, &system)?;
@@ -357,7 +352,7 @@ pub async fn browse(
     Path(system): Path<String>,
     params: Result<Query<BrowseParams>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    let Query(p) = params.map_err(|e| ApiError::bad_request("invalid parameters", e.body_text()))?;
+    let Query(p) = params?;
     let snap: Arc<Snapshot> = state.snapshot.load_full();
     let s = resolve_system(&snap, &system)?;
     let level = match p.level.as_deref().filter(|l| !l.is_empty()) {

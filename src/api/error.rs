@@ -66,6 +66,15 @@ impl From<anyhow::Error> for ApiError {
     }
 }
 
+impl From<axum::extract::rejection::QueryRejection> for ApiError {
+    fn from(e: axum::extract::rejection::QueryRejection) -> ApiError {
+        ApiError::bad_request(
+            "invalid parameters",
+            format!("Paramètres invalides / invalid parameters: {}", e.body_text()),
+        )
+    }
+}
+
 impl From<crate::index::UnknownSystem> for ApiError {
     fn from(e: crate::index::UnknownSystem) -> ApiError {
         ApiError::not_found("unknown system", e.to_string())

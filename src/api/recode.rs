@@ -102,7 +102,7 @@ pub async fn recode(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let Query(p) = params.map_err(|e| ApiError::bad_request("invalid parameters", e.body_text()))?;
+    let Query(p) = params?;
     let snap = state.snapshot.load_full();
     let system = super::v1::resolve_system(&snap, &p.system)?;
     let ndjson = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("ndjson"));

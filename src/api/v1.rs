@@ -254,12 +254,7 @@ pub async fn search(
     params: Result<Query<SearchParams>, QueryRejection>,
 ) -> Result<Json<SearchResponse>, ApiError> {
     let started = Instant::now();
-    let Query(p) = params.map_err(|e| {
-        ApiError::bad_request(
-            "invalid parameters",
-            format!("Paramètres invalides / invalid parameters: {}", e.body_text()),
-        )
-    })?;
+    let Query(p) = params?;
     let snap = state.snapshot.load();
     let q = p.q.unwrap_or_default();
     if q.chars().count() > MAX_QUERY_CHARS {
