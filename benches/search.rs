@@ -27,6 +27,10 @@ const KINDS: &[(&str, &[(&str, &str)])] = &[
             ("naf", "Commerce de détail de fruits et légumes en magasin spécialisé"),
         ],
     ),
+    (
+        "frequent word",
+        &[("cim10", "autres"), ("cim10", "précisées"), ("naf", "activités"), ("cim10", "maladie"), ("cim10", "tumeur")],
+    ),
     ("typo", &[("naf", "imprimeire"), ("cim10", "canal carpein"), ("naf", "chaudronerie"), ("pcs", "secretiare")]),
     (
         "long free text",

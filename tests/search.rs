@@ -239,3 +239,37 @@ fn long_descriptions_are_read_in_bounded_time() {
     let first = top("naf", &text, 3);
     assert!(first.iter().any(|c| c.starts_with("56.10")), "{first:?}");
 }
+
+#[test]
+fn frequent_words_rank_as_if_every_candidate_were_graded() {
+    // A frequent word grades only the likeliest candidates (search::MAX_GRADED);
+    // its results must be those of grading them all, typed or finished,
+    // in one system or all, at every level filter.
+    let snap = common::snapshot();
+    let words =
+        ["autres", "autre", "précisées", "maladie", "tumeur", "activités", "commerce", "fabrication", "travail"];
+    let mut checked = 0;
+    for system in [Some("cim10"), Some("naf"), Some("naf-2025"), Some("pcs"), Some("ccam"), None] {
+        for w in words {
+            for q in [w.to_string(), format!("{w} ")] {
+                for level in [None, Some("sous-classe")] {
+                    let req = SearchRequest {
+                        q: &q,
+                        system: system.map(|s| snap.system_index(s).unwrap()),
+                        limit: 10,
+                        level,
+                        ..Default::default()
+                    };
+                    let codes = |hits: Vec<harmonie::search::Hit>| -> Vec<String> {
+                        hits.iter().map(|h| snap.concept(h.concept).code.clone()).collect()
+                    };
+                    let bounded = codes(search(&snap, &req).unwrap());
+                    let all = codes(harmonie::search::search_exhaustive(&snap, &req).unwrap());
+                    assert_eq!(bounded, all, "{q:?} in {system:?} at {level:?}");
+                    checked += 1;
+                }
+            }
+        }
+    }
+    assert_eq!(checked, 6 * 9 * 2 * 2);
+}

@@ -24,6 +24,15 @@ struct Node {
     label: Vec<u32>,
     /// Vocabulary ids of the stems of each designation.
     alt: Vec<Vec<u32>>,
+    /// Length in bytes of the display.
+    display_len: u32,
+    /// The display is flagged by ATIH (`***`).
+    flagged: bool,
+    /// The concept's level is one codes are recorded at.
+    codable: bool,
+    /// Where, in `Snapshot::firsts`, the first term and the number of terms
+    /// of the display and of each designation are.
+    firsts: std::ops::Range<u32>,
 }
 
 /// Every stem of every label and designation: an fst from stem to id (ids
@@ -62,6 +71,10 @@ pub struct Snapshot {
     pub systems: Vec<CodeSystem>,
     offsets: Vec<u32>,
     nodes: Vec<Node>,
+    /// The first term and the number of terms of each label of each concept
+    /// (see `Node::firsts`), contiguous so that ranking many candidates reads
+    /// memory in order.
+    firsts: Vec<(u32, u32)>,
     codes: fst::Map<Vec<u8>>,
     pub(crate) text: TextIndex,
     pub(crate) vocab: Vocabulary,
@@ -79,8 +92,10 @@ pub struct LoadedPrior {
     pub prior: crate::priors::Prior,
     /// Per system index: whether the prior applies to it.
     pub systems: Vec<bool>,
-    /// Vocabulary ids of its label words (those some label holds).
-    pub(crate) label_ids: Vec<u32>,
+    /// Per ordinal: whether the prior selects the concept (a system it
+    /// covers, and a code prefix or a label word of the prior), computed
+    /// once at load so that ranking asks in constant time.
+    pub(crate) selects: Vec<bool>,
 }
 
 fn code_key(system: &str, code: &str) -> Vec<u8> {
@@ -188,6 +203,7 @@ impl Snapshot {
 
         let mut offsets = Vec::with_capacity(systems.len());
         let mut nodes = Vec::new();
+        let mut firsts: Vec<(u32, u32)> = Vec::new();
         let mut stems_iter = label_stems.iter();
         for (si, s) in systems.iter().enumerate() {
             let offset = nodes.len() as u32;
@@ -208,7 +224,20 @@ impl Snapshot {
                         p.push(ord);
                     }
                 }
-                nodes.push(Node { system: si as u16, index: ci as u32, parent, children: Vec::new(), label, alt });
+                let start = firsts.len() as u32;
+                firsts.extend(std::iter::once(&label).chain(&alt).filter_map(|l| Some((*l.first()?, l.len() as u32))));
+                nodes.push(Node {
+                    system: si as u16,
+                    index: ci as u32,
+                    parent,
+                    children: Vec::new(),
+                    label,
+                    alt,
+                    display_len: c.display.len() as u32,
+                    flagged: c.display.starts_with("***"),
+                    codable: c.level >= s.codable_from,
+                    firsts: start..firsts.len() as u32,
+                });
             }
         }
         let vocab =
@@ -231,10 +260,20 @@ impl Snapshot {
             serde_json::from_slice(&read("priors.json")?).context("corrupt priors.json")?;
         let priors = prior_list
             .into_iter()
-            .map(|prior| LoadedPrior {
-                systems: systems.iter().map(|s| prior.covers(s)).collect(),
-                label_ids: prior.label_words.iter().filter_map(|w| vocab.id(w)).collect(),
-                prior,
+            .map(|prior| {
+                let covers: Vec<bool> = systems.iter().map(|s| prior.covers(s)).collect();
+                let label_ids: Vec<u32> = prior.label_words.iter().filter_map(|w| vocab.id(w)).collect();
+                let selects = nodes
+                    .iter()
+                    .map(|n| {
+                        let system = usize::from(n.system);
+                        let code = &systems[system].concepts[n.index as usize].code;
+                        covers[system]
+                            && (prior.codes.iter().any(|c| code.starts_with(c.as_str()))
+                                || n.label.iter().any(|t| label_ids.contains(t)))
+                    })
+                    .collect();
+                LoadedPrior { systems: covers, selects, prior }
             })
             .collect();
         Ok(Snapshot {
@@ -243,6 +282,7 @@ impl Snapshot {
             systems,
             offsets,
             nodes,
+            firsts,
             codes,
             text,
             vocab,
@@ -315,6 +355,20 @@ impl Snapshot {
         &self.nodes[r.0 as usize].label
     }
 
+    /// The first vocabulary id and the number of terms of the display and
+    /// of each designation.
+    pub(crate) fn first_terms(&self, r: ConceptRef) -> &[(u32, u32)] {
+        let n = &self.nodes[r.0 as usize];
+        &self.firsts[n.firsts.start as usize..n.firsts.end as usize]
+    }
+
+    /// Length in bytes of a concept's display, and whether ATIH flags it
+    /// (`***`), without reading the concept.
+    pub(crate) fn display_shape(&self, r: ConceptRef) -> (usize, bool) {
+        let n = &self.nodes[r.0 as usize];
+        (n.display_len as usize, n.flagged)
+    }
+
     /// Vocabulary ids of each designation of a concept.
     pub(crate) fn designation_terms(&self, r: ConceptRef) -> &[Vec<u32>] {
         &self.nodes[r.0 as usize].alt
@@ -329,7 +383,7 @@ impl Snapshot {
     /// Whether a concept is at a level people record (see
     /// [`CodeSystem::codable_from`]).
     pub fn is_codable(&self, r: ConceptRef) -> bool {
-        self.concept(r).level >= self.system_of(r).codable_from
+        self.nodes[r.0 as usize].codable
     }
 
     /// The concept with this canonical code.

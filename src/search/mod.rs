@@ -52,6 +52,10 @@ pub const MAX_LIMIT: usize = 100;
 const FALLBACK_CANDIDATES: usize = 100;
 /// From this many slots a query is a description rather than typed words.
 const LONG_QUERY_SLOTS: usize = 4;
+/// Word candidates graded at most: a frequent word (`autres`, `maladie`)
+/// matches thousands of labels; the best of them by [`Ranker::quick_key`]
+/// are graded, so that no query grades more than this many.
+pub const MAX_GRADED: usize = 300;
 
 /// Why a hit matched, best first. The order is the ranking order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, utoipa::ToSchema)]
@@ -166,8 +170,19 @@ struct SortKey {
 /// same hits in the same order.
 ///
 /// A query is analysed up to [`ANALYSED_CHARS`] (the HTTP API refuses more
-/// than [`MAX_QUERY_CHARS`]), so the work a search does stays bounded.
+/// than [`MAX_QUERY_CHARS`]), and at most [`MAX_GRADED`] word candidates are
+/// graded, so the work a search does stays bounded.
 pub fn search(snap: &Snapshot, req: &SearchRequest) -> Result<Vec<Hit>> {
+    search_grading(snap, req, MAX_GRADED)
+}
+
+/// [`search`] grading every word candidate: the reference ranking that the
+/// bound of [`search`] must not change (checked by the tests).
+pub fn search_exhaustive(snap: &Snapshot, req: &SearchRequest) -> Result<Vec<Hit>> {
+    search_grading(snap, req, usize::MAX)
+}
+
+fn search_grading(snap: &Snapshot, req: &SearchRequest, max_graded: usize) -> Result<Vec<Hit>> {
     let whole = match req.q.char_indices().nth(ANALYSED_CHARS) {
         Some((cut, _)) => &req.q[..cut],
         None => req.q,
@@ -181,7 +196,8 @@ pub fn search(snap: &Snapshot, req: &SearchRequest) -> Result<Vec<Hit>> {
         Some(s) => vec![s],
         None => (0..snap.systems.len()).collect(),
     };
-    let ranker = Ranker::new(snap, req, q);
+    let mut ranker = Ranker::new(snap, req, q);
+    ranker.max_graded = max_graded;
     let mut ranked: Vec<(SortKey, Hit)> = Vec::new();
     let mut seen = std::collections::HashSet::new();
 
@@ -225,6 +241,9 @@ pub fn search(snap: &Snapshot, req: &SearchRequest) -> Result<Vec<Hit>> {
         .collect())
 }
 
+/// See [`Ranker::quick_key`]; its last field is the candidate.
+type QuickKey = (bool, u8, u8, bool, bool, usize, ConceptRef);
+
 /// What ranks one request's hits: the request, and the context priors its
 /// query calls for.
 struct Ranker<'a> {
@@ -232,6 +251,8 @@ struct Ranker<'a> {
     req: &'a SearchRequest<'a>,
     /// Indices in `snap.priors` of the priors that apply to this query.
     priors: Vec<usize>,
+    /// Word candidates graded at most.
+    max_graded: usize,
 }
 
 impl<'a> Ranker<'a> {
@@ -242,18 +263,52 @@ impl<'a> Ranker<'a> {
             let stems: Vec<String> = crate::text::analyze(q).into_iter().map(|t| t.stem).collect();
             (0..snap.priors.len()).filter(|&i| snap.priors[i].prior.applies(&stems)).collect()
         };
-        Ranker { snap, req, priors }
+        Ranker { snap, req, priors, max_graded: MAX_GRADED }
     }
 
     /// The first prior of this query that selects concept `r`.
     fn prior_of(&self, r: ConceptRef) -> Option<usize> {
-        let system = self.snap.system_index_of(r);
-        self.priors.iter().copied().find(|&i| {
-            let p = &self.snap.priors[i];
-            p.systems[system]
-                && (p.prior.codes.iter().any(|c| self.snap.concept(r).code.starts_with(c.as_str()))
-                    || self.snap.label_terms(r).iter().any(|t| p.label_ids.contains(t)))
-        })
+        self.priors.iter().copied().find(|&i| self.snap.priors[i].selects[r.0 as usize])
+    }
+
+    /// Whether `r` misses the level the request asks for (or, without one,
+    /// is not codable); a code match never misses without a level asked.
+    fn level_miss(&self, r: ConceptRef, code_order: bool) -> bool {
+        let (snap, req) = (self.snap, self.req);
+        match req.level {
+            Some(level) => !level_matches(snap, r, level),
+            None if req.leaf => !snap.is_leaf(r),
+            None if code_order => false,
+            None => !snap.is_codable(r),
+        }
+    }
+
+    /// A key that orders word candidates nearly as [`SortKey`] does, without
+    /// grading them: typos or not (`strict`: the candidates every slot
+    /// matches without a typo), the prior, whether a label may be the query or starts
+    /// with its first word (an exact or label-prefix match), the level, the
+    /// ATIH flag, the label's length. Used to pick which candidates of a frequent word to
+    /// grade.
+    fn quick_key(&self, plan: &Plan, strict: &Bits, r: ConceptRef) -> QuickKey {
+        let snap = self.snap;
+        let prior = match self.prior_of(r).map(|i| snap.priors[i].prior.effect) {
+            Some(Effect::Promote) => 0,
+            None => 1,
+            Some(Effect::Demote) => 2,
+        };
+        // 0: a label might be the query (as many terms, the first matching);
+        // 1: a label starts with the query's first word; 2: neither.
+        let required = plan.slots.iter().filter(|s| !s.optional).count() as u32;
+        let first = plan.slots.iter().find(|s| !s.optional);
+        let kind = snap
+            .first_terms(r)
+            .iter()
+            .filter(|&&(id, _)| first.is_some_and(|s| s.how[id as usize] != 0))
+            .map(|&(_, n)| if n == required { 0 } else { 1 })
+            .min()
+            .unwrap_or(2);
+        let (len, flagged) = snap.display_shape(r);
+        (!strict.contains(r.0), prior, kind, self.level_miss(r, false), flagged, len, r)
     }
 
     /// A hit with its ranking key, unless the level filter drops it;
@@ -263,12 +318,7 @@ impl<'a> Ranker<'a> {
         let (snap, req) = (self.snap, self.req);
         let code_order = matches!(kind, MatchKind::CodePrefix | MatchKind::ExactCode);
         let concept = snap.concept(r);
-        let level_miss = match req.level {
-            Some(level) => !level_matches(snap, r, level),
-            None if req.leaf => !snap.is_leaf(r),
-            None if code_order => false,
-            None => !snap.is_codable(r),
-        };
+        let level_miss = self.level_miss(r, code_order);
         if level_miss && req.level_only && req.level.is_some() {
             return None;
         }
@@ -366,11 +416,19 @@ fn text_search(
         bits.and(&slot.candidates(snap));
     }
     bits.keep_ranges(scope.iter().map(|&s| snap.ordinals_of(s)));
-    for ord in bits.iter() {
-        let r = ConceptRef(ord);
-        if seen.contains(&r) || !under(r) {
-            continue;
+    let mut candidates: Vec<ConceptRef> =
+        bits.iter().map(ConceptRef).filter(|r| (seen.is_empty() || !seen.contains(r)) && under(*r)).collect();
+    if candidates.len() > ranker.max_graded {
+        // A frequent word: grade the likeliest, by a key that costs no grading.
+        let mut strict = Bits::all(snap.len());
+        for slot in plan.slots.iter().filter(|s| !s.optional) {
+            strict.and(&slot.candidates_within(snap, How::Prefix));
         }
+        let mut keyed: Vec<_> = candidates.iter().map(|&r| ranker.quick_key(&plan, &strict, r)).collect();
+        keyed.select_nth_unstable(ranker.max_graded);
+        candidates = keyed[..ranker.max_graded].iter().map(|k| k.6).collect();
+    }
+    for r in candidates {
         let g = grade(snap, &plan, r, false);
         out.extend(ranker.entry(r, g.kind, 0.0, fraction(g.matched_slots)).map(|e| e.related(g.related)));
     }

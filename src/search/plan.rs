@@ -98,8 +98,14 @@ impl Slot {
 
     /// Ordinals of the concepts this slot matches.
     pub fn candidates(&self, snap: &Snapshot) -> Bits {
+        self.candidates_within(snap, How::Fuzzy)
+    }
+
+    /// Ordinals of the concepts this slot matches at least as well as
+    /// `worst` (`How::Prefix`: without typos).
+    pub fn candidates_within(&self, snap: &Snapshot, worst: How) -> Bits {
         let mut bits = Bits::none(snap.len());
-        for &id in &self.ids {
+        for &id in self.ids.iter().filter(|&&id| self.how[id as usize] <= worst as u8) {
             for &ord in &snap.vocab.postings[id as usize] {
                 bits.set(ord);
             }
@@ -269,6 +275,10 @@ impl Bits {
             *last = (1u64 << (n % 64)) - 1;
         }
         b
+    }
+
+    pub fn contains(&self, i: u32) -> bool {
+        self.words[(i / 64) as usize] & (1 << (i % 64)) != 0
     }
 
     pub fn set(&mut self, i: u32) {
