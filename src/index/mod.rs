@@ -11,6 +11,9 @@
 //! * `maps.json`: the correspondence tables, targets canonical;
 //! * `codes.fst`: an fst map from `<system id>\0<canonical code>` to the
 //!   concept's ordinal;
+//! * `vocab.fst` and `labels.bin`: the stems of every label and, per
+//!   concept, the stem ids of its display and designations, analysed at
+//!   build so that opening derives nothing from text;
 //! * `text/`: a tantivy index of the normalised labels and designations.
 //!
 //! Guarantees: a snapshot is written into a temporary folder and renamed
@@ -46,7 +49,7 @@ use crate::sources::{self, LoadReport, SourcesFile};
 
 /// Bumped whenever the snapshot layout or the analysis changes, so that old
 /// snapshots are rebuilt.
-pub const FORMAT: u32 = 6;
+pub const FORMAT: u32 = 7;
 
 /// What a snapshot was built from and what it holds.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -256,6 +259,7 @@ pub fn build(paths: &Paths, sources: &SourcesFile, force: bool) -> Result<BuildO
         write_json(&tmp.join("priors.json"), &priors)?;
         write_json(&tmp.join("maps.json"), &maps)?;
         snapshot::write_codes(&tmp.join("codes.fst"), &systems)?;
+        snapshot::write_labels(&tmp, &systems)?;
         let t = Instant::now();
         TextIndex::write(&tmp.join("text"), &systems)?;
         eprintln!("  text index written in {} ms", t.elapsed().as_millis());
