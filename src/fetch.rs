@@ -14,7 +14,7 @@ use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
-use crate::digest::{sha256_file, sha256_hex};
+use crate::digest::{DigestCache, sha256_hex};
 use crate::paths::Paths;
 use crate::sources::{FileDecl, Package, SourcesFile};
 
@@ -38,12 +38,16 @@ pub struct FetchReport {
 /// Whether every package file declared in `sources` is present with its
 /// checksum.
 pub fn is_complete(paths: &Paths, sources: &SourcesFile) -> bool {
-    package_files(sources).iter().all(|(_, files)| files.iter().all(|f| present(paths, f)))
+    let mut digests = DigestCache::open(&paths.digests);
+    let complete =
+        package_files(sources).iter().all(|(_, files)| files.iter().all(|f| present(paths, f, &mut digests)));
+    digests.save();
+    complete
 }
 
-fn present(paths: &Paths, f: &FileDecl) -> bool {
+fn present(paths: &Paths, f: &FileDecl, digests: &mut DigestCache) -> bool {
     let p = f.local_path(paths);
-    p.exists() && sha256_file(&p).ok().as_deref() == f.sha256.as_deref()
+    p.exists() && digests.sha256(&p).ok().as_deref() == f.sha256.as_deref()
 }
 
 fn package_files(sources: &SourcesFile) -> BTreeMap<Package, Vec<FileDecl>> {
@@ -68,9 +72,10 @@ pub fn fetch(paths: &Paths, sources: &SourcesFile, opts: &FetchOptions) -> Resul
     let mut report = FetchReport::default();
     let packages = package_files(sources);
     let total = packages.len();
+    let mut digests = DigestCache::open(&paths.digests);
     for (i, (pkg, files)) in packages.into_iter().enumerate() {
         let step = format!("[{}/{total}] {pkg}", i + 1);
-        if files.iter().all(|f| present(paths, f)) {
+        if files.iter().all(|f| present(paths, f, &mut digests)) {
             eprintln!("{step}: up to date");
             report.up_to_date.push(pkg.to_string());
             continue;
@@ -106,6 +111,7 @@ pub fn fetch(paths: &Paths, sources: &SourcesFile, opts: &FetchOptions) -> Resul
         eprintln!("{step}: {} file(s) verified", files.len());
         report.fetched.push(pkg.to_string());
     }
+    digests.save();
     Ok(report)
 }
 

@@ -13,6 +13,9 @@ pub struct Paths {
     pub upstream: PathBuf,
     /// `index/`: built snapshots (git-ignored).
     pub index: PathBuf,
+    /// `index/.digests.json`: the sha256 of input files by size and time
+    /// (`digest::DigestCache`).
+    pub digests: PathBuf,
 }
 
 impl Paths {
@@ -23,6 +26,7 @@ impl Paths {
             sources: root.join("data/sources.toml"),
             upstream: root.join("data/upstream"),
             index: root.join("index"),
+            digests: root.join("index/.digests.json"),
         }
     }
 }

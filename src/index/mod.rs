@@ -40,7 +40,7 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 
-use crate::digest::{sha256_file, sha256_hex};
+use crate::digest::{DigestCache, sha256_file, sha256_hex};
 use crate::lexicon::Lexicon;
 use crate::model::CodeSystem;
 use crate::model::map::ConceptMap;
@@ -110,8 +110,17 @@ pub struct BuildOutcome {
     pub built: bool,
 }
 
-/// Lists every input file with its checksum and derives the snapshot id.
+/// Lists every input file with its checksum and derives the snapshot id;
+/// a file unchanged since it was last hashed is not read again
+/// ([`DigestCache`]).
 pub fn inputs(paths: &Paths, sources: &SourcesFile) -> Result<(String, Vec<InputFile>)> {
+    let mut digests = DigestCache::open(&paths.digests);
+    let result = inputs_with(paths, sources, &mut digests);
+    digests.save();
+    result
+}
+
+fn inputs_with(paths: &Paths, sources: &SourcesFile, digests: &mut DigestCache) -> Result<(String, Vec<InputFile>)> {
     let mut files = Vec::new();
     for s in &sources.sources {
         for f in &s.files {
@@ -122,7 +131,7 @@ pub fn inputs(paths: &Paths, sources: &SourcesFile) -> Result<(String, Vec<Input
                     None => bail!("{} is missing: put the file there or fix data/sources.toml", p.display()),
                 }
             }
-            let sha256 = sha256_file(&p)?;
+            let sha256 = digests.sha256(&p)?;
             // A committed official file is pinned too: it must be the file INSEE published.
             if f.package().is_none()
                 && let Some(pinned) = &f.sha256
@@ -155,7 +164,7 @@ pub fn inputs(paths: &Paths, sources: &SourcesFile) -> Result<(String, Vec<Input
             source: role.into(),
             role: role.into(),
             path: path.to_string(),
-            sha256: sha256_file(&p)?,
+            sha256: digests.sha256(&p)?,
         });
     }
     for m in &sources.mappings {
@@ -167,7 +176,7 @@ pub fn inputs(paths: &Paths, sources: &SourcesFile) -> Result<(String, Vec<Input
                 m.id
             );
         }
-        let sha256 = sha256_file(&p)?;
+        let sha256 = digests.sha256(&p)?;
         if let Some(pinned) = &m.sha256
             && !pinned.eq_ignore_ascii_case(&sha256)
         {
@@ -186,7 +195,7 @@ pub fn inputs(paths: &Paths, sources: &SourcesFile) -> Result<(String, Vec<Input
     if sources.sources.iter().any(|s| s.columns.as_ref().is_some_and(|c| c.contains_key("valid_to"))) {
         key.push_str(&format!("date {}\n", crate::clock::today()));
     }
-    key.push_str(&sha256_file(&paths.sources)?);
+    key.push_str(&digests.sha256(&paths.sources)?);
     for f in &files {
         key.push_str(&format!("\n{} {} {}", f.source, f.role, f.sha256));
     }
