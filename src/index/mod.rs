@@ -26,6 +26,7 @@
 //! a build alone never moves it.
 
 pub(crate) mod fuzzy;
+mod labels;
 mod snapshot;
 mod systems;
 pub(crate) mod text;
@@ -268,7 +269,7 @@ pub fn build(paths: &Paths, sources: &SourcesFile, force: bool) -> Result<BuildO
         write_json(&tmp.join("priors.json"), &priors)?;
         write_json(&tmp.join("maps.json"), &maps)?;
         snapshot::write_codes(&tmp.join("codes.fst"), &systems)?;
-        snapshot::write_labels(&tmp, &systems)?;
+        labels::write_labels(&tmp, &systems)?;
         let t = Instant::now();
         TextIndex::write(&tmp.join("text"), &systems)?;
         eprintln!("  text index written in {} ms", t.elapsed().as_millis());
