@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# Side-by-side HTTP measurement (issue: search at half the speed of an empty
+# axum server). Builds an axum "hello world" with the project's Cargo.lock
+# (same axum, tokio and hyper), then serves each in turn pinned to core 0
+# while wrk, pinned to core 1, replays the autocomplete mix (words typed
+# letter by letter in CIM-10, NAF and PCS, and codes) with 64 connections.
+# Prints requests/s and latency percentiles of both, and their ratio.
+# Needs: wrk and taskset (Debian packages wrk, util-linux), 2 cores.
+# Usage: scripts/perf.sh [seconds per run, default 10] [connections, default 64]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+duration="${1:-10}"
+conns="${2:-64}"
+command -v wrk >/dev/null || { echo "wrk is required: apt-get install wrk"; exit 1; }
+command -v taskset >/dev/null || { echo "taskset is required: apt-get install util-linux"; exit 1; }
+[ "$(nproc)" -ge 2 ] || { echo "two cores are needed: one serves, one loads"; exit 1; }
+
+cargo build --release --quiet
+
+# The baseline: every path answers a fixed small JSON body.
+hello=target/perf-hello
+mkdir -p "$hello/src"
+cp Cargo.lock "$hello/Cargo.lock"
+axum_version=$(sed -n 's/^axum = "\(.*\)"$/\1/p' Cargo.toml)
+tokio_version=$(sed -n 's/^tokio = { version = "\([^"]*\)".*/\1/p' Cargo.toml)
+cat >"$hello/Cargo.toml" <<TOML
+[package]
+name = "perf-hello"
+version = "0.1.0"
+edition = "2024"
+
+[dependencies]
+axum = "$axum_version"
+tokio = { version = "$tokio_version", features = ["full"] }
+
+[workspace]
+TOML
+cat >"$hello/src/main.rs" <<'RUST'
+//! The baseline of scripts/perf.sh: an axum server that answers every
+//! path with the same small JSON body.
+#[tokio::main]
+async fn main() {
+    let addr = std::env::args().nth(1).expect("an address");
+    let app = axum::Router::new().fallback(|| async {
+        ([(axum::http::header::CONTENT_TYPE, "application/json")], r#"{"results":[]}"#)
+    });
+    let listener = tokio::net::TcpListener::bind(addr).await.expect("bind");
+    axum::serve(listener, app).await.expect("serve");
+}
+RUST
+(cd "$hello" && cargo build --release --quiet --offline 2>/dev/null || cargo build --release --quiet)
+
+lua=$(mktemp --suffix=.lua)
+trap 'rm -f "$lua"' EXIT
+cat >"$lua" <<'LUA'
+-- The autocomplete mix: what a form sends while a word is typed.
+local paths = {}
+for _, w in ipairs({
+  {"cim10", {"lo", "lom", "lomb", "lomba", "lombal"}},
+  {"naf", {"bo", "bou", "boul", "boula", "boulang"}},
+  {"pcs", {"ai", "aid", "aide", "aide%20s", "aide%20soi"}},
+  {"cim10", {"ca", "can", "cana", "canal", "canal%20car"}},
+  {"naf", {"10", "107", "1071", "1071c"}},
+  {"cim10", {"as", "ast", "asth", "asthm"}},
+}) do
+  for _, q in ipairs(w[2]) do paths[#paths + 1] = "/v1/search?limit=8&system=" .. w[1] .. "&q=" .. q end
+end
+local i = 0
+request = function()
+  i = i % #paths + 1
+  return wrk.format("GET", paths[i])
+end
+LUA
+
+# Runs wrk against the server started by "$@" on $port; prints "rps p50 p99".
+measure() {
+  local port=$((20000 + RANDOM % 20000))
+  taskset -c 0 "$@" "127.0.0.1:$port" >/tmp/harmonie-perf-server.log 2>&1 &
+  local server=$!
+  for _ in $(seq 1 600); do
+    curl -sf "http://127.0.0.1:$port/v1/search?q=lo" >/dev/null 2>&1 && break
+    sleep 0.1
+  done
+  taskset -c 1 wrk -t1 -c"$conns" -d3s -s "$lua" "http://127.0.0.1:$port" >/dev/null # warm-up
+  local out
+  out=$(taskset -c 1 wrk -t1 -c"$conns" -d"${duration}s" --latency -s "$lua" "http://127.0.0.1:$port")
+  kill "$server" 2>/dev/null || true
+  wait "$server" 2>/dev/null || true
+  local rps p50 p99
+  rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
+  p50=$(echo "$out" | awk '$1 == "50%" {print $2}')
+  p99=$(echo "$out" | awk '$1 == "99%" {print $2}')
+  echo "$rps $p50 $p99"
+}
+
+read -r h_rps h_p50 h_p99 < <(measure "$hello/target/release/perf-hello")
+read -r s_rps s_p50 s_p99 < <(measure ./target/release/harmonie serve --addr)
+printf '%-22s %12s %10s %10s\n' "server (core 0)" "requests/s" "p50" "p99"
+printf '%-22s %12s %10s %10s\n' "axum hello world" "$h_rps" "$h_p50" "$h_p99"
+printf '%-22s %12s %10s %10s\n' "harmonie /v1/search" "$s_rps" "$s_p50" "$s_p99"
+awk -v s="$s_rps" -v h="$h_rps" 'BEGIN { printf "ratio (harmonie / hello world): %.2f\n", s / h }'
