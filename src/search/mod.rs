@@ -420,8 +420,10 @@ fn text_search(
         bits.iter().map(ConceptRef).filter(|r| (seen.is_empty() || !seen.contains(r)) && under(*r)).collect();
     if candidates.len() > ranker.max_graded {
         // A frequent word: grade the likeliest, by a key that costs no grading.
-        let mut strict = Bits::all(snap.len());
-        for slot in plan.slots.iter().filter(|s| !s.optional) {
+        // Without a typo among the slots' terms, every candidate is strict.
+        let typos = plan.slots.iter().any(|s| s.ids.iter().any(|&id| s.how[id as usize] == How::Fuzzy as u8));
+        let mut strict = if typos { Bits::all(snap.len()) } else { bits.clone() };
+        for slot in plan.slots.iter().filter(|s| typos && !s.optional) {
             strict.and(&slot.candidates_within(snap, How::Prefix));
         }
         let mut keyed: Vec<_> = candidates.iter().map(|&r| ranker.quick_key(&plan, &strict, r)).collect();

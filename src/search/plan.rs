@@ -258,6 +258,7 @@ impl Plan {
 }
 
 /// A set of concept ordinals.
+#[derive(Clone)]
 pub(crate) struct Bits {
     words: Vec<u64>,
 }
