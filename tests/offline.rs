@@ -234,6 +234,7 @@ async fn every_api_route_answers_on_the_offline_snapshot() {
     assert!(String::from_utf8_lossy(&body).contains("# TYPE"));
     called.push("/openapi.json");
     let doc = get_json("/openapi.json").await;
+    assert_eq!(doc["externalDocs"]["url"], "/fhir/metadata", "the document leads to the FHIR API");
 
     called.push("/v1/systems");
     let systems = get_json("/v1/systems").await;

@@ -11,8 +11,9 @@ use super::error;
 #[openapi(
     info(
         title = "Harmonie",
-        description = "Terminology server for French occupational-health services: NAF, PCS, CIM-10 and more. Errors are application/problem+json.",
+        description = "Terminology server for French occupational-health services: NAF, PCS, CIM-10 and more. Errors are application/problem+json. The FHIR R4 terminology API is under /fhir: its CapabilityStatement (GET /fhir/metadata) lists its resources and operations.",
     ),
+    external_docs(url = "/fhir/metadata", description = "FHIR R4 terminology API: the CapabilityStatement of /fhir"),
     components(schemas(error::Problem)),
     modifiers(&BearerAuth),
     tags(
