@@ -38,7 +38,7 @@ use crate::index::{ConceptRef, Snapshot};
 use crate::priors::Effect;
 use matching::grade;
 pub use matching::{How, Matched, highlights};
-use plan::{Bits, Plan};
+use plan::{Bits, Plan, Slot};
 
 /// Most characters a query may have: a company's activity description as
 /// registers hold it.
@@ -289,7 +289,9 @@ impl<'a> Ranker<'a> {
     /// with its first word (an exact or label-prefix match), the level, the
     /// ATIH flag, the label's length. Used to pick which candidates of a frequent word to
     /// grade.
-    fn quick_key(&self, plan: &Plan, strict: &Bits, r: ConceptRef) -> QuickKey {
+    /// `first` is the query's first required slot, `required` how many
+    /// required slots it has (both per query, not per candidate).
+    fn quick_key(&self, first: Option<&Slot>, required: u32, strict: &Bits, r: ConceptRef) -> QuickKey {
         let snap = self.snap;
         let prior = match self.prior_of(r).map(|i| snap.priors[i].prior.effect) {
             Some(Effect::Promote) => 0,
@@ -298,8 +300,6 @@ impl<'a> Ranker<'a> {
         };
         // 0: a label might be the query (as many terms, the first matching);
         // 1: a label starts with the query's first word; 2: neither.
-        let required = plan.slots.iter().filter(|s| !s.optional).count() as u32;
-        let first = plan.slots.iter().find(|s| !s.optional);
         let kind = snap
             .first_terms(r)
             .iter()
@@ -426,7 +426,9 @@ fn text_search(
         for slot in plan.slots.iter().filter(|s| typos && !s.optional) {
             strict.and(&slot.candidates_within(snap, How::Prefix));
         }
-        let mut keyed: Vec<_> = candidates.iter().map(|&r| ranker.quick_key(&plan, &strict, r)).collect();
+        let required = plan.slots.iter().filter(|s| !s.optional).count() as u32;
+        let first = plan.slots.iter().find(|s| !s.optional);
+        let mut keyed: Vec<_> = candidates.iter().map(|&r| ranker.quick_key(first, required, &strict, r)).collect();
         keyed.select_nth_unstable(ranker.max_graded);
         candidates = keyed[..ranker.max_graded].iter().map(|k| k.6).collect();
     }
