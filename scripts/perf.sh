@@ -37,12 +37,17 @@ tokio = { version = "$tokio_version", features = ["full"] }
 TOML
 cat >"$hello/src/main.rs" <<'RUST'
 //! The baseline of scripts/perf.sh: an axum server that answers every
-//! path with the same small JSON body.
+//! path with the same JSON body: `{"results":[]}`, or the content of the
+//! file named by the second argument.
 #[tokio::main]
 async fn main() {
     let addr = std::env::args().nth(1).expect("an address");
-    let app = axum::Router::new().fallback(|| async {
-        ([(axum::http::header::CONTENT_TYPE, "application/json")], r#"{"results":[]}"#)
+    let body: &'static str = match std::env::args().nth(2) {
+        Some(file) => std::fs::read_to_string(file).expect("a body file").leak(),
+        None => r#"{"results":[]}"#,
+    };
+    let app = axum::Router::new().fallback(move || async move {
+        ([(axum::http::header::CONTENT_TYPE, "application/json")], body)
     });
     let listener = tokio::net::TcpListener::bind(addr).await.expect("bind");
     axum::serve(listener, app).await.expect("serve");
@@ -72,10 +77,12 @@ request = function()
 end
 LUA
 
-# Runs wrk against the server started by "$@" on $port; prints "rps p50 p99".
+# Runs wrk against the server started by "$@", where the word ADDR stands
+# for its address; prints "rps p50 p99".
 measure() {
   local port=$((20000 + RANDOM % 20000))
-  taskset -c 0 "$@" "127.0.0.1:$port" >/tmp/harmonie-perf-server.log 2>&1 &
+  local args=("${@/#ADDR/127.0.0.1:$port}")
+  taskset -c 0 "${args[@]}" >/tmp/harmonie-perf-server.log 2>&1 &
   local server=$!
   for _ in $(seq 1 600); do
     curl -sf "http://127.0.0.1:$port/v1/search?q=lo" >/dev/null 2>&1 && break
@@ -93,9 +100,28 @@ measure() {
   echo "$rps $p50 $p99"
 }
 
-read -r h_rps h_p50 h_p99 < <(measure "$hello/target/release/perf-hello")
-read -r s_rps s_p50 s_p99 < <(measure ./target/release/harmonie serve --addr)
-printf '%-22s %12s %10s %10s\n' "server (core 0)" "requests/s" "p50" "p99"
-printf '%-22s %12s %10s %10s\n' "axum hello world" "$h_rps" "$h_p50" "$h_p99"
-printf '%-22s %12s %10s %10s\n' "harmonie /v1/search" "$s_rps" "$s_p50" "$s_p99"
+# A second baseline answers as many bytes as Harmonie does: the body of a
+# typical search of the mix (eight CIM-10 results with their ancestors).
+body=$(mktemp --suffix=.json)
+trap 'rm -f "$lua" "$body"' EXIT
+(
+  port=$((20000 + RANDOM % 20000))
+  ./target/release/harmonie serve --addr "127.0.0.1:$port" >/tmp/harmonie-perf-server.log 2>&1 &
+  server=$!
+  for _ in $(seq 1 600); do
+    curl -sf "http://127.0.0.1:$port/v1/search?limit=8&system=cim10&q=lomb" >"$body" 2>/dev/null && break
+    sleep 0.1
+  done
+  kill "$server"
+  wait "$server" 2>/dev/null || true
+)
+
+read -r h_rps h_p50 h_p99 < <(measure "$hello/target/release/perf-hello" ADDR)
+read -r b_rps b_p50 b_p99 < <(measure "$hello/target/release/perf-hello" ADDR "$body")
+read -r s_rps s_p50 s_p99 < <(measure ./target/release/harmonie serve --addr ADDR)
+printf '%-30s %12s %10s %10s\n' "server (core 0)" "requests/s" "p50" "p99"
+printf '%-30s %12s %10s %10s\n' "axum hello world" "$h_rps" "$h_p50" "$h_p99"
+printf '%-30s %12s %10s %10s\n' "axum, same $(wc -c <"$body") bytes" "$b_rps" "$b_p50" "$b_p99"
+printf '%-30s %12s %10s %10s\n' "harmonie /v1/search" "$s_rps" "$s_p50" "$s_p99"
 awk -v s="$s_rps" -v h="$h_rps" 'BEGIN { printf "ratio (harmonie / hello world): %.2f\n", s / h }'
+awk -v s="$s_rps" -v b="$b_rps" 'BEGIN { printf "ratio (harmonie / same bytes):  %.2f\n", s / b }'

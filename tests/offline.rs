@@ -117,6 +117,51 @@ fn the_engine_finds_codes_labels_typos_and_lexicon_words() {
 }
 
 #[test]
+fn the_memo_of_costly_searches_answers_as_the_engine_does() {
+    let snap = snap();
+    let cache = harmonie::search::SearchCache::new();
+    let codes = |hits: &[harmonie::search::Hit]| -> Vec<String> {
+        hits.iter().map(|h| format!("{}/{:?}", snap.concept(h.concept).code, h.kind)).collect()
+    };
+    let ccam = system("ccam");
+    let mut requests = Vec::new();
+    for q in ["a", "ab", "ex", "ra", "c", "abla", "radiographie", "zzzz", "16"] {
+        for system in [Some(ccam), None] {
+            for limit in [1, 8, 100] {
+                requests.push(SearchRequest { q, system, limit, ..Default::default() });
+                requests.push(SearchRequest {
+                    q,
+                    system,
+                    limit,
+                    level: Some("1"),
+                    level_only: true,
+                    ..Default::default()
+                });
+            }
+        }
+    }
+    // Twice: searched, then (for the costly ones) from the memo.
+    for round in 0..2 {
+        for req in &requests {
+            let direct = search(&snap, req).unwrap();
+            let memo = cache.search(&snap, req).unwrap();
+            assert_eq!(codes(&memo), codes(&direct), "{:?} {:?} {} (round {round})", req.q, req.system, req.limit);
+        }
+    }
+    let kept = cache.len();
+    assert!(kept > 0 && kept < requests.len(), "only the costly searches are kept: {kept}");
+
+    // Another snapshot (the same files in another folder) empties the memo.
+    let other = tempfile::tempdir().unwrap();
+    copy(&snap.dir, other.path());
+    let other = Snapshot::open(other.path()).unwrap();
+    let req = SearchRequest { q: "ra", system: Some(ccam), limit: 8, ..Default::default() };
+    let hits = cache.search(&other, &req).unwrap();
+    assert_eq!(hits.len(), search(&other, &req).unwrap().len());
+    assert_eq!(cache.len(), 1, "the memo holds only the new snapshot's searches");
+}
+
+#[test]
 fn family_names_follow_the_date_and_retired_codes_have_replacements() {
     let snap = snap();
     assert_eq!(snap.systems[snap.resolve_system_as_of("naf", "2026-06-01").unwrap()].id, "naf-2008");

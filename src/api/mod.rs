@@ -114,6 +114,8 @@ pub struct AppState {
     pub snapshot: Arc<ArcSwap<Snapshot>>,
     /// Prometheus counters.
     pub metrics: Arc<metrics::Metrics>,
+    /// The memo of costly searches (first letters typed, frequent words).
+    pub searches: Arc<crate::search::SearchCache>,
     /// The server's settings.
     pub config: Arc<ServerConfig>,
     /// The built-in systems in the form the FHIR operations use.
@@ -140,6 +142,7 @@ impl AppState {
         AppState {
             snapshot: Arc::new(ArcSwap::new(snapshot)),
             metrics: Arc::new(metrics::Metrics::default()),
+            searches: Arc::new(crate::search::SearchCache::new()),
             jobs: Jobs::new(config.max_jobs, config.cpu_workers, config.request_timeout),
             recodes: Arc::new(tokio::sync::Semaphore::new(config.max_recodes.max(1))),
             config: Arc::new(config),

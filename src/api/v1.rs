@@ -279,8 +279,8 @@ pub async fn search(
         level_only: p.level_only.unwrap_or(false),
         no_context: parse_context(p.context.as_deref())?,
     };
-    let hits = search::search(&snap, &req)?;
-    let mut response = search_response(&snap, &q, hits, p.explain.unwrap_or(false), 0);
+    let hits = state.searches.search(&snap, &req)?;
+    let mut response = search_response(&snap, &q, hits.to_vec(), p.explain.unwrap_or(false), 0);
     if system.is_none() {
         for r in &response.results {
             match response.groups.iter_mut().find(|g| g.system == r.system) {

@@ -120,22 +120,57 @@ fn match_slot(slot: &Slot, label: &[u32]) -> SlotMatch {
     best.map(|(h, pos)| (How::from_u8(h), pos))
 }
 
+#[cfg(test)]
 fn kind_of(matches: &[SlotMatch], label_len: usize) -> Option<MatchKind> {
-    let all: Vec<(How, usize)> = matches.iter().copied().collect::<Option<_>>()?;
-    if all.iter().any(|(h, _)| *h == How::Fuzzy) {
-        return Some(MatchKind::Fuzzy);
+    let mut shape = Shape::default();
+    for m in matches {
+        shape.push((*m)?);
     }
-    let from_start = all.iter().enumerate().all(|(i, (_, p))| i == *p);
-    if from_start && label_len == all.len() && all.iter().all(|(h, _)| *h <= How::Synonym) {
-        return Some(MatchKind::ExactLabel);
+    Some(shape.kind(label_len))
+}
+
+/// What decides the kind of a match, gathered one slot match at a time
+/// (so that grading allocates nothing).
+#[derive(Default)]
+struct Shape {
+    /// Slot matches seen.
+    n: usize,
+    fuzzy: bool,
+    /// Every match so far is at the position of its slot.
+    from_start: bool,
+    /// Positions strictly increase.
+    in_order: bool,
+    /// Every match is exact or a synonym.
+    exact: bool,
+    last: Option<usize>,
+}
+
+impl Shape {
+    fn push(&mut self, (how, pos): (How, usize)) {
+        if self.n == 0 {
+            (self.from_start, self.in_order, self.exact) = (true, true, true);
+        }
+        self.fuzzy |= how == How::Fuzzy;
+        self.from_start &= pos == self.n;
+        self.in_order &= self.last.is_none_or(|l| l < pos);
+        self.exact &= how <= How::Synonym;
+        self.last = Some(pos);
+        self.n += 1;
     }
-    if from_start {
-        return Some(MatchKind::LabelPrefix);
+
+    fn kind(&self, label_len: usize) -> MatchKind {
+        if self.fuzzy {
+            MatchKind::Fuzzy
+        } else if self.from_start && label_len == self.n && self.exact {
+            MatchKind::ExactLabel
+        } else if self.from_start {
+            MatchKind::LabelPrefix
+        } else if self.in_order {
+            MatchKind::InOrder
+        } else {
+            MatchKind::AllTerms
+        }
     }
-    if all.windows(2).all(|w| w[0].1 < w[1].1) {
-        return Some(MatchKind::InOrder);
-    }
-    Some(MatchKind::AllTerms)
 }
 
 /// Which label of a concept matched: `display`, or the kind of designation
@@ -146,8 +181,29 @@ fn field_name(kind: DesignationKind) -> Field {
     kind.as_str()
 }
 
+/// How a slot matches `label`; an exact match on a lexicon synonym is a
+/// synonym match.
+fn match_on(slot: &Slot, label: &[u32], synonym: bool) -> SlotMatch {
+    match_slot(slot, label).map(|(h, p)| if synonym && h == How::Exact { (How::Synonym, p) } else { (h, p) })
+}
+
+/// The kind of match of one label, optional slots it lacks left out, and
+/// how many slots matched it; `None` when a required slot does not.
+fn label_kind(plan: &Plan, label: &[u32], synonym: bool) -> Option<(MatchKind, usize)> {
+    let mut shape = Shape::default();
+    for slot in &plan.slots {
+        match match_on(slot, label, synonym) {
+            Some(m) => shape.push(m),
+            None if slot.optional => {}
+            None => return None,
+        }
+    }
+    (shape.n > 0).then(|| (shape.kind(label.len()), shape.n))
+}
+
 /// Grades concept `r`: the best kind over its display and designations, or
 /// the union of their matches when no single label matches every slot.
+/// Allocates only with `explain`.
 pub(super) fn grade(snap: &Snapshot, plan: &Plan, r: ConceptRef, explain: bool) -> Grade {
     let describe = |slot: &Slot, (how, pos): (How, usize), label: &[u32], field: Field| Matched {
         term: slot.word.clone(),
@@ -158,37 +214,24 @@ pub(super) fn grade(snap: &Snapshot, plan: &Plan, r: ConceptRef, explain: bool) 
     let display = snap.label_terms(r);
     let alts = snap.designation_terms(r);
     let concept = snap.concept(r);
-    let on = |label: &[u32], synonym: bool| {
-        plan.slots
-            .iter()
-            .map(|s| {
-                // An exact match on a lexicon synonym is a synonym match.
-                match_slot(s, label).map(|(h, p)| if synonym && h == How::Exact { (How::Synonym, p) } else { (h, p) })
-            })
-            .collect::<Vec<_>>()
-    };
+    let is_synonym = |kind: DesignationKind| matches!(kind, DesignationKind::Synonym | DesignationKind::Related);
 
-    // The kind of match of a label, optional slots it lacks left out.
-    let kind_on = |m: &[SlotMatch], label_len: usize| {
-        let present: Vec<SlotMatch> =
-            m.iter().zip(&plan.slots).filter(|(x, s)| x.is_some() || !s.optional).map(|(x, _)| *x).collect();
-        kind_of(&present, label_len)
-    };
-    let m = on(display, false);
-    let mut best: Option<(MatchKind, Vec<SlotMatch>, &[u32], Field)> =
-        kind_on(&m, display.len()).map(|k| (k, m, display, "display"));
+    let mut best: Option<(MatchKind, usize, &[u32], Field, bool)> =
+        label_kind(plan, display, false).map(|(k, n)| (k, n, display, "display", false));
     for (alt, d) in alts.iter().zip(&concept.designations) {
-        let m = on(alt, matches!(d.kind, DesignationKind::Synonym | DesignationKind::Related));
-        if let Some(k) = kind_on(&m, alt.len())
-            && best.as_ref().is_none_or(|(b, _, _, f)| k < *b || (k == *b && *f == "related"))
+        let synonym = is_synonym(d.kind);
+        if let Some((k, n)) = label_kind(plan, alt, synonym)
+            && best.as_ref().is_none_or(|(b, _, _, f, _)| k < *b || (k == *b && *f == "related"))
         {
-            best = Some((k, m, alt, field_name(d.kind)));
+            best = Some((k, n, alt, field_name(d.kind), synonym));
         }
     }
-    if let Some((kind, m, label, field)) = best {
-        let matched_slots = m.iter().filter(|x| x.is_some()).count();
+    if let Some((kind, matched_slots, label, field, synonym)) = best {
         let matched = if explain {
-            m.iter().zip(&plan.slots).filter_map(|(m, slot)| m.map(|x| describe(slot, x, label, field))).collect()
+            plan.slots
+                .iter()
+                .filter_map(|slot| match_on(slot, label, synonym).map(|x| describe(slot, x, label, field)))
+                .collect()
         } else {
             Vec::new()
         };

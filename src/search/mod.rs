@@ -28,6 +28,7 @@
 //!   then labels ATIH flags with `***` last, then BM25 for partial matches,
 //!   then shorter labels, then code order.
 
+mod cache;
 mod matching;
 mod plan;
 
@@ -36,6 +37,7 @@ use serde::Serialize;
 
 use crate::index::{ConceptRef, Snapshot};
 use crate::priors::Effect;
+pub use cache::SearchCache;
 use matching::grade;
 pub use matching::{How, Matched, highlights};
 use plan::{Bits, Plan, Slot};
@@ -173,16 +175,24 @@ struct SortKey {
 /// than [`MAX_QUERY_CHARS`]), and at most [`MAX_GRADED`] word candidates are
 /// graded, so the work a search does stays bounded.
 pub fn search(snap: &Snapshot, req: &SearchRequest) -> Result<Vec<Hit>> {
+    Ok(search_grading(snap, req, MAX_GRADED)?.0)
+}
+
+/// [`search`], and how many word candidates it gathered (what made it
+/// costly).
+fn search_counting(snap: &Snapshot, req: &SearchRequest) -> Result<(Vec<Hit>, usize)> {
     search_grading(snap, req, MAX_GRADED)
 }
 
 /// [`search`] grading every word candidate: the reference ranking that the
 /// bound of [`search`] must not change (checked by the tests).
 pub fn search_exhaustive(snap: &Snapshot, req: &SearchRequest) -> Result<Vec<Hit>> {
-    search_grading(snap, req, usize::MAX)
+    Ok(search_grading(snap, req, usize::MAX)?.0)
 }
 
-fn search_grading(snap: &Snapshot, req: &SearchRequest, max_graded: usize) -> Result<Vec<Hit>> {
+/// Searches, grading at most `max_graded` word candidates; returns the hits
+/// and the most word candidates a plan gathered.
+fn search_grading(snap: &Snapshot, req: &SearchRequest, max_graded: usize) -> Result<(Vec<Hit>, usize)> {
     let whole = match req.q.char_indices().nth(ANALYSED_CHARS) {
         Some((cut, _)) => &req.q[..cut],
         None => req.q,
@@ -190,7 +200,7 @@ fn search_grading(snap: &Snapshot, req: &SearchRequest, max_graded: usize) -> Re
     let q = whole.trim();
     let typing = !whole.ends_with(|c: char| c.is_whitespace() || c.is_ascii_punctuation());
     if q.is_empty() || req.limit == 0 {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), 0));
     }
     let scope: Vec<usize> = match req.system {
         Some(s) => vec![s],
@@ -230,7 +240,7 @@ fn search_grading(snap: &Snapshot, req: &SearchRequest, max_graded: usize) -> Re
     ranked.extend(text_hits);
 
     keep_best(&mut ranked, req.limit);
-    Ok(ranked
+    let hits = ranked
         .into_iter()
         .map(|(_, mut h)| {
             if matches!(h.kind, MatchKind::ExactCode | MatchKind::CodePrefix) {
@@ -238,7 +248,8 @@ fn search_grading(snap: &Snapshot, req: &SearchRequest, max_graded: usize) -> Re
             }
             h
         })
-        .collect())
+        .collect();
+    Ok((hits, ranker.candidates.get()))
 }
 
 /// See [`Ranker::quick_key`]; its last field is the candidate.
@@ -253,6 +264,8 @@ struct Ranker<'a> {
     priors: Vec<usize>,
     /// Word candidates graded at most.
     max_graded: usize,
+    /// The most word candidates a plan of this search gathered.
+    candidates: std::cell::Cell<usize>,
 }
 
 impl<'a> Ranker<'a> {
@@ -263,7 +276,7 @@ impl<'a> Ranker<'a> {
             let stems: Vec<String> = crate::text::analyze(q).into_iter().map(|t| t.stem).collect();
             (0..snap.priors.len()).filter(|&i| snap.priors[i].prior.applies(&stems)).collect()
         };
-        Ranker { snap, req, priors, max_graded: MAX_GRADED }
+        Ranker { snap, req, priors, max_graded: MAX_GRADED, candidates: Default::default() }
     }
 
     /// The first prior of this query that selects concept `r`.
@@ -411,20 +424,22 @@ fn text_search(
     let mut out = Vec::new();
     let fraction = |matched: usize| matched as f32 / plan.slots.len() as f32;
 
+    let ranges: Vec<std::ops::Range<u32>> = scope.iter().map(|&s| snap.ordinals_of(s)).collect();
     let mut bits = Bits::all(snap.len());
     for slot in plan.slots.iter().filter(|s| !s.optional) {
-        bits.and(&slot.candidates(snap));
+        bits.and(&slot.candidates(snap, &ranges));
     }
-    bits.keep_ranges(scope.iter().map(|&s| snap.ordinals_of(s)));
+    bits.keep_ranges(ranges.iter().cloned());
     let mut candidates: Vec<ConceptRef> =
         bits.iter().map(ConceptRef).filter(|r| (seen.is_empty() || !seen.contains(r)) && under(*r)).collect();
+    ranker.candidates.set(ranker.candidates.get().max(candidates.len()));
     if candidates.len() > ranker.max_graded {
         // A frequent word: grade the likeliest, by a key that costs no grading.
         // Without a typo among the slots' terms, every candidate is strict.
         let typos = plan.slots.iter().any(|s| s.ids.iter().any(|&id| s.how[id as usize] == How::Fuzzy as u8));
         let mut strict = if typos { Bits::all(snap.len()) } else { bits.clone() };
         for slot in plan.slots.iter().filter(|s| typos && !s.optional) {
-            strict.and(&slot.candidates_within(snap, How::Prefix));
+            strict.and(&slot.candidates_within(snap, &ranges, How::Prefix));
         }
         let required = plan.slots.iter().filter(|s| !s.optional).count() as u32;
         let first = plan.slots.iter().find(|s| !s.optional);

@@ -1,6 +1,8 @@
 //! Query plans: the query's terms grouped into slots, each resolved once
 //! against the snapshot vocabulary into the label terms it matches and how.
 
+use std::ops::Range;
+
 use fst::{IntoStreamer, Streamer};
 
 use super::How;
@@ -96,27 +98,35 @@ impl Slot {
         }
     }
 
-    /// Ordinals of the concepts this slot matches.
-    pub fn candidates(&self, snap: &Snapshot) -> Bits {
-        self.candidates_within(snap, How::Fuzzy)
+    /// Ordinals of the concepts this slot matches, within `scope` (ranges
+    /// of ordinals, one per system searched).
+    pub fn candidates(&self, snap: &Snapshot, scope: &[Range<u32>]) -> Bits {
+        self.candidates_within(snap, scope, How::Fuzzy)
     }
 
-    /// Ordinals of the concepts this slot matches at least as well as
-    /// `worst` (`How::Prefix`: without typos).
-    pub fn candidates_within(&self, snap: &Snapshot, worst: How) -> Bits {
+    /// Ordinals of the concepts within `scope` this slot matches at least
+    /// as well as `worst` (`How::Prefix`: without typos). Postings are in
+    /// ordinal order, so only the part of each within `scope` is read: a
+    /// frequent term of another system costs two binary searches.
+    pub fn candidates_within(&self, snap: &Snapshot, scope: &[Range<u32>], worst: How) -> Bits {
+        let within = |postings: &[u32], bits: &mut Bits| {
+            for range in scope {
+                let from = postings.partition_point(|&o| o < range.start);
+                let to = postings.partition_point(|&o| o < range.end);
+                for &ord in &postings[from..to] {
+                    bits.set(ord);
+                }
+            }
+        };
         let mut bits = Bits::none(snap.len());
         for &id in self.ids.iter().filter(|&&id| self.how[id as usize] <= worst as u8) {
-            for &ord in &snap.vocab.postings[id as usize] {
-                bits.set(ord);
-            }
+            within(&snap.vocab.postings[id as usize], &mut bits);
         }
         for alt in &self.multi {
             let mut all = Bits::all(snap.len());
             for &id in alt {
                 let mut one = Bits::none(snap.len());
-                for &ord in &snap.vocab.postings[id as usize] {
-                    one.set(ord);
-                }
+                within(&snap.vocab.postings[id as usize], &mut one);
                 all.and(&one);
             }
             bits.or(&all);

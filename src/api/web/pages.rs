@@ -16,7 +16,7 @@ use super::html::{Footer, Nav, concept_link, concept_url, esc, marked, page, sys
 use crate::api::AppState;
 use crate::api::v1::{SearchResult, search_response};
 use crate::index::Snapshot;
-use crate::search::{self, SearchRequest};
+use crate::search::SearchRequest;
 
 /// Results shown by the search page.
 const PAGE_RESULTS: usize = 30;
@@ -129,8 +129,8 @@ pub async fn search(
             level_only: level.is_some(),
             no_context: false,
         };
-        let hits = search::search(&snap, &req).map_err(|e| PageError::internal(format!("{e:#}")))?;
-        let response = search_response(&snap, &q, hits, true, 0);
+        let hits = state.searches.search(&snap, &req).map_err(|e| PageError::internal(format!("{e:#}")))?;
+        let response = search_response(&snap, &q, hits.to_vec(), true, 0);
         let n = response.results.len();
         let _ = write!(
             main,
