@@ -1,6 +1,7 @@
 //! Recoding throughput on generated files of 1 million rows (code-only,
 //! label-only, mixed) and peak memory. Run with `cargo bench --bench recode`;
-//! `HARMONIE_BENCH_ROWS` sets the number of rows.
+//! `HARMONIE_BENCH_ROWS` sets the number of rows, `HARMONIE_BENCH_KINDS`
+//! the files (comma-separated among `codes`, `labels`, `mixed`).
 //!
 //! Codes are real codes in the spellings legacy files use; labels are real
 //! labels, upper-cased, some without accents, abbreviated or with a typo,
@@ -88,7 +89,8 @@ fn main() {
     let rows: usize = std::env::var("HARMONIE_BENCH_ROWS").ok().and_then(|s| s.parse().ok()).unwrap_or(1_000_000);
     let dir = tempfile::tempdir().unwrap();
     println!("snapshot loaded; peak RSS {:.0} MB", peak_rss_mb());
-    for kind in ["codes", "labels", "mixed"] {
+    let kinds = std::env::var("HARMONIE_BENCH_KINDS").unwrap_or_else(|_| "codes,labels,mixed".into());
+    for kind in kinds.split(',').map(str::trim) {
         let path = dir.path().join(format!("{kind}.csv"));
         write_file(&snap, &path, rows, kind);
         let table = TableReader::open(&path, harmonie::table::CsvOptions::user(None)).unwrap();
