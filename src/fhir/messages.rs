@@ -44,6 +44,12 @@ pub enum MessageId {
     ValuesetSupplementMissing,
     /// `VALUESET_TOO_COSTLY`.
     ValuesetTooCostly,
+    /// `VALUESET_VALUE_MISMATCH`.
+    ValuesetValueMismatch,
+    /// `VALUESET_VALUE_MISMATCH_CHANGED`.
+    ValuesetValueMismatchChanged,
+    /// `VALUESET_VALUE_MISMATCH_DEFAULT`.
+    ValuesetValueMismatchDefault,
     /// `VALUESET_VERSION_CHECK`.
     ValuesetVersionCheck,
 }
@@ -75,6 +81,9 @@ impl MessageId {
             MessageId::ValuesetCircularReference => "VALUESET_CIRCULAR_REFERENCE",
             MessageId::ValuesetSupplementMissing => "VALUESET_SUPPLEMENT_MISSING",
             MessageId::ValuesetTooCostly => "VALUESET_TOO_COSTLY",
+            MessageId::ValuesetValueMismatch => "VALUESET_VALUE_MISMATCH",
+            MessageId::ValuesetValueMismatchChanged => "VALUESET_VALUE_MISMATCH_CHANGED",
+            MessageId::ValuesetValueMismatchDefault => "VALUESET_VALUE_MISMATCH_DEFAULT",
             MessageId::ValuesetVersionCheck => "VALUESET_VERSION_CHECK",
         }
     }

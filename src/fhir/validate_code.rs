@@ -13,8 +13,9 @@ use super::language::{Languages, display_in, lang_matches};
 use super::messages::MessageId;
 use super::outcome::{FhirError, Issue, Severity, outcome};
 use super::params::{Out, Params, Type};
+use super::registry::version_matches;
 use super::registry::{Missing, Registry};
-use super::valueset::{Expander, Member, Options, vs_canonical};
+use super::valueset::{Expander, Member, Options, version_for, vs_canonical};
 
 /// One coding to validate, with the FHIRPath of where it came from.
 struct Coding {
@@ -84,10 +85,14 @@ pub fn validate_code(reg: &Registry, params: &Params, langs: &Languages, vs_mode
     }
 
     // The members of the value set, once.
+    let mut includes: Vec<(String, Option<String>)> = Vec::new();
     let members: Option<Vec<Member>> = match &vs {
         Some(vs) => {
             let mut ex = Expander::new(reg, &opts);
-            match ex.expand(vs) {
+            ex.validating = true;
+            let expanded = ex.expand(vs);
+            includes = std::mem::take(&mut ex.includes);
+            match expanded {
                 Ok(m) => Some(m),
                 // A circular definition is an error of the request; the
                 // other failures answer "not valid", with their reasons.
@@ -111,7 +116,7 @@ pub fn validate_code(reg: &Registry, params: &Params, langs: &Languages, vs_mode
 
     let findings: Vec<Finding> = codings
         .iter()
-        .map(|c| validate_one(reg, c, members.as_deref(), vs_name.as_deref(), &opts, langs, lenient))
+        .map(|c| validate_one(reg, c, members.as_deref(), &includes, vs_name.as_deref(), &opts, langs, lenient))
         .collect();
 
     let mut out = Out::new();
@@ -194,10 +199,12 @@ pub fn validate_code(reg: &Registry, params: &Params, langs: &Languages, vs_mode
     Ok(out.build())
 }
 
+#[allow(clippy::too_many_arguments)]
 fn validate_one(
     reg: &Registry,
     coding: &Coding,
     members: Option<&[Member]>,
+    includes: &[(String, Option<String>)],
     vs_name: Option<&str>,
     opts: &Options,
     langs: &Languages,
@@ -257,49 +264,63 @@ fn validate_one(
         v
     };
     let wanted = coding.version.clone();
-    let cs = match reg
-        .code_system(&system, wanted.as_deref().or_else(|| vs_versions.first().and_then(|c| c.version.as_deref())))
-    {
-        Ok(cs) => reg.with_supplements(cs, &opts.supplements),
-        Err(Missing::System) => {
-            f.unknown_system = Some(system.clone());
-            f.system_unknown = true;
-            f.issues.push(
-                Issue::error(
-                    "not-found",
-                    format!(
-                        "A definition for CodeSystem '{system}' could not be found, so the code cannot be validated"
-                    ),
-                )
-                .tx("not-found")
-                .id(MessageId::UnknownCodesystem)
-                .at(coding.at("system")),
-            );
-            if let Some(vs) = vs_name {
-                f.issues.push(not_in_vs(&system, vs));
-            }
-            return f;
-        }
-        Err(Missing::Version(known)) => {
-            let v = wanted.clone().unwrap_or_default();
-            f.unknown_system = Some(format!("{system}|{v}"));
-            f.version = Some(v.clone());
-            f.issues.push(
-                Issue::error("not-found", format!("A definition for CodeSystem '{system}' version '{v}' could not be found, so the code cannot be validated. Valid versions: {}", known.join(" or ")))
-                    .tx("not-found")
-                    .id(MessageId::UnknownCodesystemVersion)
-                    .at(coding.at("system")),
-            );
-            if let Some(vs) = vs_name {
+    // Against a value set that includes the system: its include decides the
+    // version, and the coding's version is checked against it.
+    let include = includes.iter().find(|(s, _)| *s == system).map(|(_, v)| v.as_deref());
+    let chosen = match (include, vs_name) {
+        (Some(raw), Some(_)) => match reg.code_system(&system, None) {
+            Ok(_) => Some(choose_version(reg, opts, &system, raw, coding, &mut f)),
+            Err(_) => None,
+        },
+        _ => None,
+    };
+    let decided = chosen.is_some();
+    let cs = match chosen {
+        Some(cs) => reg.with_supplements(cs, &opts.supplements),
+        None => match reg
+            .code_system(&system, wanted.as_deref().or_else(|| vs_versions.first().and_then(|c| c.version.as_deref())))
+        {
+            Ok(cs) => reg.with_supplements(cs, &opts.supplements),
+            Err(Missing::System) => {
+                f.unknown_system = Some(system.clone());
+                f.system_unknown = true;
                 f.issues.push(
-                    Issue::error("not-found", format!("Unable to check whether the code is in the value set '{vs}' because the code system {system}|{v} was not found"))
-                        .tx("not-found")
-                        .id(MessageId::UnableToCheckIfTheProvidedCodesAreInTheValueSetCs)
-                        .severity(Severity::Warning),
+                    Issue::error(
+                        "not-found",
+                        format!(
+                            "A definition for CodeSystem '{system}' could not be found, so the code cannot be validated"
+                        ),
+                    )
+                    .tx("not-found")
+                    .id(MessageId::UnknownCodesystem)
+                    .at(coding.at("system")),
                 );
+                if let Some(vs) = vs_name {
+                    f.issues.push(not_in_vs(&system, vs));
+                }
+                return f;
             }
-            return f;
-        }
+            Err(Missing::Version(known)) => {
+                let v = wanted.clone().unwrap_or_default();
+                f.unknown_system = Some(format!("{system}|{v}"));
+                f.version = Some(v.clone());
+                f.issues.push(
+                    Issue::error("not-found", format!("A definition for CodeSystem '{system}' version '{v}' could not be found, so the code cannot be validated. Valid versions: {}", known.join(" or ")))
+                        .tx("not-found")
+                        .id(MessageId::UnknownCodesystemVersion)
+                        .at(coding.at("system")),
+                );
+                if let Some(vs) = vs_name {
+                    f.issues.push(
+                        Issue::error("not-found", format!("Unable to check whether the code is in the value set '{vs}' because the code system {system}|{v} was not found"))
+                            .tx("not-found")
+                            .id(MessageId::UnableToCheckIfTheProvidedCodesAreInTheValueSetCs)
+                            .severity(Severity::Warning),
+                    );
+                }
+                return f;
+            }
+        },
     };
     f.version = cs.version.clone();
     let Some(idx) = cs.find(&code) else {
@@ -390,7 +411,9 @@ fn validate_one(
     }
     if let (Some(members), Some(vs)) = (members, vs_name) {
         let inside = members.iter().any(|m| {
-            m.cs.url == cs.url && m.concept().code == c.code && (coding.version.is_none() || m.cs.version == cs.version)
+            m.cs.url == cs.url
+                && m.concept().code == c.code
+                && (decided || coding.version.is_none() || m.cs.version == cs.version)
         });
         if !inside {
             f.valid = false;
@@ -406,4 +429,118 @@ fn validate_one(
         }
     }
     f
+}
+
+/// Where the version a coding is checked in comes from.
+enum Source<'a> {
+    /// `force-system-version`, whatever the value set says.
+    Forced(&'a str),
+    /// The version (or version pattern) the include names.
+    Include(&'a str),
+    /// A versionless include, given a version by `system-version` or
+    /// `check-system-version`.
+    Changed(String),
+    /// A versionless include: the coding's version, or else the latest.
+    Versionless,
+}
+
+/// The version of `system` a coding is checked in, against a value set
+/// whose include of the system names `raw` (or no version), under the
+/// request's version parameters (`force-system-version`, `system-version`,
+/// `check-system-version`). The issues of the coding's version against the
+/// include's go to `f`: an unknown version (the coding's or the include's),
+/// a version different from the include's, a version the check refuses.
+/// `system` must have at least one version in `reg`.
+fn choose_version(
+    reg: &Registry,
+    opts: &Options,
+    system: &str,
+    raw: Option<&str>,
+    coding: &Coding,
+    f: &mut Finding,
+) -> Arc<CodeSystem> {
+    let resolve = |v: Option<&str>| reg.code_system(system, v);
+    let Ok(latest) = resolve(None) else { unreachable!("the caller checked that {system} is known") };
+    let unknown = |v: &str, f: &mut Finding| {
+        let known = match resolve(Some(v)) {
+            Err(Missing::Version(known)) => known,
+            _ => Vec::new(),
+        };
+        f.unknown_system.get_or_insert_with(|| format!("{system}|{v}"));
+        f.issues.push(
+            Issue::error("not-found", format!("A definition for CodeSystem '{system}' version '{v}' could not be found, so the code cannot be validated. Valid versions: {}", known.join(" or ")))
+                .tx("not-found")
+                .id(MessageId::UnknownCodesystemVersion)
+                .at(coding.at("system")),
+        );
+    };
+    let value = coding.version.as_deref();
+    let value_cs = value.and_then(|v| resolve(Some(v)).ok());
+    if let (Some(v), None) = (value, &value_cs) {
+        unknown(v, f);
+    }
+    let force = version_for(&opts.force, system);
+    let param = version_for(&opts.default, system).or_else(|| version_for(&opts.check, system));
+    let param_cs = param.and_then(|v| resolve(Some(v)).ok());
+    let (cs, source) = match (force, raw) {
+        (Some(forced), _) => (resolve(Some(forced)).unwrap_or(latest), Source::Forced(forced)),
+        (None, Some(raw)) => {
+            let cs = match resolve(Some(raw)) {
+                Ok(cs) => value_cs.filter(|c| version_matches(raw, c.version.as_deref().unwrap_or(""))).unwrap_or(cs),
+                Err(_) => {
+                    unknown(raw, f);
+                    value_cs.or(param_cs).unwrap_or(latest)
+                }
+            };
+            (cs, Source::Include(raw))
+        }
+        (None, None) => match (value_cs, param_cs) {
+            (Some(cs), _) => (cs, Source::Versionless),
+            (None, Some(cs)) => {
+                let v = cs.version.clone().unwrap_or_default();
+                (cs, Source::Changed(v))
+            }
+            (None, None) => (latest, Source::Versionless),
+        },
+    };
+    let used = cs.version.clone().unwrap_or_default();
+    if let Some(value) = value {
+        let mismatch = |text: String, id: MessageId| {
+            Issue::error("invalid", text).tx("vs-invalid").id(id).at(coding.at("version"))
+        };
+        let include = raw.unwrap_or_default();
+        match &source {
+            Source::Forced(forced) if used != value => f.issues.push(mismatch(
+                format!("The code system '{system}' version '{forced}' resulting from the version '{include}' in the ValueSet include is different to the one in the value ('{value}')"),
+                MessageId::ValuesetValueMismatchChanged,
+            )),
+            Source::Include(raw) if !version_matches(raw, value) => f.issues.push(mismatch(
+                format!("The code system '{system}' version '{raw}' in the ValueSet include is different to the one in the value ('{value}')"),
+                MessageId::ValuesetValueMismatch,
+            )),
+            Source::Changed(to) if used != value => f.issues.push(mismatch(
+                format!("The code system '{system}' version '{to}' resulting from the version '{include}' in the ValueSet include is different to the one in the value ('{value}')"),
+                MessageId::ValuesetValueMismatchChanged,
+            )),
+            Source::Versionless if used != value => f.issues.push(
+                mismatch(
+                    format!("The code system '{system}' version '{used}' for the versionless include in the ValueSet include is different to the one in the value ('{value}')"),
+                    MessageId::ValuesetValueMismatchDefault,
+                )
+                .severity(Severity::Warning),
+            ),
+            _ => {}
+        }
+    }
+    if let Some(check) = version_for(&opts.check, system)
+        && !version_matches(check, &used)
+    {
+        f.issues.push(
+            Issue::error("exception", format!("The version '{used}' is not allowed for system '{system}': required to be '{check}' by a version-check parameter"))
+                .tx("version-error")
+                .id(MessageId::ValuesetVersionCheck)
+                .at(coding.at("version")),
+        );
+    }
+    cs
 }

@@ -70,7 +70,8 @@ pub struct Options {
     pub valueset_versions: Vec<String>,
 }
 
-fn version_for<'a>(list: &'a [String], url: &str) -> Option<&'a str> {
+/// The version `list` (`url|version` canonicals) gives for `url`.
+pub fn version_for<'a>(list: &'a [String], url: &str) -> Option<&'a str> {
     list.iter().find_map(|c| match split_canonical(c) {
         (u, Some(v)) if u == url => Some(v),
         _ => None,
@@ -102,6 +103,14 @@ pub struct Expander<'r> {
     imported: std::collections::HashMap<String, Vec<Member>>,
     imports: usize,
     gathered: usize,
+    /// Validating codes rather than listing them: an include naming a
+    /// version that does not exist, or one that a `check-system-version`
+    /// refuses, is not an error of the expansion but of the codes checked
+    /// against it ([`Expander::includes`] keeps what each include named).
+    pub validating: bool,
+    /// Each include's system and the version it names (as written), in
+    /// order.
+    pub includes: Vec<(String, Option<String>)>,
 }
 
 /// `url|version` of a value set, as messages name it.
@@ -130,6 +139,8 @@ impl<'r> Expander<'r> {
             imported: std::collections::HashMap::new(),
             imports: 0,
             gathered: 0,
+            validating: false,
+            includes: Vec::new(),
         }
     }
 
@@ -236,11 +247,23 @@ impl<'r> Expander<'r> {
         let mut set: Option<Vec<Member>> = None;
         if let Some(system) = inc.get("system").and_then(Value::as_str) {
             let version = inc.get("version").and_then(Value::as_str);
+            self.includes.push((system.to_string(), version.map(str::to_string)));
             let cs = match self.pick(system, version) {
                 Ok(cs) => cs,
+                // Validating: the codes are checked against the version the
+                // parameters give, else the latest, and the coding reports
+                // the include's unknown version.
+                Err(Missing::Version(_)) if self.validating => {
+                    let fallback =
+                        version_for(&self.opts.default, system).or_else(|| version_for(&self.opts.check, system));
+                    match self.reg.code_system(system, fallback).or_else(|_| self.reg.code_system(system, None)) {
+                        Ok(cs) => self.reg.with_supplements(cs, &self.opts.supplements),
+                        Err(missing) => return Err(unknown_system_error(system, version, &missing)),
+                    }
+                }
                 Err(missing) => return Err(unknown_system_error(system, version, &missing)),
             };
-            if let Some(check) = version_for(&self.opts.check, system) {
+            if let Some(check) = version_for(&self.opts.check, system).filter(|_| !self.validating) {
                 let v = cs.version.clone().unwrap_or_default();
                 if !version_matches(check, &v) {
                     return Err(FhirError::unprocessable(
