@@ -122,6 +122,13 @@ pub fn expand(reg: &Registry, params: &Params, langs: &Languages) -> Result<Valu
                 | "check-system-version"
                 | "default-valueset-version"
         ) {
+            // A default or a check is echoed when it gave an include its version.
+            if matches!(name, "system-version" | "check-system-version") {
+                let value = ["valueCanonical", "valueUri", "valueString"].iter().find_map(|k| p[*k].as_str());
+                if !ex.applied.iter().any(|(n, c)| *n == name && Some(c.as_str()) == value) {
+                    continue;
+                }
+            }
             let mut p = p.clone();
             if name.ends_with("-version")
                 && let Some(v) = p.get("valueCanonical").cloned()

@@ -183,10 +183,15 @@ pub fn validate_code(reg: &Registry, params: &Params, langs: &Languages, vs_mode
     }
     out.add("result", Type::Boolean, result);
     if !issues.is_empty() {
+        // The message says what is most serious: the errors if any, else
+        // the warnings and information.
+        let errors = issues.iter().any(|i| i.severity == Severity::Error);
         let serious = issues.iter().any(|i| i.severity != Severity::Information);
         let mut texts: Vec<&str> = issues
             .iter()
-            .filter(|i| !serious || i.severity != Severity::Information)
+            .filter(|i| {
+                if errors { i.severity == Severity::Error } else { !serious || i.severity != Severity::Information }
+            })
             .map(|i| i.text.as_str())
             .collect();
         texts.sort();

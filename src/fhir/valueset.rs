@@ -111,6 +111,9 @@ pub struct Expander<'r> {
     /// Each include's system and the version it names (as written), in
     /// order.
     pub includes: Vec<(String, Option<String>)>,
+    /// The version parameters that gave a versionless include its version:
+    /// (`system-version` or `check-system-version`, `url|version`).
+    pub applied: Vec<(&'static str, String)>,
 }
 
 /// `url|version` of a value set, as messages name it.
@@ -141,6 +144,7 @@ impl<'r> Expander<'r> {
             gathered: 0,
             validating: false,
             includes: Vec::new(),
+            applied: Vec::new(),
         }
     }
 
@@ -223,9 +227,21 @@ impl<'r> Expander<'r> {
 
     /// Chooses the version of `url` for an include naming `version`.
     pub fn pick(&mut self, url: &str, version: Option<&str>) -> Result<Arc<CodeSystem>, Missing> {
-        let wanted = version_for(&self.opts.force, url)
-            .or(version.filter(|v| !v.is_empty()))
-            .or_else(|| version_for(&self.opts.default, url));
+        let version = version.filter(|v| !v.is_empty());
+        let forced = version_for(&self.opts.force, url);
+        // A versionless include takes the version `system-version` gives,
+        // else the one `check-system-version` requires.
+        let given = [("system-version", &self.opts.default), ("check-system-version", &self.opts.check)]
+            .into_iter()
+            .find_map(|(name, list)| Some((name, url, version_for(list, url)?)))
+            .filter(|_| forced.is_none() && version.is_none());
+        if let Some((name, url, v)) = given {
+            let applied = (name, format!("{url}|{v}"));
+            if !self.applied.contains(&applied) {
+                self.applied.push(applied);
+            }
+        }
+        let wanted = forced.or(version).or(given.map(|(_, _, v)| v));
         let cs = self.reg.code_system(url, wanted)?;
         let cs = self.reg.with_supplements(cs, &self.opts.supplements);
         let canonical = cs.canonical();
