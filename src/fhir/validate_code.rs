@@ -54,6 +54,9 @@ struct Finding {
     unknown_system: Option<String>,
     /// Whether `unknown_system` is the system itself (not one of its versions).
     system_unknown: bool,
+    /// The value set's include names a version of the system that does not
+    /// exist: a codeable concept then reports no code or system of it.
+    include_unknown: bool,
 }
 
 /// `CodeSystem/$validate-code` (`vs_mode` false) and `ValueSet/$validate-code`.
@@ -156,10 +159,11 @@ pub fn validate_code(reg: &Registry, params: &Params, langs: &Languages, vs_mode
         issues.extend(f.issues.iter().cloned());
     }
     if let Some(f) = best {
-        if let Some(c) = &f.code {
+        let identified = !(concept_echo.is_some() && f.include_unknown);
+        if let Some(c) = f.code.as_ref().filter(|_| identified) {
             out.add("code", Type::Code, c.clone());
         }
-        if let Some(s) = &f.system {
+        if let Some(s) = f.system.as_ref().filter(|_| identified) {
             out.add("system", Type::Uri, s.clone());
         }
         if let Some(v) = &f.version {
@@ -443,7 +447,7 @@ enum Source<'a> {
     /// The version (or version pattern) the include names.
     Include(&'a str),
     /// A versionless include, given a version by `system-version` or
-    /// `check-system-version`.
+    /// `check-system-version` (as the parameter writes it).
     Changed(String),
     /// A versionless include: the coding's version, or else the latest.
     Versionless,
@@ -494,17 +498,15 @@ fn choose_version(
                 Ok(cs) => value_cs.filter(|c| version_matches(raw, c.version.as_deref().unwrap_or(""))).unwrap_or(cs),
                 Err(_) => {
                     unknown(raw, f);
+                    f.include_unknown = true;
                     value_cs.or(param_cs).unwrap_or(latest)
                 }
             };
             (cs, Source::Include(raw))
         }
-        (None, None) => match (value_cs, param_cs) {
+        (None, None) => match (value_cs, param_cs.zip(param)) {
             (Some(cs), _) => (cs, Source::Versionless),
-            (None, Some(cs)) => {
-                let v = cs.version.clone().unwrap_or_default();
-                (cs, Source::Changed(v))
-            }
+            (None, Some((cs, given))) => (cs, Source::Changed(given.to_string())),
             (None, None) => (latest, Source::Versionless),
         },
     };
