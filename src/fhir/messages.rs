@@ -18,6 +18,8 @@ pub enum MessageId {
     NoneOfTheProvidedCodesAreInTheValueSetOne,
     /// `STATUS_CODE_WARNING_CODE`.
     StatusCodeWarningCode,
+    /// `TX_GENERAL_CC_ERROR_MESSAGE`.
+    TxGeneralCcErrorMessage,
     /// `UNABLE_TO_CHECK_IF_THE_PROVIDED_CODES_ARE_IN_THE_VALUE_SET_CS`.
     UnableToCheckIfTheProvidedCodesAreInTheValueSetCs,
     /// `UNABLE_TO_HANDLE_SYSTEM_FILTER_WITH_NO_VALUE`.
@@ -69,6 +71,7 @@ impl MessageId {
             MessageId::UnableToCheckIfTheProvidedCodesAreInTheValueSetCs => {
                 "UNABLE_TO_CHECK_IF_THE_PROVIDED_CODES_ARE_IN_THE_VALUE_SET_CS"
             }
+            MessageId::TxGeneralCcErrorMessage => "TX_GENERAL_CC_ERROR_MESSAGE",
             MessageId::UnableToHandleSystemFilterWithNoValue => "UNABLE_TO_HANDLE_SYSTEM_FILTER_WITH_NO_VALUE",
             MessageId::UnableToInferCodesystem => "UNABLE_TO_INFER_CODESYSTEM",
             MessageId::UnableToResolveValueSet => "Unable_to_resolve_value_Set_",

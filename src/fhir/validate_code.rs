@@ -149,7 +149,7 @@ pub fn validate_code(reg: &Registry, params: &Params, langs: &Languages, vs_mode
             issues.push(
                 Issue::error("code-invalid", format!("No valid coding was found for the value set '{name}'"))
                     .tx("not-in-vs")
-                    .id(MessageId::NoneOfTheProvidedCodesAreInTheValueSetOne),
+                    .id(MessageId::TxGeneralCcErrorMessage),
             );
         }
     } else {
@@ -224,7 +224,10 @@ fn validate_one(
     let not_in_vs = |system: &str, vs: &str| {
         Issue::error(
             "code-invalid",
-            format!("The provided code '{system}#{code}' was not found in the value set '{vs}'"),
+            match &coding.display {
+                Some(d) => format!("The provided code '{system}#{code} ('{d}')' was not found in the value set '{vs}'"),
+                None => format!("The provided code '{system}#{code}' was not found in the value set '{vs}'"),
+            },
         )
         .tx("not-in-vs")
         .id(MessageId::NoneOfTheProvidedCodesAreInTheValueSetOne)
