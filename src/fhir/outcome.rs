@@ -91,7 +91,14 @@ impl Issue {
         }
         v["details"] = details;
         if let Some(e) = &self.expression {
-            v["location"] = json!([e]);
+            // `location` (deprecated since R5) is kept for the clients that
+            // read it, but not for an unknown code, as tx.fhir.org does.
+            if !matches!(
+                self.message_id,
+                Some(MessageId::UnknownCodeInVersion | MessageId::NoneOfTheProvidedCodesAreInTheValueSetOne)
+            ) {
+                v["location"] = json!([e]);
+            }
             v["expression"] = json!([e]);
         }
         v
