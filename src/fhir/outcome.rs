@@ -48,12 +48,24 @@ pub struct Issue {
     pub text: String,
     /// FHIRPath of the input element concerned.
     pub expression: Option<String>,
+    /// Whether the deprecated `location` repeats `expression` (kept for the
+    /// clients that read it; tx.fhir.org leaves it out of the issues about
+    /// a code its system does not have).
+    pub location: bool,
 }
 
 impl Issue {
     /// An error of FHIR issue type `code`.
     pub fn error(code: &'static str, text: impl Into<String>) -> Issue {
-        Issue { severity: Severity::Error, code, tx: None, message_id: None, text: text.into(), expression: None }
+        Issue {
+            severity: Severity::Error,
+            code,
+            tx: None,
+            message_id: None,
+            text: text.into(),
+            expression: None,
+            location: true,
+        }
     }
     /// With the terminology issue type `tx`.
     pub fn tx(mut self, tx: &'static str) -> Issue {
@@ -68,6 +80,11 @@ impl Issue {
     /// At the FHIRPath `expression` of the input.
     pub fn at(mut self, expression: impl Into<String>) -> Issue {
         self.expression = Some(expression.into());
+        self
+    }
+    /// Without the deprecated `location`.
+    pub fn no_location(mut self) -> Issue {
+        self.location = false;
         self
     }
     /// With `severity` instead of error.

@@ -346,10 +346,11 @@ fn validate_one(
             )
             .tx("invalid-code")
             .id(MessageId::UnknownCodeInVersion)
-            .at(coding.at("code")),
+            .at(coding.at("code"))
+            .no_location(),
         );
         if let Some(vs) = vs_name {
-            f.issues.push(not_in_vs(&system, vs));
+            f.issues.push(not_in_vs(&system, vs).no_location());
         }
         return f;
     };
