@@ -225,9 +225,10 @@ fn run_case(addr: SocketAddr, dir: &Path, setup: &[Value], test: &Value) -> Resu
     if let Some(l) = test.get("lenient-display") {
         params.push(json!({"name": "lenient-display-validation", "valueBoolean": l.as_bool().unwrap_or(true)}));
     }
-    let response_file = MODES
-        .iter()
-        .find_map(|m| test.get(format!("response:{m}")).and_then(Value::as_str))
+    // General mode: `response:flat` (and the other modes' files) are not used.
+    let response_file = test
+        .get("response:general")
+        .and_then(Value::as_str)
         .filter(|f| dir.join(f).exists())
         .or_else(|| test["response"].as_str())
         .unwrap_or_default();

@@ -183,6 +183,10 @@ pub fn expand(reg: &Registry, params: &Params, langs: &Languages) -> Result<Valu
                 .collect(),
         );
     }
+    // The code system's hierarchy is kept unless `excludeNested` asks for a
+    // flat list (or a page is asked for: pages count flat entries).
+    let nested = !params.bool("excludeNested").unwrap_or(false) && count.is_none() && offset == 0;
+    let contains = if nested { nest(&page, contains) } else { contains };
     if !contains.is_empty() {
         expansion["contains"] = Value::Array(contains);
     }
@@ -194,6 +198,50 @@ pub fn expand(reg: &Registry, params: &Params, langs: &Languages) -> Result<Valu
         o.insert("expansion".into(), expansion);
     }
     Ok(out)
+}
+
+/// Nests each entry under the entry of its parent concept (same code
+/// system version) when the expansion has it; `entries[i]` is `members[i]`.
+/// Order is kept among siblings; every entry appears once.
+fn nest(members: &[&Member], entries: Vec<Value>) -> Vec<Value> {
+    let key = |m: &Member, idx: usize| (std::sync::Arc::as_ptr(&m.cs), idx);
+    let at: std::collections::HashMap<_, usize> = members.iter().enumerate().map(|(i, m)| (key(m, m.idx), i)).collect();
+    let parent: Vec<Option<usize>> = members
+        .iter()
+        .enumerate()
+        .map(|(i, m)| m.concept().parents.iter().find_map(|&p| at.get(&key(m, p)).copied().filter(|&j| j != i)))
+        .collect();
+    let mut children: Vec<Vec<usize>> = vec![Vec::new(); members.len()];
+    for (i, p) in parent.iter().enumerate() {
+        if let Some(p) = p {
+            children[*p].push(i);
+        }
+    }
+    let mut slots: Vec<Option<Value>> = entries.into_iter().map(Some).collect();
+    let mut placed = vec![false; members.len()];
+    fn build(i: usize, children: &[Vec<usize>], slots: &mut [Option<Value>], placed: &mut [bool]) -> Option<Value> {
+        if placed[i] {
+            return None;
+        }
+        placed[i] = true;
+        let mut e = slots[i].take()?;
+        let kids: Vec<Value> = children[i].iter().filter_map(|&c| build(c, children, slots, placed)).collect();
+        if !kids.is_empty() {
+            e["contains"] = Value::Array(kids);
+        }
+        Some(e)
+    }
+    let mut out: Vec<Value> = Vec::new();
+    for i in 0..members.len() {
+        if parent[i].is_none() {
+            out.extend(build(i, &children, &mut slots, &mut placed));
+        }
+    }
+    // A cycle of parents has no root: its entries stay at the top.
+    for i in 0..members.len() {
+        out.extend(build(i, &children, &mut slots, &mut placed));
+    }
+    out
 }
 
 /// Keeps the members matching a text `filter`. Members of built-in
