@@ -232,8 +232,8 @@ fn nest(members: &[&Member], entries: Vec<Value>) -> Vec<Value> {
         Some(e)
     }
     let mut out: Vec<Value> = Vec::new();
-    for i in 0..members.len() {
-        if parent[i].is_none() {
+    for (i, p) in parent.iter().enumerate() {
+        if p.is_none() {
             out.extend(build(i, &children, &mut slots, &mut placed));
         }
     }
