@@ -267,7 +267,7 @@ fn sort_parameters(p: &mut Value) {
                 *m = bits.join("; ");
             }
         }
-        list.sort_by(|a, b| key(a).cmp(&key(b)));
+        list.sort_by_key(key);
     }
 }
 
