@@ -108,12 +108,7 @@ impl Issue {
         }
         v["details"] = details;
         if let Some(e) = &self.expression {
-            // `location` (deprecated since R5) is kept for the clients that
-            // read it, but not for an unknown code, as tx.fhir.org does.
-            if !matches!(
-                self.message_id,
-                Some(MessageId::UnknownCodeInVersion | MessageId::NoneOfTheProvidedCodesAreInTheValueSetOne)
-            ) {
+            if self.location {
                 v["location"] = json!([e]);
             }
             v["expression"] = json!([e]);
