@@ -185,7 +185,11 @@ pub fn expand(reg: &Registry, params: &Params, langs: &Languages) -> Result<Valu
     }
     // The code system's hierarchy is kept unless `excludeNested` asks for a
     // flat list (or a page is asked for: pages count flat entries).
-    let nested = !params.bool("excludeNested").unwrap_or(false) && count.is_none() && offset == 0;
+    // Codes listed one by one in the value set stay as listed.
+    let enumerated = ["include", "exclude"]
+        .iter()
+        .any(|k| vs["compose"][*k].as_array().is_some_and(|l| l.iter().any(|i| i.get("concept").is_some())));
+    let nested = !params.bool("excludeNested").unwrap_or(false) && count.is_none() && offset == 0 && !enumerated;
     let contains = if nested { nest(&page, contains) } else { contains };
     if !contains.is_empty() {
         expansion["contains"] = Value::Array(contains);

@@ -128,9 +128,11 @@ pub fn validate_code(reg: &Registry, params: &Params, langs: &Languages, vs_mode
     let best: Option<&Finding>;
     if concept_echo.is_some() {
         let any_valid = findings.iter().any(|f| f.valid);
-        result =
-            any_valid && !findings.iter().any(|f| f.valid && f.issues.iter().any(|i| i.severity == Severity::Error));
-        best = findings.iter().find(|f| f.valid).or_else(|| findings.iter().find(|f| f.display.is_some()));
+        // Valid when a coding is, and no coding has an error (an unknown
+        // code beside a good one makes the concept wrong).
+        let errors = |f: &Finding| f.issues.iter().any(|i| i.severity == Severity::Error && i.tx != Some("not-in-vs"));
+        result = any_valid && !findings.iter().any(errors);
+        best = findings.iter().find(|f| f.valid);
         for f in &findings {
             for i in &f.issues {
                 let mut i = i.clone();
