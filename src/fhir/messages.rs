@@ -8,6 +8,9 @@
 pub enum MessageId {
     /// `Display_Name_for__should_be_one_of__instead_of`.
     DisplayNameForShouldBeOneOfInsteadOf,
+    /// `Display_Name_WS_for__should_be_one_of__instead_of`: only the
+    /// whitespace differs.
+    DisplayNameWsForShouldBeOneOfInsteadOf,
     /// `FILTER_NOT_UNDERSTOOD`.
     FilterNotUnderstood,
     /// `INACTIVE_CONCEPT_FOUND`.
@@ -61,6 +64,7 @@ impl MessageId {
     pub fn as_str(self) -> &'static str {
         match self {
             MessageId::DisplayNameForShouldBeOneOfInsteadOf => "Display_Name_for__should_be_one_of__instead_of",
+            MessageId::DisplayNameWsForShouldBeOneOfInsteadOf => "Display_Name_WS_for__should_be_one_of__instead_of",
             MessageId::FilterNotUnderstood => "FILTER_NOT_UNDERSTOOD",
             MessageId::InactiveConceptFound => "INACTIVE_CONCEPT_FOUND",
             MessageId::NoValidDisplayFoundNoneForLangOk => "NO_VALID_DISPLAY_FOUND_NONE_FOR_LANG_OK",

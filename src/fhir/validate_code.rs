@@ -393,6 +393,15 @@ fn validate_one(
                     .at(coding.at("display")),
             );
         }
+        // A display language asked for, which the code has: the display
+        // must be one in that language (or a designation without language).
+        let in_lang = |lang: Option<&str>| {
+            langs.tags.is_empty() || lang.is_none_or(|l| langs.tags.iter().any(|t| lang_matches(t, l)))
+        };
+        if lang_known {
+            valid = c.display.iter().filter(|_| in_lang(cs.language.as_deref())).map(String::as_str).collect();
+            valid.extend(c.designations.iter().filter(|d| in_lang(d.language.as_deref())).map(|d| d.value.as_str()));
+        }
         if !valid.iter().any(|v| v == given) {
             let squash = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
             let ws_only = valid.iter().any(|v| squash(v) == squash(given));
@@ -419,7 +428,11 @@ fn validate_one(
                 Issue::error("invalid", text)
                     .severity(if lenient { Severity::Warning } else { Severity::Error })
                     .tx("invalid-display")
-                    .id(MessageId::DisplayNameForShouldBeOneOfInsteadOf)
+                    .id(if ws_only && lang_known {
+                        MessageId::DisplayNameWsForShouldBeOneOfInsteadOf
+                    } else {
+                        MessageId::DisplayNameForShouldBeOneOfInsteadOf
+                    })
                     .at(coding.at("display")),
             );
         }
