@@ -18,6 +18,17 @@ pub const MAX_EXPANSION: usize = 1000;
 /// `ValueSet/$expand`.
 pub fn expand(reg: &Registry, params: &Params, langs: &Languages) -> Result<Value, FhirError> {
     let vs = requested_value_set(reg, params)?;
+    // A display language the value set sets (`valueset-expansion-parameter`)
+    // applies when the request names none, and is echoed.
+    let vs_language = (langs.raw.is_none()).then(|| expansion_parameter(&vs, "displayLanguage")).flatten();
+    let vs_langs;
+    let langs = match &vs_language {
+        Some(l) => {
+            vs_langs = Languages::new(Some(l.clone()), None);
+            &vs_langs
+        }
+        None => langs,
+    };
     let opts = options(params);
     let mut ex = Expander::new(reg, &opts);
     let filter = params.str("filter").filter(|f| !f.trim().is_empty());
@@ -41,6 +52,12 @@ pub fn expand(reg: &Registry, params: &Params, langs: &Languages) -> Result<Valu
     let page: Vec<&Member> = members.iter().skip(offset).take(count.unwrap_or(usize::MAX)).collect();
 
     let include_designations = params.bool("includeDesignations").unwrap_or(false);
+    // `designation=urn:ietf:bcp:47|de`: only the designations in those languages.
+    let wanted_languages: Vec<String> = params
+        .strs("designation")
+        .iter()
+        .filter_map(|d| d.strip_prefix("urn:ietf:bcp:47|").map(str::to_string))
+        .collect();
     let include_definition = params.bool("includeDefinition").unwrap_or(false);
     let properties = params.strs("property");
     let multi_version = {
@@ -72,7 +89,7 @@ pub fn expand(reg: &Registry, params: &Params, langs: &Languages) -> Result<Valu
                 e["property"] = json!([{"code": "status", "valueCode": st}]);
             }
             if include_designations {
-                let ds = c.designations_json();
+                let ds = designations(&m.cs, c, e["display"].as_str(), langs, &wanted_languages);
                 if !ds.is_empty() {
                     e["designation"] = Value::Array(ds);
                 }
@@ -202,6 +219,59 @@ pub fn expand(reg: &Registry, params: &Params, langs: &Languages) -> Result<Valu
         o.insert("expansion".into(), expansion);
     }
     Ok(out)
+}
+
+/// The value of the `valueset-expansion-parameter` extension `name` of a
+/// value set's `compose`.
+fn expansion_parameter(vs: &Value, name: &str) -> Option<String> {
+    vs["compose"]["extension"].as_array()?.iter().find_map(|e| {
+        if e["url"] != "http://hl7.org/fhir/StructureDefinition/valueset-expansion-parameter" {
+            return None;
+        }
+        let parts = e["extension"].as_array()?;
+        let part = |n: &str| parts.iter().find(|p| p["url"] == n);
+        if part("name")?["valueCode"] != name {
+            return None;
+        }
+        let value = part("value")?;
+        ["valueCode", "valueString", "valueUri"].iter().find_map(|k| value[*k].as_str()).map(str::to_string)
+    })
+}
+
+/// The designations of `c` in an expansion entry showing `shown` (chosen
+/// for `langs`): those but the one shown, in the `wanted` languages if any
+/// are asked; and the code system's own display when another one is shown
+/// (in the system's language, as preferred for that language).
+fn designations(
+    cs: &super::cs::CodeSystem,
+    c: &super::cs::Concept,
+    shown: Option<&str>,
+    langs: &Languages,
+    wanted: &[String],
+) -> Vec<Value> {
+    let mut out = Vec::new();
+    if let Some(d) = c.display.as_deref().filter(|d| Some(*d) != shown) {
+        let mut v = json!({"value": d});
+        if let Some(l) = &cs.language {
+            v["language"] = json!(l);
+        }
+        v["use"] = json!({
+            "system": "http://terminology.hl7.org/CodeSystem/hl7TermMaintInfra",
+            "code": "preferredForLanguage",
+            "display": "Preferred For Language"
+        });
+        out.push(v);
+    }
+    let is_shown = |d: &Value| {
+        shown != c.display.as_deref()
+            && d["value"].as_str() == shown
+            && d["language"].as_str().is_some_and(|l| langs.tags.iter().any(|t| super::language::lang_matches(t, l)))
+    };
+    out.extend(c.designations_json().into_iter().filter(|d| !is_shown(d)));
+    if !wanted.is_empty() {
+        out.retain(|d| d["language"].as_str().is_some_and(|l| wanted.iter().any(|w| w == l)));
+    }
+    out
 }
 
 /// Nests each entry under the entry of its parent concept (same code
