@@ -167,6 +167,9 @@ pub fn expand(reg: &Registry, params: &Params, langs: &Languages) -> Result<Valu
     for s in &ex.used_valuesets {
         parameters.push(json!({"name": "used-valueset", "valueUri": s}));
     }
+    for (status, _, canonical) in &ex.status_notes {
+        parameters.push(json!({"name": format!("warning-{}", status.as_str()), "valueUri": canonical}));
+    }
     let mut expansion = json!({
         "identifier": format!("urn:uuid:{}", uuid()),
         "timestamp": crate::clock::instant(),

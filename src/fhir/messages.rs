@@ -15,6 +15,14 @@ pub enum MessageId {
     FilterNotUnderstood,
     /// `INACTIVE_CONCEPT_FOUND`.
     InactiveConceptFound,
+    /// `MSG_DEPRECATED`.
+    MsgDeprecated,
+    /// `MSG_DRAFT`.
+    MsgDraft,
+    /// `MSG_EXPERIMENTAL`.
+    MsgExperimental,
+    /// `MSG_WITHDRAWN`.
+    MsgWithdrawn,
     /// `NO_VALID_DISPLAY_FOUND_NONE_FOR_LANG_OK`.
     NoValidDisplayFoundNoneForLangOk,
     /// `None_of_the_provided_codes_are_in_the_value_set_one`.
@@ -67,6 +75,10 @@ impl MessageId {
             MessageId::DisplayNameWsForShouldBeOneOfInsteadOf => "Display_Name_WS_for__should_be_one_of__instead_of",
             MessageId::FilterNotUnderstood => "FILTER_NOT_UNDERSTOOD",
             MessageId::InactiveConceptFound => "INACTIVE_CONCEPT_FOUND",
+            MessageId::MsgDeprecated => "MSG_DEPRECATED",
+            MessageId::MsgDraft => "MSG_DRAFT",
+            MessageId::MsgExperimental => "MSG_EXPERIMENTAL",
+            MessageId::MsgWithdrawn => "MSG_WITHDRAWN",
             MessageId::NoValidDisplayFoundNoneForLangOk => "NO_VALID_DISPLAY_FOUND_NONE_FOR_LANG_OK",
             MessageId::NoneOfTheProvidedCodesAreInTheValueSetOne => {
                 "None_of_the_provided_codes_are_in_the_value_set_one"

@@ -89,12 +89,14 @@ pub fn validate_code(reg: &Registry, params: &Params, langs: &Languages, vs_mode
 
     // The members of the value set, once.
     let mut includes: Vec<(String, Option<String>)> = Vec::new();
+    let mut status_notes = Vec::new();
     let members: Option<Vec<Member>> = match &vs {
         Some(vs) => {
             let mut ex = Expander::new(reg, &opts);
             ex.validating = true;
             let expanded = ex.expand(vs);
             includes = std::mem::take(&mut ex.includes);
+            status_notes = std::mem::take(&mut ex.status_notes);
             match expanded {
                 Ok(m) => Some(m),
                 // A circular definition is an error of the request; the
@@ -188,7 +190,10 @@ pub fn validate_code(reg: &Registry, params: &Params, langs: &Languages, vs_mode
         out.add("codeableConcept", Type::CodeableConcept, cc);
     }
     out.add("result", Type::Boolean, result);
-    if !issues.is_empty() {
+    // Notes on the status of what the validation used: not part of the message.
+    let notes: Vec<Issue> =
+        status_notes.iter().map(|(status, kind, canonical)| status.issue(kind, canonical)).collect();
+    if !issues.is_empty() || !notes.is_empty() {
         // The message says what is most serious: the errors if any, else
         // the warnings and information.
         let errors = issues.iter().any(|i| i.severity == Severity::Error);
@@ -205,7 +210,8 @@ pub fn validate_code(reg: &Registry, params: &Params, langs: &Languages, vs_mode
         if !texts.is_empty() {
             out.add("message", Type::String, texts.join("; "));
         }
-        out.resource("issues", outcome(&issues));
+        let all: Vec<Issue> = notes.into_iter().chain(issues).collect();
+        out.resource("issues", outcome(&all));
     }
     Ok(out.build())
 }

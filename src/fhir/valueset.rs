@@ -111,9 +111,67 @@ pub struct Expander<'r> {
     /// Each include's system and the version it names (as written), in
     /// order.
     pub includes: Vec<(String, Option<String>)>,
+    /// The code systems and value sets used whose status calls for a note:
+    /// (status, resource type, `url|version`), each once.
+    pub status_notes: Vec<(Status, &'static str, String)>,
     /// The version parameters that gave a versionless include its version:
     /// (`system-version` or `check-system-version`, `url|version`).
     pub applied: Vec<(&'static str, String)>,
+}
+
+/// A status of a code system or value set that its users should hear of.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    /// `standards-status` withdrawn.
+    Withdrawn,
+    /// `standards-status` deprecated.
+    Deprecated,
+    /// `status` draft.
+    Draft,
+    /// `experimental` true.
+    Experimental,
+}
+
+impl Status {
+    /// The status of a CodeSystem or ValueSet resource worth a note, if any.
+    pub fn of(resource: &Value) -> Option<Status> {
+        let standards = resource["extension"].as_array().into_iter().flatten().find_map(|e| {
+            (e["url"] == "http://hl7.org/fhir/StructureDefinition/structuredefinition-standards-status")
+                .then(|| e["valueCode"].as_str())
+                .flatten()
+        });
+        match (standards, resource["status"].as_str(), resource["experimental"].as_bool()) {
+            (Some("withdrawn"), _, _) => Some(Status::Withdrawn),
+            (Some("deprecated"), _, _) => Some(Status::Deprecated),
+            (_, Some("draft"), _) => Some(Status::Draft),
+            (_, _, Some(true)) => Some(Status::Experimental),
+            _ => None,
+        }
+    }
+
+    /// As FHIR writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Withdrawn => "withdrawn",
+            Status::Deprecated => "deprecated",
+            Status::Draft => "draft",
+            Status::Experimental => "experimental",
+        }
+    }
+
+    /// The note of a validation that used a resource of this status.
+    pub fn issue(self, kind: &str, canonical: &str) -> Issue {
+        let id = match self {
+            Status::Withdrawn => MessageId::MsgWithdrawn,
+            Status::Deprecated => MessageId::MsgDeprecated,
+            Status::Draft => MessageId::MsgDraft,
+            Status::Experimental => MessageId::MsgExperimental,
+        };
+        Issue::error("business-rule", format!("Reference to {} {kind} {canonical}", self.as_str()))
+            .severity(super::outcome::Severity::Information)
+            .tx("status-check")
+            .id(id)
+    }
 }
 
 /// `url|version` of a value set, as messages name it.
@@ -143,6 +201,7 @@ impl<'r> Expander<'r> {
             imports: 0,
             gathered: 0,
             validating: false,
+            status_notes: Vec::new(),
             includes: Vec::new(),
             applied: Vec::new(),
         }
@@ -181,6 +240,7 @@ impl<'r> Expander<'r> {
                 .id(MessageId::ValuesetCircularReference),
             ));
         }
+        self.note_status(vs, "ValueSet", canonical.clone());
         self.stack.push(canonical);
         let result = self.expand_inner(vs);
         self.stack.pop();
@@ -225,6 +285,19 @@ impl<'r> Expander<'r> {
         Ok(out)
     }
 
+    /// Notes a status worth reporting: any of a code system's, only a
+    /// value set's standards status (withdrawn, deprecated).
+    fn note_status(&mut self, resource: &Value, kind: &'static str, canonical: String) {
+        let status = Status::of(resource)
+            .filter(|s| kind == "CodeSystem" || matches!(s, Status::Withdrawn | Status::Deprecated));
+        if let Some(status) = status {
+            let note = (status, kind, canonical);
+            if !self.status_notes.contains(&note) {
+                self.status_notes.push(note);
+            }
+        }
+    }
+
     /// Chooses the version of `url` for an include naming `version`.
     pub fn pick(&mut self, url: &str, version: Option<&str>) -> Result<Arc<CodeSystem>, Missing> {
         let version = version.filter(|v| !v.is_empty());
@@ -246,6 +319,7 @@ impl<'r> Expander<'r> {
         let cs = self.reg.with_supplements(cs, &self.opts.supplements);
         let canonical = cs.canonical();
         if !self.used_systems.contains(&canonical) {
+            self.note_status(&cs.resource, "CodeSystem", canonical.clone());
             self.used_systems.push(canonical);
         }
         Ok(cs)
