@@ -140,7 +140,19 @@ fn metadata_media_types_and_operation_outcomes() {
     assert_eq!(v["parameter"][0]["valueCode"], "subsumes");
     let (s, _, v) = call(addr, "GET", &format!("/fhir/ValueSet/$expand?url={cim10}?fhir_vs=isa/M54"), "", "");
     assert_eq!(s, 200, "{v}");
-    let codes: Vec<&str> =
-        v["expansion"]["contains"].as_array().unwrap().iter().map(|c| c["code"].as_str().unwrap()).collect();
-    assert!(codes.contains(&"M54") && codes.contains(&"M54.5") && !codes.contains(&"M53"), "{codes:?}");
+    // The expansion keeps the hierarchy (excludeNested is false by default).
+    fn codes(list: &serde_json::Value, out: &mut Vec<String>) {
+        for c in list.as_array().into_iter().flatten() {
+            out.push(c["code"].as_str().unwrap().to_string());
+            codes(&c["contains"], out);
+        }
+    }
+    let mut all = Vec::new();
+    codes(&v["expansion"]["contains"], &mut all);
+    assert!(all.iter().any(|c| c == "M54") && all.iter().any(|c| c == "M54.5") && !all.iter().any(|c| c == "M53"));
+    assert_eq!(v["expansion"]["contains"].as_array().unwrap().len(), 1, "M54 at the top, its codes beneath: {v}");
+    let (_, _, v) =
+        call(addr, "GET", &format!("/fhir/ValueSet/$expand?url={cim10}?fhir_vs=isa/M54&excludeNested=true"), "", "");
+    let flat = v["expansion"]["contains"].as_array().unwrap();
+    assert!(flat.len() > 1 && flat.iter().all(|c| c.get("contains").is_none()), "{v}");
 }

@@ -10,7 +10,7 @@ use super::messages::MessageId;
 use super::outcome::{FhirError, Issue};
 use super::params::Params;
 use super::registry::Registry;
-use super::valueset::{Expander, Member, vs_canonical};
+use super::valueset::{Expander, Member, expansion_parameter, vs_canonical};
 
 /// Largest expansion returned without paging (`count`).
 pub const MAX_EXPANSION: usize = 1000;
@@ -222,23 +222,6 @@ pub fn expand(reg: &Registry, params: &Params, langs: &Languages) -> Result<Valu
         o.insert("expansion".into(), expansion);
     }
     Ok(out)
-}
-
-/// The value of the `valueset-expansion-parameter` extension `name` of a
-/// value set's `compose`.
-fn expansion_parameter(vs: &Value, name: &str) -> Option<String> {
-    vs["compose"]["extension"].as_array()?.iter().find_map(|e| {
-        if e["url"] != "http://hl7.org/fhir/StructureDefinition/valueset-expansion-parameter" {
-            return None;
-        }
-        let parts = e["extension"].as_array()?;
-        let part = |n: &str| parts.iter().find(|p| p["url"] == n);
-        if part("name")?["valueCode"] != name {
-            return None;
-        }
-        let value = part("value")?;
-        ["valueCode", "valueString", "valueUri"].iter().find_map(|k| value[*k].as_str()).map(str::to_string)
-    })
 }
 
 /// The designations of `c` in an expansion entry showing `shown` (chosen

@@ -23,6 +23,8 @@ pub enum MessageId {
     MsgExperimental,
     /// `MSG_WITHDRAWN`.
     MsgWithdrawn,
+    /// `NO_VALID_DISPLAY_FOUND_NONE_FOR_LANG_ERR`.
+    NoValidDisplayFoundNoneForLangErr,
     /// `NO_VALID_DISPLAY_FOUND_NONE_FOR_LANG_OK`.
     NoValidDisplayFoundNoneForLangOk,
     /// `None_of_the_provided_codes_are_in_the_value_set_one`.
@@ -79,6 +81,7 @@ impl MessageId {
             MessageId::MsgDraft => "MSG_DRAFT",
             MessageId::MsgExperimental => "MSG_EXPERIMENTAL",
             MessageId::MsgWithdrawn => "MSG_WITHDRAWN",
+            MessageId::NoValidDisplayFoundNoneForLangErr => "NO_VALID_DISPLAY_FOUND_NONE_FOR_LANG_ERR",
             MessageId::NoValidDisplayFoundNoneForLangOk => "NO_VALID_DISPLAY_FOUND_NONE_FOR_LANG_OK",
             MessageId::NoneOfTheProvidedCodesAreInTheValueSetOne => {
                 "None_of_the_provided_codes_are_in_the_value_set_one"

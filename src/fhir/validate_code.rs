@@ -15,7 +15,7 @@ use super::outcome::{FhirError, Issue, Severity, outcome};
 use super::params::{Out, Params, Type};
 use super::registry::version_matches;
 use super::registry::{Missing, Registry};
-use super::valueset::{Expander, Member, Options, version_for, vs_canonical};
+use super::valueset::{Expander, Member, Options, expansion_parameter, version_for, vs_canonical};
 
 /// One coding to validate, with the FHIRPath of where it came from.
 struct Coding {
@@ -64,6 +64,11 @@ pub fn validate_code(reg: &Registry, params: &Params, langs: &Languages, vs_mode
     let lenient = params.bool("lenient-display-validation").unwrap_or(false);
     let opts = options(params);
     let vs = if vs_mode { Some(requested_value_set(reg, params)?) } else { None };
+    // A display language the value set sets applies when the request names none.
+    let vs_langs =
+        vs.as_ref().filter(|_| langs.raw.is_none()).and_then(|vs| expansion_parameter(vs, "displayLanguage"));
+    let vs_langs = vs_langs.map(|l| Languages::new(Some(l), None));
+    let langs = vs_langs.as_ref().unwrap_or(langs);
     let mut codings: Vec<Coding> = Vec::new();
     let mut concept_echo: Option<Value> = None;
     if let Some(cc) = params.object("codeableConcept") {
@@ -434,7 +439,9 @@ fn validate_one(
                 Issue::error("invalid", text)
                     .severity(if lenient { Severity::Warning } else { Severity::Error })
                     .tx("invalid-display")
-                    .id(if ws_only && lang_known {
+                    .id(if !lang_known {
+                        MessageId::NoValidDisplayFoundNoneForLangErr
+                    } else if ws_only {
                         MessageId::DisplayNameWsForShouldBeOneOfInsteadOf
                     } else {
                         MessageId::DisplayNameForShouldBeOneOfInsteadOf

@@ -174,6 +174,23 @@ impl Status {
     }
 }
 
+/// The value of the `valueset-expansion-parameter` extension `name` of a
+/// value set's `compose`.
+pub fn expansion_parameter(vs: &Value, name: &str) -> Option<String> {
+    vs["compose"]["extension"].as_array()?.iter().find_map(|e| {
+        if e["url"] != "http://hl7.org/fhir/StructureDefinition/valueset-expansion-parameter" {
+            return None;
+        }
+        let parts = e["extension"].as_array()?;
+        let part = |n: &str| parts.iter().find(|p| p["url"] == n);
+        if part("name")?["valueCode"] != name {
+            return None;
+        }
+        let value = part("value")?;
+        ["valueCode", "valueString", "valueUri"].iter().find_map(|k| value[*k].as_str()).map(str::to_string)
+    })
+}
+
 /// `url|version` of a value set, as messages name it.
 pub fn vs_canonical(vs: &Value) -> String {
     let url = vs["url"].as_str().unwrap_or_default();
