@@ -529,4 +529,53 @@ async fn fhir_resources_metadata_batches_and_request_resources() {
     )
     .await;
     assert_eq!(status, StatusCode::NOT_FOUND, "the request's code system is not kept");
+
+    // A hierarchy 20,000 levels deep, brought by the request: the expansion
+    // nests it to a bounded depth and keeps every code once.
+    let n = 20_000;
+    let concepts: Vec<Value> = (0..n)
+        .map(|i| match i {
+            0 => json!({"code": "c0"}),
+            _ => json!({"code": format!("c{i}"), "property": [{"code": "parent", "valueCode": format!("c{}", i - 1)}]}),
+        })
+        .collect();
+    let (status, v) = post_json(
+        "/fhir/ValueSet/$expand",
+        "application/fhir+json",
+        json!({"resourceType": "Parameters", "parameter": [
+            {"name": "valueSet", "resource": {"resourceType": "ValueSet", "url": "http://example.org/vs",
+                "compose": {"include": [{"system": "http://example.org/deep"}]}}},
+            {"name": "count", "valueInteger": n},
+            {"name": "tx-resource", "resource": {"resourceType": "CodeSystem", "url": "http://example.org/deep",
+                "status": "active", "content": "complete", "concept": concepts}}
+        ]}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    let (status, v) = post_json(
+        "/fhir/ValueSet/$expand",
+        "application/fhir+json",
+        json!({"resourceType": "Parameters", "parameter": [
+            {"name": "valueSet", "resource": {"resourceType": "ValueSet", "url": "http://example.org/vs",
+                "compose": {"include": [{"system": "http://example.org/deep"}]}}},
+            {"name": "tx-resource", "resource": {"resourceType": "CodeSystem", "url": "http://example.org/deep",
+                "status": "active", "content": "complete", "concept": concepts[..1_000].to_vec()}}
+        ]}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    fn walk(list: &Value, depth: usize, codes: &mut Vec<String>, deepest: &mut usize) {
+        for c in list.as_array().into_iter().flatten() {
+            codes.push(c["code"].as_str().unwrap().to_string());
+            *deepest = (*deepest).max(depth);
+            walk(&c["contains"], depth + 1, codes, deepest);
+        }
+    }
+    let (mut codes, mut deepest) = (Vec::new(), 0);
+    walk(&v["expansion"]["contains"], 1, &mut codes, &mut deepest);
+    let count = codes.len();
+    codes.sort();
+    codes.dedup();
+    assert_eq!((count, codes.len()), (1_000, 1_000), "every code once");
+    assert!(deepest <= harmonie::fhir::expand::MAX_NESTING, "nested {deepest} deep");
 }

@@ -12,6 +12,8 @@ use super::params::Params;
 use super::registry::Registry;
 use super::valueset::{Expander, Member, expansion_parameter, vs_canonical};
 
+/// Deepest nesting of an expansion's `contains`.
+pub const MAX_NESTING: usize = 32;
 /// Largest expansion returned without paging (`count`).
 pub const MAX_EXPANSION: usize = 1000;
 
@@ -279,13 +281,25 @@ fn nest(members: &[&Member], entries: Vec<Value>) -> Vec<Value> {
     }
     let mut slots: Vec<Option<Value>> = entries.into_iter().map(Some).collect();
     let mut placed = vec![false; members.len()];
-    fn build(i: usize, children: &[Vec<usize>], slots: &mut [Option<Value>], placed: &mut [bool]) -> Option<Value> {
+    // Below MAX_NESTING levels, entries go back to the top: a hierarchy a
+    // request brings may be arbitrarily deep, the recursion is not.
+    fn build(
+        i: usize,
+        depth: usize,
+        children: &[Vec<usize>],
+        slots: &mut [Option<Value>],
+        placed: &mut [bool],
+    ) -> Option<Value> {
         if placed[i] {
             return None;
         }
         placed[i] = true;
         let mut e = slots[i].take()?;
-        let kids: Vec<Value> = children[i].iter().filter_map(|&c| build(c, children, slots, placed)).collect();
+        if depth + 1 >= MAX_NESTING {
+            return Some(e);
+        }
+        let kids: Vec<Value> =
+            children[i].iter().filter_map(|&c| build(c, depth + 1, children, slots, placed)).collect();
         if !kids.is_empty() {
             e["contains"] = Value::Array(kids);
         }
@@ -294,12 +308,13 @@ fn nest(members: &[&Member], entries: Vec<Value>) -> Vec<Value> {
     let mut out: Vec<Value> = Vec::new();
     for (i, p) in parent.iter().enumerate() {
         if p.is_none() {
-            out.extend(build(i, &children, &mut slots, &mut placed));
+            out.extend(build(i, 0, &children, &mut slots, &mut placed));
         }
     }
-    // A cycle of parents has no root: its entries stay at the top.
+    // A cycle of parents has no root, and entries below MAX_NESTING were
+    // not placed: they start again at the top.
     for i in 0..members.len() {
-        out.extend(build(i, &children, &mut slots, &mut placed));
+        out.extend(build(i, 0, &children, &mut slots, &mut placed));
     }
     out
 }

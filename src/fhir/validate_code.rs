@@ -293,10 +293,7 @@ fn validate_one(
     // version, and the coding's version is checked against it.
     let include = includes.iter().find(|(s, _)| *s == system).map(|(_, v)| v.as_deref());
     let chosen = match (include, vs_name) {
-        (Some(raw), Some(_)) => match reg.code_system(&system, None) {
-            Ok(_) => Some(choose_version(reg, opts, &system, raw, coding, &mut f)),
-            Err(_) => None,
-        },
+        (Some(raw), Some(_)) => choose_version(reg, opts, &system, raw, coding, &mut f),
         _ => None,
     };
     let decided = chosen.is_some();
@@ -491,7 +488,7 @@ enum Source<'a> {
 /// `check-system-version`). The issues of the coding's version against the
 /// include's go to `f`: an unknown version (the coding's or the include's),
 /// a version different from the include's, a version the check refuses.
-/// `system` must have at least one version in `reg`.
+/// `None` when `reg` has no version of `system`.
 fn choose_version(
     reg: &Registry,
     opts: &Options,
@@ -499,9 +496,9 @@ fn choose_version(
     raw: Option<&str>,
     coding: &Coding,
     f: &mut Finding,
-) -> Arc<CodeSystem> {
+) -> Option<Arc<CodeSystem>> {
     let resolve = |v: Option<&str>| reg.code_system(system, v);
-    let Ok(latest) = resolve(None) else { unreachable!("the caller checked that {system} is known") };
+    let latest = resolve(None).ok()?;
     let unknown = |v: &str, f: &mut Finding| {
         let known = match resolve(Some(v)) {
             Err(Missing::Version(known)) => known,
@@ -581,5 +578,5 @@ fn choose_version(
                 .at(coding.at("version")),
         );
     }
-    cs
+    Some(cs)
 }
