@@ -539,30 +539,27 @@ async fn fhir_resources_metadata_batches_and_request_resources() {
             _ => json!({"code": format!("c{i}"), "property": [{"code": "parent", "valueCode": format!("c{}", i - 1)}]}),
         })
         .collect();
-    let (status, v) = post_json(
-        "/fhir/ValueSet/$expand",
-        "application/fhir+json",
-        json!({"resourceType": "Parameters", "parameter": [
-            {"name": "valueSet", "resource": {"resourceType": "ValueSet", "url": "http://example.org/vs",
-                "compose": {"include": [{"system": "http://example.org/deep"}]}}},
-            {"name": "count", "valueInteger": n},
-            {"name": "tx-resource", "resource": {"resourceType": "CodeSystem", "url": "http://example.org/deep",
-                "status": "active", "content": "complete", "concept": concepts}}
-        ]}),
-    )
-    .await;
+    // The chain's first `len` codes expanded, paged by `count` or not.
+    let expand_chain = |len: usize, count: Option<usize>| {
+        let mut parameter = vec![
+            json!({"name": "valueSet", "resource": {"resourceType": "ValueSet", "url": "http://example.org/vs",
+                "compose": {"include": [{"system": "http://example.org/deep"}]}}}),
+            json!({"name": "tx-resource", "resource": {"resourceType": "CodeSystem", "url": "http://example.org/deep",
+                "status": "active", "content": "complete", "concept": concepts[..len].to_vec()}}),
+        ];
+        parameter.extend(count.map(|c| json!({"name": "count", "valueInteger": c})));
+        post_json(
+            "/fhir/ValueSet/$expand",
+            "application/fhir+json",
+            json!({"resourceType": "Parameters", "parameter": parameter}),
+        )
+    };
+    // Paged: flat, every code.
+    let (status, v) = expand_chain(n, Some(n)).await;
     assert_eq!(status, StatusCode::OK, "{v}");
-    let (status, v) = post_json(
-        "/fhir/ValueSet/$expand",
-        "application/fhir+json",
-        json!({"resourceType": "Parameters", "parameter": [
-            {"name": "valueSet", "resource": {"resourceType": "ValueSet", "url": "http://example.org/vs",
-                "compose": {"include": [{"system": "http://example.org/deep"}]}}},
-            {"name": "tx-resource", "resource": {"resourceType": "CodeSystem", "url": "http://example.org/deep",
-                "status": "active", "content": "complete", "concept": concepts[..1_000].to_vec()}}
-        ]}),
-    )
-    .await;
+    let page = v["expansion"]["contains"].as_array().unwrap();
+    assert!(page.len() == n && page.iter().all(|c| c.get("contains").is_none()));
+    let (status, v) = expand_chain(1_000, None).await;
     assert_eq!(status, StatusCode::OK, "{v}");
     fn walk(list: &Value, depth: usize, codes: &mut Vec<String>, deepest: &mut usize) {
         for c in list.as_array().into_iter().flatten() {

@@ -10,9 +10,8 @@ use super::messages::MessageId;
 /// The media type of every `/fhir` answer.
 pub const FHIR_JSON: &str = "application/fhir+json";
 
-/// How serious an issue is (`OperationOutcome.issue.severity`), most
-/// serious first.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+/// How serious an issue is (`OperationOutcome.issue.severity`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Severity {
     /// The request or the code is wrong.
     Error,
