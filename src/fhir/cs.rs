@@ -25,7 +25,8 @@ impl CodeSystem {
             if c.status == Status::Retired {
                 properties.push(("status".into(), json!({"valueCode": "retired"})));
             }
-            if !snap.is_codable(r) {
+            let not_selectable = !snap.is_codable(r);
+            if not_selectable {
                 properties.push(("notSelectable".into(), json!({"valueBoolean": true})));
             }
             for by in &c.replaced_by {
@@ -48,6 +49,7 @@ impl CodeSystem {
                 parents: snap.parent(r).map(|p| (p.0 - base) as usize).into_iter().collect(),
                 children: snap.children(r).map(|k| (k.0 - base) as usize).collect(),
                 parent_codes: Vec::new(),
+                not_selectable,
             });
         }
         let mut cs = CodeSystem {

@@ -9,7 +9,7 @@ use super::language::{Languages, display_in};
 use super::messages::MessageId;
 use super::outcome::{FhirError, Issue};
 use super::params::Params;
-use super::registry::Registry;
+use super::registry::{Registry, split_canonical};
 use super::valueset::{Expander, Member, expansion_parameter, vs_canonical};
 
 /// Deepest nesting of an expansion's `contains`.
@@ -62,19 +62,19 @@ pub fn expand(reg: &Registry, params: &Params, langs: &Languages) -> Result<Valu
         .collect();
     let include_definition = params.bool("includeDefinition").unwrap_or(false);
     let properties = params.strs("property");
+    // Entries name their version when the expansion used several versions
+    // of one system.
     let multi_version = {
-        let mut urls: Vec<(&str, Option<&str>)> =
-            members.iter().map(|m| (m.cs.url.as_str(), m.cs.version.as_deref())).collect();
+        let mut urls: Vec<&str> = ex.used_systems.iter().map(|c| split_canonical(c).0).collect();
         urls.sort();
-        urls.dedup();
-        urls.windows(2).any(|w| w[0].0 == w[1].0)
+        urls.windows(2).any(|w| w[0] == w[1])
     };
     let contains: Vec<Value> = page
         .iter()
         .map(|m| {
             let c = m.concept();
             let mut e = json!({"system": m.cs.url, "code": c.code});
-            if multi_version && let Some(v) = &m.cs.version {
+            if multi_version && let Some(v) = m.version_shown() {
                 e["version"] = json!(v);
             }
             if let Some(d) = display_in(&m.cs, c, langs) {
@@ -168,6 +168,9 @@ pub fn expand(reg: &Registry, params: &Params, langs: &Languages) -> Result<Valu
     }
     for s in &ex.used_valuesets {
         parameters.push(json!({"name": "used-valueset", "valueUri": s}));
+    }
+    if ex.versions_matched {
+        parameters.push(json!({"name": "versionsMatch", "valueBoolean": true}));
     }
     for (status, _, canonical) in &ex.status_notes {
         parameters.push(json!({"name": format!("warning-{}", status.as_str()), "valueUri": canonical}));

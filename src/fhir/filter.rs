@@ -91,7 +91,9 @@ pub fn filter(cs: &CodeSystem, f: &Value, path: &str) -> Result<Vec<bool>, FhirE
                 match property {
                     "display" => c.display.iter().cloned().collect(),
                     "inactive" => vec![c.is_inactive().to_string()],
-                    "notSelectable" => vec![c.is_abstract().to_string()],
+                    // A built-in system derives it; a given one matches
+                    // the values written only.
+                    "notSelectable" if cs.builtin.is_some() => vec![c.is_abstract().to_string()],
                     "status" => c.status().into_iter().collect(),
                     "parent" => c.parents.iter().map(|&p| cs.concepts[p].code.clone()).collect(),
                     "child" => c.children.iter().map(|&p| cs.concepts[p].code.clone()).collect(),

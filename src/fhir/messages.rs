@@ -6,6 +6,10 @@
 /// One message id.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MessageId {
+    /// `ABSTRACT_CODE_NOT_ALLOWED`.
+    AbstractCodeNotAllowed,
+    /// `CODE_CASE_DIFFERENCE`.
+    CodeCaseDifference,
     /// `Display_Name_for__should_be_one_of__instead_of`.
     DisplayNameForShouldBeOneOfInsteadOf,
     /// `Display_Name_WS_for__should_be_one_of__instead_of`: only the
@@ -73,6 +77,8 @@ impl MessageId {
     /// The id as reported.
     pub fn as_str(self) -> &'static str {
         match self {
+            MessageId::AbstractCodeNotAllowed => "ABSTRACT_CODE_NOT_ALLOWED",
+            MessageId::CodeCaseDifference => "CODE_CASE_DIFFERENCE",
             MessageId::DisplayNameForShouldBeOneOfInsteadOf => "Display_Name_for__should_be_one_of__instead_of",
             MessageId::DisplayNameWsForShouldBeOneOfInsteadOf => "Display_Name_WS_for__should_be_one_of__instead_of",
             MessageId::FilterNotUnderstood => "FILTER_NOT_UNDERSTOOD",

@@ -57,11 +57,16 @@ struct Finding {
     /// The value set's include names a version of the system that does not
     /// exist: a codeable concept then reports no code or system of it.
     include_unknown: bool,
+    /// The code as its system writes it, when the coding's differs by case.
+    normalized: Option<String>,
 }
 
 /// `CodeSystem/$validate-code` (`vs_mode` false) and `ValueSet/$validate-code`.
 pub fn validate_code(reg: &Registry, params: &Params, langs: &Languages, vs_mode: bool) -> Result<Value, FhirError> {
-    let lenient = params.bool("lenient-display-validation").unwrap_or(false);
+    let rules = Rules {
+        lenient: params.bool("lenient-display-validation").unwrap_or(false),
+        abstract_ok: params.bool("abstract").unwrap_or(true),
+    };
     let opts = options(params);
     let vs = if vs_mode { Some(requested_value_set(reg, params)?) } else { None };
     // A display language the value set sets applies when the request names none.
@@ -126,7 +131,7 @@ pub fn validate_code(reg: &Registry, params: &Params, langs: &Languages, vs_mode
 
     let findings: Vec<Finding> = codings
         .iter()
-        .map(|c| validate_one(reg, c, members.as_deref(), &includes, vs_name.as_deref(), &opts, langs, lenient))
+        .map(|c| validate_one(reg, c, members.as_deref(), &includes, vs_name.as_deref(), &opts, langs, rules))
         .collect();
 
     let mut out = Out::new();
@@ -181,6 +186,9 @@ pub fn validate_code(reg: &Registry, params: &Params, langs: &Languages, vs_mode
         if let Some(d) = &f.display {
             out.add("display", Type::String, d.clone());
         }
+        if let Some(n) = &f.normalized {
+            out.add("normalized-code", Type::Code, n.clone());
+        }
         if f.inactive {
             out.add("inactive", Type::Boolean, true);
         }
@@ -221,6 +229,16 @@ pub fn validate_code(reg: &Registry, params: &Params, langs: &Languages, vs_mode
     Ok(out.build())
 }
 
+/// What a request allows of the codes it checks.
+#[derive(Clone, Copy)]
+struct Rules {
+    /// `lenient-display-validation`: a wrong display is a warning.
+    lenient: bool,
+    /// `abstract` (default true): an abstract (not selectable) code may be
+    /// a value set's member.
+    abstract_ok: bool,
+}
+
 #[allow(clippy::too_many_arguments)]
 fn validate_one(
     reg: &Registry,
@@ -230,16 +248,19 @@ fn validate_one(
     vs_name: Option<&str>,
     opts: &Options,
     langs: &Languages,
-    lenient: bool,
+    rules: Rules,
 ) -> Finding {
     let mut f = Finding { code: coding.code.clone(), ..Finding::default() };
     let code = coding.code.clone().unwrap_or_default();
+    let version = coding.version.as_ref().map(|v| format!("|{v}")).unwrap_or_default();
     let not_in_vs = |system: &str, vs: &str| {
         Issue::error(
             "code-invalid",
             match &coding.display {
-                Some(d) => format!("The provided code '{system}#{code} ('{d}')' was not found in the value set '{vs}'"),
-                None => format!("The provided code '{system}#{code}' was not found in the value set '{vs}'"),
+                Some(d) => format!(
+                    "The provided code '{system}{version}#{code} ('{d}')' was not found in the value set '{vs}'"
+                ),
+                None => format!("The provided code '{system}{version}#{code}' was not found in the value set '{vs}'"),
             },
         )
         .tx("not-in-vs")
@@ -291,7 +312,27 @@ fn validate_one(
     let wanted = coding.version.clone();
     // Against a value set that includes the system: its include decides the
     // version, and the coding's version is checked against it.
-    let include = includes.iter().find(|(s, _)| *s == system).map(|(_, v)| v.as_deref());
+    // With several includes of the system, the one naming the coding's
+    // version; for a versionless coding, the one whose members have the
+    // code (with the display given, if any); else the first.
+    let of_system: Vec<Option<&str>> =
+        includes.iter().filter(|(s, _)| *s == system).map(|(_, v)| v.as_deref()).collect();
+    let member_version = |display_too: bool| {
+        members.into_iter().flatten().find_map(|m| {
+            let c = m.concept();
+            let display_ok = !display_too || coding.display.as_ref().is_some_and(|d| c.display.as_ref() == Some(d));
+            (m.cs.url == system && c.code == code && display_ok).then_some(m.cs.version.as_deref()).flatten()
+        })
+    };
+    let preferred = match of_system.len() {
+        0 | 1 => None,
+        _ => coding.version.as_deref().or_else(|| member_version(true)).or_else(|| member_version(false)),
+    };
+    let include = of_system
+        .iter()
+        .copied()
+        .find(|v| v.zip(preferred).is_some_and(|(raw, value)| version_matches(raw, value)))
+        .or(of_system.first().copied());
     let chosen = match (include, vs_name) {
         (Some(raw), Some(_)) => choose_version(reg, opts, &system, raw, coding, &mut f),
         _ => None,
@@ -366,6 +407,19 @@ fn validate_one(
     };
     let c = &cs.concepts[idx];
     f.code = Some(c.code.clone());
+    if c.code != code {
+        // Found in a case-insensitive system under another case: the code
+        // stands as given, with its normalised form beside it.
+        f.code = Some(code.clone());
+        f.normalized = Some(c.code.clone());
+        f.issues.push(
+            Issue::error("business-rule", format!("The code '{code}' differs from the correct code '{}' by case. Although the code system '{}' is case insensitive, implementers are strongly encouraged to use the correct case anyway", c.code, cs.canonical()))
+                .severity(Severity::Information)
+                .tx("code-rule")
+                .id(MessageId::CodeCaseDifference)
+                .at(coding.at("code")),
+        );
+    }
     f.display = display_in(&cs, c, langs);
     f.valid = true;
     if c.is_inactive() {
@@ -410,6 +464,15 @@ fn validate_one(
             valid = c.display.iter().filter(|_| in_lang(cs.language.as_deref())).map(String::as_str).collect();
             valid.extend(c.designations.iter().filter(|d| in_lang(d.language.as_deref())).map(|d| d.value.as_str()));
         }
+        // A versionless coding of a value set including several versions
+        // may carry the display of any of them.
+        if coding.version.is_none() {
+            for other in vs_versions.iter().filter(|o| !Arc::ptr_eq(o, &cs)) {
+                if let Some(oc) = other.find(&code).map(|i| &other.concepts[i]) {
+                    valid.extend(oc.display.iter().map(String::as_str));
+                }
+            }
+        }
         if !valid.iter().any(|v| v == given) {
             let squash = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
             let ws_only = valid.iter().any(|v| squash(v) == squash(given));
@@ -434,7 +497,7 @@ fn validate_one(
             };
             f.issues.push(
                 Issue::error("invalid", text)
-                    .severity(if lenient { Severity::Warning } else { Severity::Error })
+                    .severity(if rules.lenient { Severity::Warning } else { Severity::Error })
                     .tx("invalid-display")
                     .id(if !lang_known {
                         MessageId::NoValidDisplayFoundNoneForLangErr
@@ -453,7 +516,20 @@ fn validate_one(
                 && m.concept().code == c.code
                 && (decided || coding.version.is_none() || m.cs.version == cs.version)
         });
-        if !inside {
+        let refused = c.is_abstract() && !rules.abstract_ok;
+        if refused {
+            f.issues.push(
+                Issue::error(
+                    "business-rule",
+                    format!("Code '{system}#{}' is abstract, and not allowed in this context", c.code),
+                )
+                .tx("code-rule")
+                .id(MessageId::AbstractCodeNotAllowed)
+                .at(coding.at("code"))
+                .no_location(),
+            );
+        }
+        if !inside || refused {
             f.valid = false;
             if c.is_inactive() {
                 f.issues.push(

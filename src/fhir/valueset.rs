@@ -2,16 +2,17 @@
 //! filters, imported value sets), version choice under the expansion
 //! parameters, and the text filter.
 //!
-//! Guarantees: an expansion lists each (system, version, code) once, in the
-//! order of the includes and, within an include, in the order the code
-//! system defines its concepts; a cycle of imports is an error, not a hang.
+//! Guarantees: an expansion lists each (system, version, code) once (each
+//! (system, code) once when the value set merges versions), in the order of
+//! the includes (those naming versions of one system latest first) and,
+//! within an include, in the order the code system defines its concepts; a cycle of imports is an error, not a hang.
 //! The work is bounded: at most [`MAX_COMPOSE_PARTS`] includes and excludes
 //! per value set, [`MAX_IMPORT_DEPTH`] nested imports and [`MAX_IMPORTS`]
 //! imports in all (each value set is expanded once however often it is
 //! imported), [`MAX_MEMBERS`] codes gathered; past the request's deadline
 //! ([`Registry::deadline`]) the expansion stops with a timeout.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use serde_json::Value;
@@ -19,7 +20,7 @@ use serde_json::Value;
 use super::cs::CodeSystem;
 use super::messages::MessageId;
 use super::outcome::{FhirError, Issue};
-use super::registry::{Missing, Registry, split_canonical, version_matches};
+use super::registry::{Missing, Registry, compare_versions, split_canonical, version_matches};
 
 /// Most includes plus excludes in one value set's `compose`.
 pub const MAX_COMPOSE_PARTS: usize = 256;
@@ -41,12 +42,19 @@ pub struct Member {
     pub cs: Arc<CodeSystem>,
     /// Index of the member in `cs.concepts`.
     pub idx: usize,
+    /// The later version this member stands for when a value set merges
+    /// the versions of its system (`versionsMatch=true`).
+    pub merged_version: Option<String>,
 }
 
 impl Member {
     /// The member's concept.
     pub fn concept(&self) -> &super::cs::Concept {
         &self.cs.concepts[self.idx]
+    }
+    /// The version an expansion reports for the member.
+    pub fn version_shown(&self) -> Option<&str> {
+        self.merged_version.as_deref().or(self.cs.version.as_deref())
     }
     fn key(&self) -> (String, Option<String>, String) {
         (self.cs.url.clone(), self.cs.version.clone(), self.concept().code.clone())
@@ -68,6 +76,34 @@ pub struct Options {
     pub supplements: Vec<String>,
     /// `default-valueset-version`: `url|version` for imports without a version.
     pub valueset_versions: Vec<String>,
+}
+
+/// The order in which a compose's includes are expanded: as written, except
+/// that includes naming versions of one system take the latest version
+/// first, so that an expansion lists a code's later version before its
+/// earlier one.
+fn include_order(includes: &[&Value]) -> Vec<usize> {
+    let versioned = |i: usize| {
+        let inc = includes[i];
+        Some((inc.get("system")?.as_str()?, inc.get("version")?.as_str()?))
+    };
+    let mut order: Vec<usize> = (0..includes.len()).collect();
+    let mut done = vec![false; includes.len()];
+    for i in 0..includes.len() {
+        let Some((system, _)) = versioned(i) else { continue };
+        if done[i] {
+            continue;
+        }
+        let slots: Vec<usize> =
+            (i..includes.len()).filter(|&j| versioned(j).is_some_and(|(s, _)| s == system)).collect();
+        let mut sorted = slots.clone();
+        sorted.sort_by(|&a, &b| compare_versions(versioned(b).unwrap().1, versioned(a).unwrap().1));
+        for (slot, j) in slots.iter().zip(sorted) {
+            order[*slot] = j;
+            done[*slot] = true;
+        }
+    }
+    order
 }
 
 /// The version `list` (`url|version` canonicals) gives for `url`.
@@ -117,6 +153,9 @@ pub struct Expander<'r> {
     /// The version parameters that gave a versionless include its version:
     /// (`system-version` or `check-system-version`, `url|version`).
     pub applied: Vec<(&'static str, String)>,
+    /// Whether codes were matched across versions of their system: merged
+    /// (`versionsMatch=true`) or excluded by another version's exclude.
+    pub versions_matched: bool,
 }
 
 /// A status of a code system or value set that its users should hear of.
@@ -221,6 +260,7 @@ impl<'r> Expander<'r> {
             status_notes: Vec::new(),
             includes: Vec::new(),
             applied: Vec::new(),
+            versions_matched: false,
         }
     }
 
@@ -282,23 +322,65 @@ impl<'r> Expander<'r> {
                 vs_canonical(vs)
             )));
         }
+        let versions_match = expansion_parameter(vs, "versionsMatch").map(|v| v == "true");
+        let includes: Vec<&Value> = compose.get("include").and_then(Value::as_array).into_iter().flatten().collect();
         let mut out: Vec<Member> = Vec::new();
-        let mut seen: HashSet<(String, Option<String>, String)> = HashSet::new();
-        for (i, inc) in compose.get("include").and_then(Value::as_array).into_iter().flatten().enumerate() {
-            for m in self.include(vs, inc, &format!("ValueSet.compose.include[{i}]"))? {
-                if seen.insert(m.key()) {
-                    out.push(m);
+        let mut seen: HashMap<(String, Option<String>, String), usize> = HashMap::new();
+        // Merging keeps the first include's entry (its display) and reports
+        // the latest version; otherwise later versions come first.
+        let order = match versions_match {
+            Some(true) => (0..includes.len()).collect(),
+            _ => include_order(&includes),
+        };
+        for i in order {
+            for m in self.include(vs, includes[i], &format!("ValueSet.compose.include[{i}]"))? {
+                // `versionsMatch=true`: one entry per code whatever the
+                // version, reporting the latest version.
+                let key = match versions_match {
+                    Some(true) => (m.cs.url.clone(), None, m.concept().code.clone()),
+                    _ => m.key(),
+                };
+                match seen.get(&key) {
+                    None => {
+                        seen.insert(key, out.len());
+                        out.push(m);
+                    }
+                    Some(&at) => {
+                        let newer = compare_versions(
+                            m.cs.version.as_deref().unwrap_or_default(),
+                            out[at].version_shown().unwrap_or_default(),
+                        );
+                        if newer.is_gt() {
+                            out[at].merged_version = m.cs.version.clone();
+                        }
+                        self.versions_matched = true;
+                    }
                 }
             }
         }
+        // An exclude of a whole version removes its codes from every
+        // version (the difference between two versions) unless
+        // `versionsMatch=false`; an exclude naming codes or filters removes
+        // them from the version it names only.
         let mut excluded: HashSet<(String, Option<String>, String)> = HashSet::new();
         for (i, exc) in compose.get("exclude").and_then(Value::as_array).into_iter().flatten().enumerate() {
+            let whole = exc.get("concept").is_none() && exc.get("filter").is_none();
+            let across = whole && versions_match != Some(false);
             for m in self.include(vs, exc, &format!("ValueSet.compose.exclude[{i}]"))? {
-                excluded.insert(m.key());
+                excluded.insert(match across {
+                    true => (m.cs.url.clone(), None, m.concept().code.clone()),
+                    false => m.key(),
+                });
             }
         }
         let inactive_ok = compose.get("inactive").and_then(Value::as_bool).unwrap_or(true) && !self.opts.active_only;
-        out.retain(|m| !excluded.contains(&m.key()) && (inactive_ok || !m.concept().is_inactive()));
+        let mut matched = false;
+        out.retain(|m| {
+            let across = excluded.contains(&(m.cs.url.clone(), None, m.concept().code.clone()));
+            matched |= across && m.cs.version.is_some();
+            !excluded.contains(&m.key()) && !across && (inactive_ok || !m.concept().is_inactive())
+        });
+        self.versions_matched |= matched;
         Ok(out)
     }
 
@@ -391,7 +473,7 @@ impl<'r> Expander<'r> {
                 let keep = super::filter::filter(&cs, f, &format!("{path}.filter[{j}]"))?;
                 members.retain(|i| keep[*i]);
             }
-            set = Some(members.into_iter().map(|idx| Member { cs: cs.clone(), idx }).collect());
+            set = Some(members.into_iter().map(|idx| Member { cs: cs.clone(), idx, merged_version: None }).collect());
         }
         for imported in inc.get("valueSet").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str) {
             let members = self.import(vs, imported)?;

@@ -58,7 +58,15 @@ pub struct Concept {
     /// Parent codes declared by a `parent` or `subsumedBy` property, as
     /// written, found in the system or not (a loader reports the missing).
     pub parent_codes: Vec<String>,
+    /// Not selectable (a grouping concept, not to be recorded): its
+    /// `notSelectable` property, or the property its system declares with
+    /// the URI [`NOT_SELECTABLE_URI`], is true.
+    pub not_selectable: bool,
 }
+
+/// The URI of the standard `notSelectable` concept property; a code system
+/// may give that property another code.
+pub const NOT_SELECTABLE_URI: &str = "http://hl7.org/fhir/concept-properties#notSelectable";
 
 impl Concept {
     /// Its designations as FHIR `designation` elements.
@@ -93,7 +101,7 @@ impl Concept {
     }
     /// `notSelectable`: a grouping concept, not to be recorded.
     pub fn is_abstract(&self) -> bool {
-        self.property("notSelectable").any(|v| v == "true")
+        self.not_selectable
     }
     /// Whether it is inactive (`inactive` property, or status retired or inactive).
     pub fn is_inactive(&self) -> bool {
@@ -266,6 +274,7 @@ impl CodeSystem {
                     parents: parent.into_iter().collect(),
                     children: Vec::new(),
                     parent_codes: Vec::new(),
+                    not_selectable: false,
                 };
                 for p in c.get("property").and_then(Value::as_array).into_iter().flatten() {
                     let code = p["code"].as_str().unwrap_or_default().to_string();
@@ -282,6 +291,11 @@ impl CodeSystem {
                             concept.parent_codes.push(v.to_string());
                         }
                         continue;
+                    }
+                    let selectable_code = code == "notSelectable"
+                        || cs.properties.iter().any(|d| d.code == code && d.uri.as_deref() == Some(NOT_SELECTABLE_URI));
+                    if selectable_code && value.values().next().is_some_and(|v| v == true || v == "true") {
+                        concept.not_selectable = true;
                     }
                     concept.properties.push((code, Value::Object(value)));
                 }
