@@ -154,19 +154,26 @@ fn load_resources(reg: &mut Registry, params: &Params) -> Result<(), FhirError> 
 /// be one the request brought.
 pub(super) fn requested_value_set(reg: &Registry, params: &Params) -> Result<Value, FhirError> {
     let vs = named_value_set(reg, params)?;
-    let required = vs["extension"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|e| e["url"] == "http://hl7.org/fhir/StructureDefinition/valueset-supplement");
-    for s in required.filter_map(|e| e["valueCanonical"].as_str().or(e["valueUri"].as_str())) {
-        if reg.supplement(s).is_none() {
+    for s in required_supplements(&vs) {
+        if reg.supplement(&s).is_none() {
             return Err(FhirError::not_found(format!("Required supplement not found: {s}"))
                 .with_tx("not-found")
                 .with_id(MessageId::ValuesetSupplementMissing));
         }
     }
     Ok(vs)
+}
+
+/// The supplements a value set requires (`valueset-supplement`).
+pub(super) fn required_supplements(vs: &Value) -> Vec<String> {
+    vs["extension"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|e| e["url"] == "http://hl7.org/fhir/StructureDefinition/valueset-supplement")
+        .filter_map(|e| e["valueCanonical"].as_str().or(e["valueUri"].as_str()))
+        .map(str::to_string)
+        .collect()
 }
 
 fn named_value_set(reg: &Registry, params: &Params) -> Result<Value, FhirError> {

@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 
-use super::call::{options, requested_value_set};
+use super::call::{options, requested_value_set, required_supplements};
 use super::language::{Languages, display_in};
 use super::messages::MessageId;
 use super::outcome::{FhirError, Issue};
@@ -31,7 +31,8 @@ pub fn expand(reg: &Registry, params: &Params, langs: &Languages) -> Result<Valu
         }
         None => langs,
     };
-    let opts = options(params);
+    let mut opts = options(params);
+    opts.supplements.extend(required_supplements(&vs));
     let mut ex = Expander::new(reg, &opts);
     let filter = params.str("filter").filter(|f| !f.trim().is_empty());
     let offset = params.int("offset").map_err(FhirError::invalid)?.unwrap_or(0).max(0) as usize;

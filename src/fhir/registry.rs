@@ -151,16 +151,15 @@ impl Registry {
         }
     }
 
-    /// The system with supplements applied: those named in `use_supplements`
-    /// and those of the request that supplement it.
+    /// The system with the supplements of it named in `use_supplements`
+    /// applied (a supplement the request brought but nothing names is not).
     pub fn with_supplements(&self, cs: Arc<CodeSystem>, use_supplements: &[String]) -> Arc<CodeSystem> {
         let sups: Vec<&Arc<CodeSystem>> = self
             .code_systems
             .iter()
             .filter(|s| {
                 s.supplements.as_deref().is_some_and(|t| t == cs.url || t.split('|').next() == Some(cs.url.as_str()))
-                    && (use_supplements.is_empty()
-                        || use_supplements.iter().any(|u| u.split('|').next() == Some(&s.url)))
+                    && use_supplements.iter().any(|u| u.split('|').next() == Some(&s.url))
             })
             .collect();
         if sups.is_empty() {

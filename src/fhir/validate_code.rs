@@ -3,11 +3,12 @@
 //! with the issues found (unknown system or version, wrong display, inactive
 //! code, not in the value set).
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use serde_json::Value;
 
-use super::call::{options, requested_value_set};
+use super::call::{options, requested_value_set, required_supplements};
 use super::cs::CodeSystem;
 use super::language::{Languages, display_in, lang_matches};
 use super::messages::MessageId;
@@ -67,8 +68,9 @@ pub fn validate_code(reg: &Registry, params: &Params, langs: &Languages, vs_mode
         lenient: params.bool("lenient-display-validation").unwrap_or(false),
         abstract_ok: params.bool("abstract").unwrap_or(true),
     };
-    let opts = options(params);
+    let mut opts = options(params);
     let vs = if vs_mode { Some(requested_value_set(reg, params)?) } else { None };
+    opts.supplements.extend(vs.iter().flat_map(required_supplements));
     // A display language the value set sets applies when the request names none.
     let vs_langs =
         vs.as_ref().filter(|_| langs.raw.is_none()).and_then(|vs| expansion_parameter(vs, "displayLanguage"));
@@ -211,8 +213,10 @@ pub fn validate_code(reg: &Registry, params: &Params, langs: &Languages, vs_mode
         // the warnings and information.
         let errors = issues.iter().any(|i| i.severity == Severity::Error);
         let serious = issues.iter().any(|i| i.severity != Severity::Information);
+        // A difference of case is a note on the code, not a message.
         let mut texts: Vec<&str> = issues
             .iter()
+            .filter(|i| i.message_id != Some(MessageId::CodeCaseDifference))
             .filter(|i| {
                 if errors { i.severity == Severity::Error } else { !serious || i.severity != Severity::Information }
             })
@@ -438,14 +442,21 @@ fn validate_one(
         );
     }
     if let Some(given) = &coding.display {
-        let mut valid: Vec<&str> = c.display.iter().map(String::as_str).collect();
-        valid.extend(c.designations.iter().map(|d| d.value.as_str()));
+        // Every display of the code with its language: the system's own (in
+        // the system's language, unknown if it names none), its designations.
+        let all: Vec<(&str, Option<&str>)> = c
+            .display
+            .iter()
+            .map(|d| (d.as_str(), cs.language.as_deref()))
+            .chain(c.designations.iter().map(|d| (d.value.as_str(), d.language.as_deref())))
+            .collect();
+        // A display of unknown language may be in any language.
         let lang_known = langs.tags.is_empty()
             || langs.tags.iter().any(|t| {
-                cs.language.as_deref().is_some_and(|l| lang_matches(t, l))
+                cs.language.as_deref().is_none_or(|l| lang_matches(t, l))
                     || c.designations.iter().any(|d| d.language.as_deref().is_some_and(|l| lang_matches(t, l)))
             });
-        if valid.iter().any(|v| v == given) && !lang_known {
+        if all.iter().any(|(v, _)| v == given) && !lang_known {
             let langs_text = langs.raw.clone().unwrap_or_default();
             f.issues.push(
                 Issue::error("invalid", format!("There are no valid display names found for the code {system}#{} for language(s) '{langs_text}'. The display is '{given}' which is a valid display for the default language", c.code))
@@ -456,29 +467,34 @@ fn validate_one(
             );
         }
         // A display language asked for, which the code has: the display
-        // must be one in that language (or a designation without language).
+        // must be one in that language (or of unknown language).
         let in_lang = |lang: Option<&str>| {
             langs.tags.is_empty() || lang.is_none_or(|l| langs.tags.iter().any(|t| lang_matches(t, l)))
         };
-        if lang_known {
-            valid = c.display.iter().filter(|_| in_lang(cs.language.as_deref())).map(String::as_str).collect();
-            valid.extend(c.designations.iter().filter(|d| in_lang(d.language.as_deref())).map(|d| d.value.as_str()));
-        }
+        let mut valid: Vec<(&str, Option<&str>)> =
+            all.iter().copied().filter(|(_, l)| !lang_known || in_lang(*l)).collect();
+        let mut seen = HashSet::new();
+        valid.retain(|(v, _)| seen.insert(*v));
         // A versionless coding of a value set including several versions
         // may carry the display of any of them.
-        if coding.version.is_none() {
-            for other in vs_versions.iter().filter(|o| !Arc::ptr_eq(o, &cs)) {
-                if let Some(oc) = other.find(&code).map(|i| &other.concepts[i]) {
-                    valid.extend(oc.display.iter().map(String::as_str));
-                }
-            }
-        }
-        if !valid.iter().any(|v| v == given) {
+        let other_versions = coding.version.is_none()
+            && vs_versions
+                .iter()
+                .filter(|o| !Arc::ptr_eq(o, &cs))
+                .any(|other| other.find(&code).is_some_and(|i| other.concepts[i].display.as_ref() == Some(given)));
+        if !other_versions && !valid.iter().any(|(v, _)| v == given) {
             let squash = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
-            let ws_only = valid.iter().any(|v| squash(v) == squash(given));
-            let lang = cs.language.clone().unwrap_or_else(|| "--".into());
+            let ws_only = valid.iter().any(|(v, _)| squash(v) == squash(given));
             let langs_text = langs.raw.clone().unwrap_or_else(|| "--".into());
             let shown = f.display.clone().unwrap_or_default();
+            let choice = |(v, l): &(&str, Option<&str>)| match l {
+                Some(l) => format!("'{v}' ({l})"),
+                None => format!("'{v}'"),
+            };
+            let choices = match valid.len() {
+                1 => choice(&valid[0]),
+                n => format!("one of {n} choices: {}", valid.iter().map(choice).collect::<Vec<_>>().join(" or ")),
+            };
             let text = if !lang_known {
                 format!(
                     "Wrong Display Name '{given}' for {system}#{}. There are no valid display names found for language(s) '{langs_text}'. Default display is '{shown}'",
@@ -486,12 +502,12 @@ fn validate_one(
                 )
             } else if ws_only {
                 format!(
-                    "Wrong whitespace in Display Name '{given}' for {system}#{}. Valid display is '{shown}' ({lang}) (for the language(s) '{langs_text}')",
+                    "Wrong whitespace in Display Name '{given}' for {system}#{}. Valid display is {choices} (for the language(s) '{langs_text}')",
                     c.code
                 )
             } else {
                 format!(
-                    "Wrong Display Name '{given}' for {system}#{}. Valid display is '{shown}' ({lang}) (for the language(s) '{langs_text}')",
+                    "Wrong Display Name '{given}' for {system}#{}. Valid display is {choices} (for the language(s) '{langs_text}')",
                     c.code
                 )
             };
@@ -539,7 +555,8 @@ fn validate_one(
                         .at(coding.at("code")),
                 );
             }
-            f.issues.push(not_in_vs(&system, vs));
+            let issue = not_in_vs(&system, vs);
+            f.issues.push(if refused { issue.no_location() } else { issue });
         }
     }
     f
