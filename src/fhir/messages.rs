@@ -10,6 +10,8 @@ pub enum MessageId {
     AbstractCodeNotAllowed,
     /// `CODE_CASE_DIFFERENCE`.
     CodeCaseDifference,
+    /// `Coding_has_no_system__cannot_validate`.
+    CodingHasNoSystemCannotValidate,
     /// `Display_Name_for__should_be_one_of__instead_of`.
     DisplayNameForShouldBeOneOfInsteadOf,
     /// `Display_Name_WS_for__should_be_one_of__instead_of`: only the
@@ -35,6 +37,12 @@ pub enum MessageId {
     NoneOfTheProvidedCodesAreInTheValueSetOne,
     /// `STATUS_CODE_WARNING_CODE`.
     StatusCodeWarningCode,
+    /// `Terminology_TX_System_ValueSet2`.
+    TerminologyTxSystemValueSet2,
+    /// `Terminology_TX_System_Relative`.
+    TerminologyTxSystemRelative,
+    /// `UNKNOWN_CODESYSTEM_VERSION_NONE`.
+    UnknownCodesystemVersionNone,
     /// `TX_GENERAL_CC_ERROR_MESSAGE`.
     TxGeneralCcErrorMessage,
     /// `UNABLE_TO_CHECK_IF_THE_PROVIDED_CODES_ARE_IN_THE_VALUE_SET_CS`.
@@ -79,6 +87,10 @@ impl MessageId {
         match self {
             MessageId::AbstractCodeNotAllowed => "ABSTRACT_CODE_NOT_ALLOWED",
             MessageId::CodeCaseDifference => "CODE_CASE_DIFFERENCE",
+            MessageId::TerminologyTxSystemValueSet2 => "Terminology_TX_System_ValueSet2",
+            MessageId::TerminologyTxSystemRelative => "Terminology_TX_System_Relative",
+            MessageId::UnknownCodesystemVersionNone => "UNKNOWN_CODESYSTEM_VERSION_NONE",
+            MessageId::CodingHasNoSystemCannotValidate => "Coding_has_no_system__cannot_validate",
             MessageId::DisplayNameForShouldBeOneOfInsteadOf => "Display_Name_for__should_be_one_of__instead_of",
             MessageId::DisplayNameWsForShouldBeOneOfInsteadOf => "Display_Name_WS_for__should_be_one_of__instead_of",
             MessageId::FilterNotUnderstood => "FILTER_NOT_UNDERSTOOD",

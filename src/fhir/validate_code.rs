@@ -129,7 +129,8 @@ pub fn validate_code(reg: &Registry, params: &Params, langs: &Languages, vs_mode
         }
         None => None,
     };
-    let vs_name = vs.as_ref().map(vs_canonical);
+    // A value set given without a URL is "(unidentified)" in messages.
+    let vs_name = vs.as_ref().map(vs_canonical).map(|n| if n.is_empty() { "(unidentified)".to_string() } else { n });
 
     let findings: Vec<Finding> = codings
         .iter()
@@ -218,7 +219,13 @@ pub fn validate_code(reg: &Registry, params: &Params, langs: &Languages, vs_mode
             .iter()
             .filter(|i| i.message_id != Some(MessageId::CodeCaseDifference))
             .filter(|i| {
-                if errors { i.severity == Severity::Error } else { !serious || i.severity != Severity::Information }
+                // A coding without a system is told beside the errors.
+                let told = i.message_id == Some(MessageId::CodingHasNoSystemCannotValidate);
+                if errors {
+                    i.severity == Severity::Error || told
+                } else {
+                    !serious || i.severity != Severity::Information
+                }
             })
             .map(|i| i.text.as_str())
             .collect();
@@ -274,6 +281,18 @@ fn validate_one(
     // The system: given, or inferred from the value set.
     let system = match &coding.system {
         Some(s) => s.clone(),
+        // A coding without a system has no meaning to check.
+        None if !coding.path.is_empty() && vs_name.is_some() => {
+            f.issues.push(
+                Issue::error("invalid", "Coding has no system. A code with no system has no defined meaning, and it cannot be validated. A system should be provided")
+                    .severity(Severity::Warning)
+                    .tx("invalid-data")
+                    .id(MessageId::CodingHasNoSystemCannotValidate)
+                    .at(coding.path.clone()),
+            );
+            f.issues.push(not_in_vs("", vs_name.unwrap_or_default()));
+            return f;
+        }
         None => {
             let candidates: Vec<&Member> =
                 members.into_iter().flatten().filter(|m| m.cs.find(&code).is_some()).collect();
@@ -349,19 +368,44 @@ fn validate_one(
         {
             Ok(cs) => reg.with_supplements(cs, &opts.supplements),
             Err(Missing::System) => {
-                f.unknown_system = Some(system.clone());
-                f.system_unknown = true;
-                f.issues.push(
-                    Issue::error(
-                        "not-found",
-                        format!(
-                            "A definition for CodeSystem '{system}' could not be found, so the code cannot be validated"
-                        ),
-                    )
-                    .tx("not-found")
-                    .id(MessageId::UnknownCodesystem)
-                    .at(coding.at("system")),
-                );
+                if reg.value_set(&system, None).is_some() {
+                    // A value set's URL where a code system's belongs.
+                    f.issues.push(
+                        Issue::error(
+                            "invalid",
+                            format!("The Coding references a value set, not a code system ('{system}')"),
+                        )
+                        .tx("invalid-data")
+                        .id(MessageId::TerminologyTxSystemValueSet2)
+                        .at(coding.at("system")),
+                    );
+                } else {
+                    f.unknown_system = Some(system.clone());
+                    f.system_unknown = true;
+                    if !system.contains(':') {
+                        f.issues.push(
+                            Issue::error(
+                                "invalid",
+                                "Coding.system must be an absolute reference, not a local reference",
+                            )
+                            .tx("invalid-data")
+                            .id(MessageId::TerminologyTxSystemRelative)
+                            .at(coding.at("system")),
+                        );
+                    }
+                    let issue = match &wanted {
+                        Some(v) => {
+                            Issue::error("not-found", format!("A definition for CodeSystem '{system}' version '{v}' could not be found, so the code cannot be validated. No versions of this code system are known"))
+                                .id(MessageId::UnknownCodesystemVersionNone)
+                        }
+                        None => Issue::error(
+                            "not-found",
+                            format!("A definition for CodeSystem '{system}' could not be found, so the code cannot be validated"),
+                        )
+                        .id(MessageId::UnknownCodesystem),
+                    };
+                    f.issues.push(issue.tx("not-found").at(coding.at("system")));
+                }
                 if let Some(vs) = vs_name {
                     f.issues.push(not_in_vs(&system, vs));
                 }
@@ -475,6 +519,9 @@ fn validate_one(
             all.iter().copied().filter(|(_, l)| !lang_known || in_lang(*l)).collect();
         let mut seen = HashSet::new();
         valid.retain(|(v, _)| seen.insert(*v));
+        // The message lists the display and the designations of a language.
+        let listed: Vec<(&str, Option<&str>)> =
+            valid.iter().copied().enumerate().filter(|(i, (_, l))| *i == 0 || l.is_some()).map(|(_, v)| v).collect();
         // A versionless coding of a value set including several versions
         // may carry the display of any of them.
         let other_versions = coding.version.is_none()
@@ -491,9 +538,10 @@ fn validate_one(
                 Some(l) => format!("'{v}' ({l})"),
                 None => format!("'{v}'"),
             };
-            let choices = match valid.len() {
-                1 => choice(&valid[0]),
-                n => format!("one of {n} choices: {}", valid.iter().map(choice).collect::<Vec<_>>().join(" or ")),
+            let choices = match listed.len() {
+                0 => String::new(),
+                1 => choice(&listed[0]),
+                n => format!("one of {n} choices: {}", listed.iter().map(choice).collect::<Vec<_>>().join(" or ")),
             };
             let text = if !lang_known {
                 format!(
