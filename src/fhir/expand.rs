@@ -170,6 +170,9 @@ pub fn expand(reg: &Registry, params: &Params, langs: &Languages) -> Result<Valu
     for s in &ex.used_valuesets {
         parameters.push(json!({"name": "used-valueset", "valueUri": s}));
     }
+    for (_, s) in &ex.used_fragments {
+        parameters.push(json!({"name": "used-fragment", "valueUri": s}));
+    }
     if ex.versions_matched {
         parameters.push(json!({"name": "versionsMatch", "valueBoolean": true}));
     }
@@ -181,6 +184,14 @@ pub fn expand(reg: &Registry, params: &Params, langs: &Languages) -> Result<Valu
         "timestamp": crate::clock::instant(),
         "parameter": parameters,
     });
+    // An expansion drawing on a fragment may miss codes.
+    if let Some((url, _)) = ex.used_fragments.first() {
+        expansion["extension"] = json!([
+            {"url": "http://hl7.org/fhir/StructureDefinition/valueset-unclosed", "valueBoolean": true},
+            {"url": "http://hl7.org/fhir/StructureDefinition/valueset-unclosed-reason",
+             "valueString": format!("This extension is based on a fragment of the code system {url}")},
+        ]);
+    }
     // A search cut at the page asked for does not know the total.
     if !ex.truncated {
         expansion["total"] = json!(total);

@@ -12,6 +12,10 @@ pub enum MessageId {
     CodeCaseDifference,
     /// `Coding_has_no_system__cannot_validate`.
     CodingHasNoSystemCannotValidate,
+    /// `CONCEPT_DEPRECATED_IN_VALUESET`.
+    ConceptDeprecatedInValueset,
+    /// `UNKNOWN_CODE_IN_FRAGMENT`.
+    UnknownCodeInFragment,
     /// `Display_Name_for__should_be_one_of__instead_of`.
     DisplayNameForShouldBeOneOfInsteadOf,
     /// `Display_Name_WS_for__should_be_one_of__instead_of`: only the
@@ -91,6 +95,8 @@ impl MessageId {
             MessageId::TerminologyTxSystemRelative => "Terminology_TX_System_Relative",
             MessageId::UnknownCodesystemVersionNone => "UNKNOWN_CODESYSTEM_VERSION_NONE",
             MessageId::CodingHasNoSystemCannotValidate => "Coding_has_no_system__cannot_validate",
+            MessageId::ConceptDeprecatedInValueset => "CONCEPT_DEPRECATED_IN_VALUESET",
+            MessageId::UnknownCodeInFragment => "UNKNOWN_CODE_IN_FRAGMENT",
             MessageId::DisplayNameForShouldBeOneOfInsteadOf => "Display_Name_for__should_be_one_of__instead_of",
             MessageId::DisplayNameWsForShouldBeOneOfInsteadOf => "Display_Name_WS_for__should_be_one_of__instead_of",
             MessageId::FilterNotUnderstood => "FILTER_NOT_UNDERSTOOD",

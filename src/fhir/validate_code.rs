@@ -132,10 +132,25 @@ pub fn validate_code(reg: &Registry, params: &Params, langs: &Languages, vs_mode
     // A value set given without a URL is "(unidentified)" in messages.
     let vs_name = vs.as_ref().map(vs_canonical).map(|n| if n.is_empty() { "(unidentified)".to_string() } else { n });
 
-    let findings: Vec<Finding> = codings
+    let mut findings: Vec<Finding> = codings
         .iter()
         .map(|c| validate_one(reg, c, members.as_deref(), &includes, vs_name.as_deref(), &opts, langs, rules))
         .collect();
+    if let (Some(vs), Some(name)) = (&vs, &vs_name) {
+        for (f, coding) in findings.iter_mut().zip(&codings) {
+            if let (true, Some(system), Some(code)) = (f.valid, &f.system, &f.code)
+                && deprecated_in(vs, system, code)
+            {
+                f.issues.push(
+                    Issue::error("business-rule", format!("The presence of the concept '{code}' in the system '{system}' in the value set {name} is marked with a status of deprecated and its use should be reviewed"))
+                        .severity(Severity::Warning)
+                        .tx("code-comment")
+                        .id(MessageId::ConceptDeprecatedInValueset)
+                        .at(coding.at("code")),
+                );
+            }
+        }
+    }
 
     let mut out = Out::new();
     let mut issues: Vec<Issue> = Vec::new();
@@ -214,10 +229,13 @@ pub fn validate_code(reg: &Registry, params: &Params, langs: &Languages, vs_mode
         // the warnings and information.
         let errors = issues.iter().any(|i| i.severity == Severity::Error);
         let serious = issues.iter().any(|i| i.severity != Severity::Information);
-        // A difference of case is a note on the code, not a message.
+        // Notes on a valid code (a difference of case, a deprecation in the
+        // value set, a fragment's unknown code) are not a message.
+        let quiet =
+            [MessageId::CodeCaseDifference, MessageId::ConceptDeprecatedInValueset, MessageId::UnknownCodeInFragment];
         let mut texts: Vec<&str> = issues
             .iter()
-            .filter(|i| i.message_id != Some(MessageId::CodeCaseDifference))
+            .filter(|i| !i.message_id.is_some_and(|m| quiet.contains(&m)))
             .filter(|i| {
                 // A coding without a system is told beside the errors.
                 let told = i.message_id == Some(MessageId::CodingHasNoSystemCannotValidate);
@@ -238,6 +256,23 @@ pub fn validate_code(reg: &Registry, params: &Params, langs: &Languages, vs_mode
         out.resource("issues", outcome(&all));
     }
     Ok(out.build())
+}
+
+/// Whether `vs` lists `system#code` as deprecated in its include
+/// (`valueset-deprecated`, or a deprecated standards status).
+fn deprecated_in(vs: &Value, system: &str, code: &str) -> bool {
+    let includes = vs["compose"]["include"].as_array().into_iter().flatten().filter(|i| i["system"] == system);
+    includes.flat_map(|i| i["concept"].as_array().into_iter().flatten()).filter(|c| c["code"] == code).any(|c| {
+        c["extension"].as_array().into_iter().flatten().any(|e| match e["url"].as_str() {
+            Some("http://hl7.org/fhir/StructureDefinition/valueset-deprecated") => {
+                e["valueCode"] == "true" || e["valueBoolean"] == true
+            }
+            Some("http://hl7.org/fhir/StructureDefinition/structuredefinition-standards-status") => {
+                e["valueCode"] == "deprecated"
+            }
+            _ => false,
+        })
+    })
 }
 
 /// What a request allows of the codes it checks.
@@ -435,6 +470,18 @@ fn validate_one(
     };
     f.version = cs.version.clone();
     let Some(idx) = cs.find(&code) else {
+        if cs.content == "fragment" {
+            // A fragment does not list every code: the code may exist.
+            f.valid = true;
+            f.issues.push(
+                Issue::error("code-invalid", format!("Unknown Code '{code}' in the CodeSystem '{system}' version '{}' - note that the code system is labeled as a fragment, so the code may be valid in some other fragment", cs.version.clone().unwrap_or_default()))
+                    .severity(Severity::Warning)
+                    .tx("invalid-code")
+                    .id(MessageId::UnknownCodeInFragment)
+                    .at(coding.at("code")),
+            );
+            return f;
+        }
         f.issues.push(
             Issue::error(
                 "code-invalid",

@@ -124,6 +124,8 @@ pub struct Expander<'r> {
     pub used_systems: Vec<String>,
     /// Canonicals of the value sets used.
     pub used_valuesets: Vec<String>,
+    /// The code systems used that are fragments: (url, `url|version`).
+    pub used_fragments: Vec<(String, String)>,
     /// Canonicals of the supplements used.
     pub used_supplements: Vec<String>,
     stack: Vec<String>,
@@ -247,6 +249,7 @@ impl<'r> Expander<'r> {
             opts,
             used_systems: Vec::new(),
             used_valuesets: Vec::new(),
+            used_fragments: Vec::new(),
             used_supplements: Vec::new(),
             stack: Vec::new(),
             text_filter: None,
@@ -418,6 +421,9 @@ impl<'r> Expander<'r> {
         let cs = self.reg.with_supplements(cs, &self.opts.supplements);
         let canonical = cs.canonical();
         if !self.used_systems.contains(&canonical) {
+            if cs.content == "fragment" {
+                self.used_fragments.push((cs.url.clone(), canonical.clone()));
+            }
             self.note_status(&cs.resource, "CodeSystem", canonical.clone());
             self.used_systems.push(canonical);
         }
