@@ -2,6 +2,8 @@
 //! the designations and properties asked for, and the parameters that shaped
 //! the expansion echoed back.
 
+use std::collections::HashMap;
+
 use serde_json::{Value, json};
 
 use super::call::{options, requested_value_set, required_supplements};
@@ -10,7 +12,7 @@ use super::messages::MessageId;
 use super::outcome::{FhirError, Issue};
 use super::params::Params;
 use super::registry::{Registry, split_canonical};
-use super::valueset::{Expander, Member, expansion_parameter, vs_canonical};
+use super::valueset::{Expander, Member, STANDARDS_STATUS, expansion_parameter, vs_canonical};
 
 /// Deepest nesting of an expansion's `contains`.
 pub const MAX_NESTING: usize = 32;
@@ -70,6 +72,17 @@ pub fn expand(reg: &Registry, params: &Params, langs: &Languages) -> Result<Valu
         urls.sort();
         urls.windows(2).any(|w| w[0] == w[1])
     };
+    // The extensions the value set gives a code it lists (a deprecation…).
+    let mut listed: HashMap<(&str, &str), &Value> = HashMap::new();
+    for inc in vs["compose"]["include"].as_array().into_iter().flatten() {
+        for c in inc["concept"].as_array().into_iter().flatten() {
+            if let (Some(system), Some(code), Some(ext)) =
+                (inc["system"].as_str(), c["code"].as_str(), c.get("extension"))
+            {
+                listed.insert((system, code), ext);
+            }
+        }
+    }
     let contains: Vec<Value> = page
         .iter()
         .map(|m| {
@@ -96,6 +109,9 @@ pub fn expand(reg: &Registry, params: &Params, langs: &Languages) -> Result<Valu
                 if !ds.is_empty() {
                     e["designation"] = Value::Array(ds);
                 }
+            }
+            if let Some(ext) = listed.get(&(m.cs.url.as_str(), c.code.as_str())) {
+                e["extension"] = (*ext).clone();
             }
             if include_definition && let Some(d) = &c.definition {
                 e["extension"] = json!([{"url": "http://hl7.org/fhir/StructureDefinition/valueset-concept-definition", "valueString": d}]);
@@ -222,10 +238,12 @@ pub fn expand(reg: &Registry, params: &Params, langs: &Languages) -> Result<Valu
     }
     // The code system's hierarchy is kept unless `excludeNested` asks for a
     // flat list (or a page is asked for: pages count flat entries).
-    // Codes listed one by one in the value set stay as listed.
-    let enumerated = ["include", "exclude"]
-        .iter()
-        .any(|k| vs["compose"][*k].as_array().is_some_and(|l| l.iter().any(|i| i.get("concept").is_some())));
+    // Codes listed one by one, or imported from value sets, stay flat.
+    let enumerated = ["include", "exclude"].iter().any(|k| {
+        vs["compose"][*k]
+            .as_array()
+            .is_some_and(|l| l.iter().any(|i| i.get("concept").is_some() || i.get("valueSet").is_some()))
+    });
     let nested = !params.bool("excludeNested").unwrap_or(false) && count.is_none() && offset == 0 && !enumerated;
     let contains = if nested { nest(&page, contains) } else { contains };
     if !contains.is_empty() {
@@ -234,8 +252,17 @@ pub fn expand(reg: &Registry, params: &Params, langs: &Languages) -> Result<Valu
     let mut out = vs.clone();
     if let Some(o) = out.as_object_mut() {
         // The expansion replaces the definition: clients read `expansion`.
+        // The expansion replaces the definition: its description and
+        // its standards status go with it.
         o.remove("text");
         o.remove("compose");
+        o.remove("description");
+        if let Some(Value::Array(list)) = o.get_mut("extension") {
+            list.retain(|e| e["url"] != STANDARDS_STATUS);
+            if list.is_empty() {
+                o.remove("extension");
+            }
+        }
         o.insert("expansion".into(), expansion);
     }
     Ok(out)

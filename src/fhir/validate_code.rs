@@ -16,7 +16,7 @@ use super::outcome::{FhirError, Issue, Severity, outcome};
 use super::params::{Out, Params, Type};
 use super::registry::version_matches;
 use super::registry::{Missing, Registry};
-use super::valueset::{Expander, Member, Options, expansion_parameter, version_for, vs_canonical};
+use super::valueset::{Expander, Member, Options, STANDARDS_STATUS, expansion_parameter, version_for, vs_canonical};
 
 /// One coding to validate, with the FHIRPath of where it came from.
 struct Coding {
@@ -267,9 +267,7 @@ fn deprecated_in(vs: &Value, system: &str, code: &str) -> bool {
             Some("http://hl7.org/fhir/StructureDefinition/valueset-deprecated") => {
                 e["valueCode"] == "true" || e["valueBoolean"] == true
             }
-            Some("http://hl7.org/fhir/StructureDefinition/structuredefinition-standards-status") => {
-                e["valueCode"] == "deprecated"
-            }
+            Some(STANDARDS_STATUS) => e["valueCode"] == "deprecated",
             _ => false,
         })
     })
@@ -415,8 +413,10 @@ fn validate_one(
                         .at(coding.at("system")),
                     );
                 } else {
+                    // Unknown to the value set too: its include caused it.
+                    let included = includes.iter().any(|(s, _)| *s == system);
                     f.unknown_system = Some(system.clone());
-                    f.system_unknown = true;
+                    f.system_unknown = !included;
                     if !system.contains(':') {
                         f.issues.push(
                             Issue::error(
@@ -441,7 +441,7 @@ fn validate_one(
                     };
                     f.issues.push(issue.tx("not-found").at(coding.at("system")));
                 }
-                if let Some(vs) = vs_name {
+                if let Some(vs) = vs_name.filter(|_| f.system_unknown || f.unknown_system.is_none()) {
                     f.issues.push(not_in_vs(&system, vs));
                 }
                 return f;

@@ -28,6 +28,8 @@ pub const MAX_COMPOSE_PARTS: usize = 256;
 pub const MAX_IMPORT_DEPTH: usize = 16;
 /// Most value set imports in one expansion.
 pub const MAX_IMPORTS: usize = 256;
+/// The extension giving a resource's (or a listed code's) standards status.
+pub const STANDARDS_STATUS: &str = "http://hl7.org/fhir/StructureDefinition/structuredefinition-standards-status";
 /// Most codes gathered by one expansion before it is refused as too costly.
 pub const MAX_MEMBERS: usize = 2_000_000;
 
@@ -176,11 +178,11 @@ pub enum Status {
 impl Status {
     /// The status of a CodeSystem or ValueSet resource worth a note, if any.
     pub fn of(resource: &Value) -> Option<Status> {
-        let standards = resource["extension"].as_array().into_iter().flatten().find_map(|e| {
-            (e["url"] == "http://hl7.org/fhir/StructureDefinition/structuredefinition-standards-status")
-                .then(|| e["valueCode"].as_str())
-                .flatten()
-        });
+        let standards = resource["extension"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find_map(|e| (e["url"] == STANDARDS_STATUS).then(|| e["valueCode"].as_str()).flatten());
         match (standards, resource["status"].as_str(), resource["experimental"].as_bool()) {
             (Some("withdrawn"), _, _) => Some(Status::Withdrawn),
             (Some("deprecated"), _, _) => Some(Status::Deprecated),
@@ -456,6 +458,9 @@ impl<'r> Expander<'r> {
                         Err(missing) => return Err(unknown_system_error(system, version, &missing)),
                     }
                 }
+                // Validating: a code of a system nobody knows is reported
+                // on the code; the other includes still count.
+                Err(Missing::System) if self.validating => return Ok(Vec::new()),
                 Err(missing) => return Err(unknown_system_error(system, version, &missing)),
             };
             if let Some(check) = version_for(&self.opts.check, system).filter(|_| !self.validating) {
