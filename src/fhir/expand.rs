@@ -239,12 +239,19 @@ pub fn expand(reg: &Registry, params: &Params, langs: &Languages) -> Result<Valu
     // The code system's hierarchy is kept unless `excludeNested` asks for a
     // flat list (or a page is asked for: pages count flat entries).
     // Codes listed one by one, or imported from value sets, stay flat.
+    // A text filter over a whole system lists its matches flat; over a
+    // property filter's concepts, in their hierarchy.
+    let whole_system = vs["compose"]["include"].as_array().is_some_and(|l| l.iter().any(|i| i.get("filter").is_none()));
     let enumerated = ["include", "exclude"].iter().any(|k| {
         vs["compose"][*k]
             .as_array()
             .is_some_and(|l| l.iter().any(|i| i.get("concept").is_some() || i.get("valueSet").is_some()))
     });
-    let nested = !params.bool("excludeNested").unwrap_or(false) && count.is_none() && offset == 0 && !enumerated;
+    let nested = !params.bool("excludeNested").unwrap_or(false)
+        && count.is_none()
+        && offset == 0
+        && !(filter.is_some() && whole_system)
+        && !enumerated;
     let contains = if nested { nest(&page, contains) } else { contains };
     if !contains.is_empty() {
         expansion["contains"] = Value::Array(contains);

@@ -299,6 +299,7 @@ impl<'r> Expander<'r> {
                     "processing",
                     format!("Found a circularity pointing to {canonical} processing ValueSet with pathway [{path}]"),
                 )
+                .tx("vs-invalid")
                 .id(MessageId::ValuesetCircularReference),
             ));
         }
@@ -547,7 +548,8 @@ impl<'r> Expander<'r> {
             }
         };
         let canonical = vs_canonical(&vs);
-        if !self.used_valuesets.contains(&canonical) {
+        // A contained value set is part of its container, not one used.
+        if !u.starts_with('#') && !self.used_valuesets.contains(&canonical) {
             self.used_valuesets.push(canonical.clone());
         }
         self.imports += 1;
