@@ -60,6 +60,8 @@ struct Finding {
     include_unknown: bool,
     /// The code as its system writes it, when the coding's differs by case.
     normalized: Option<String>,
+    /// The status of an inactive or deprecated code, as its system gives it.
+    status: Option<String>,
 }
 
 /// `CodeSystem/$validate-code` (`vs_mode` false) and `ValueSet/$validate-code`.
@@ -96,7 +98,9 @@ pub fn validate_code(reg: &Registry, params: &Params, langs: &Languages, vs_mode
         });
     }
     if codings.is_empty() || codings.iter().all(|c| c.code.is_none()) {
-        return Err(FhirError::invalid("$validate-code needs a code (with a system), a coding or a codeableConcept"));
+        return Err(FhirError::invalid(
+            "Unable to find code to validate (looked for coding | codeableConcept | code+system | code+inferSystem in parameters",
+        ));
     }
 
     // The members of the value set, once.
@@ -210,6 +214,9 @@ pub fn validate_code(reg: &Registry, params: &Params, langs: &Languages, vs_mode
         if f.inactive {
             out.add("inactive", Type::Boolean, true);
         }
+        if let Some(st) = &f.status {
+            out.add("status", Type::Code, st.clone());
+        }
     }
     for f in &findings {
         if let Some(u) = &f.unknown_system {
@@ -237,8 +244,12 @@ pub fn validate_code(reg: &Registry, params: &Params, langs: &Languages, vs_mode
             .iter()
             .filter(|i| !i.message_id.is_some_and(|m| quiet.contains(&m)))
             .filter(|i| {
-                // A coding without a system is told beside the errors.
-                let told = i.message_id == Some(MessageId::CodingHasNoSystemCannotValidate);
+                // A coding without a system, a wrong display (made a
+                // warning by lenient-display-validation), an inactive code
+                // are told beside the errors.
+                let told = i.message_id == Some(MessageId::CodingHasNoSystemCannotValidate)
+                    || (i.tx == Some("invalid-display") && i.severity == Severity::Warning)
+                    || i.message_id == Some(MessageId::InactiveConceptFound);
                 if errors {
                     i.severity == Severity::Error || told
                 } else {
@@ -517,6 +528,7 @@ fn validate_one(
     }
     f.display = display_in(&cs, c, langs);
     f.valid = true;
+    f.status = c.status().filter(|_| c.is_inactive() || c.is_deprecated());
     if c.is_inactive() {
         f.inactive = true;
         let status = c.status().unwrap_or_else(|| "inactive".into());
