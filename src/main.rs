@@ -23,6 +23,10 @@ struct Cli {
     /// Project folder holding data/sources.toml, data/upstream/ and index/.
     #[arg(long, global = true, env = "HARMONIE_ROOT", default_value = ".")]
     root: PathBuf,
+    /// Base of the canonical URLs of systems without an official one
+    /// (default: `canonical_base` of data/sources.toml).
+    #[arg(long, global = true, env = "HARMONIE_CANONICAL_BASE")]
+    canonical_base: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -180,10 +184,11 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> Result<()> {
-    let paths = Paths::new(&cli.root);
+    let mut paths = Paths::new(&cli.root);
+    paths.canonical_base = cli.canonical_base.clone();
     match cli.command {
         Command::Fetch { from } => {
-            let sources = SourcesFile::read(&paths.sources)?;
+            let sources = SourcesFile::read_for(&paths)?;
             let report = harmonie::fetch::fetch(&paths, &sources, &harmonie::fetch::FetchOptions { from })?;
             eprintln!(
                 "{} package(s) fetched, {} up to date, in {}",
@@ -193,7 +198,7 @@ fn run(cli: Cli) -> Result<()> {
             );
         }
         Command::Build { force } => {
-            let sources = SourcesFile::read(&paths.sources)?;
+            let sources = SourcesFile::read_for(&paths)?;
             let t = Instant::now();
             let outcome = index::build(&paths, &sources, force)?;
             index::mark_current(&paths, &outcome.id)?;
@@ -297,7 +302,7 @@ fn run(cli: Cli) -> Result<()> {
             }
         }
         Command::Lexicon { action: LexiconAction::Check } => {
-            let sources = SourcesFile::read(&paths.sources)?;
+            let sources = SourcesFile::read_for(&paths)?;
             let mut systems = Vec::new();
             for decl in &sources.sources {
                 systems.push(harmonie::sources::load(decl, &paths)?.0);

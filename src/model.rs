@@ -35,6 +35,9 @@ pub struct CodeSystem {
     pub attribution: String,
     /// Canonical URL, used as the FHIR `system`.
     pub url: String,
+    /// Other URLs naming the system (its former URN), resolved as `url`.
+    #[serde(default)]
+    pub url_aliases: Vec<String>,
     /// Systems that are versions of one terminology share a family (`tep`, `naf`).
     #[serde(default)]
     pub family: Option<String>,

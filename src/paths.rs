@@ -16,6 +16,9 @@ pub struct Paths {
     /// `index/.digests.json`: the sha256 of input files by size and time
     /// (`digest::DigestCache`).
     pub digests: PathBuf,
+    /// `--canonical-base`: replaces the `canonical_base` of
+    /// `data/sources.toml` when the sources are read for this project.
+    pub canonical_base: Option<String>,
 }
 
 impl Paths {
@@ -27,6 +30,7 @@ impl Paths {
             upstream: root.join("data/upstream"),
             index: root.join("index"),
             digests: root.join("index/.digests.json"),
+            canonical_base: None,
         }
     }
 }

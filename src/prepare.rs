@@ -32,7 +32,7 @@ pub fn open_current(paths: &Paths, prepare: Prepare) -> Result<Snapshot> {
 /// [`open_current`] without marking: for a server that marks the snapshot
 /// current only once it serves it.
 pub fn prepare_snapshot(paths: &Paths, prepare: Prepare) -> Result<Snapshot> {
-    let sources = SourcesFile::read(&paths.sources)?;
+    let sources = SourcesFile::read_for(paths)?;
     if prepare == Prepare::FetchAndBuild {
         if !fetch::is_complete(paths, &sources) {
             eprintln!("upstream data missing or stale: fetching it first");

@@ -1,6 +1,8 @@
 //! Real FHIR clients against the server over HTTP: Python `fhirpy`
-//! (`$lookup`, `$expand` with a filter, `$validate-code`) and npm
-//! `@medplum/core` (`valueSetExpand`, the call of its autocomplete).
+//! (`$lookup`, `$expand` with a filter, `$validate-code`), npm
+//! `@medplum/core` (`valueSetExpand`, the call of its autocomplete) and npm
+//! `fhir-kit-client` (capability statement, `$lookup`, `$validate-code`
+//! with a wrong display and the system's former URN, `$expand`).
 //!
 //! The clients are installed by the test itself, at the versions pinned in
 //! `tests/clients/` (requirements.txt, package.json), into
@@ -76,6 +78,22 @@ fn medplum_value_set_expand() {
             .arg(cim10_url())
             .env("HARMONIE_MEDPLUM", core),
         "@medplum/core against /fhir",
+    );
+    println!("{out}");
+    assert!(out.contains("M54.5"), "{out}");
+}
+
+#[test]
+fn fhir_kit_client_lookup_validate_expand() {
+    let prefix = node_prefix();
+    let addr = common::serve();
+    let out = common::run(
+        Command::new("node")
+            .arg(script("fhirkit_check.mjs"))
+            .arg(format!("http://{addr}/fhir"))
+            .arg(cim10_url())
+            .env("HARMONIE_FHIRKIT", prefix.join("node_modules/fhir-kit-client")),
+        "fhir-kit-client against /fhir",
     );
     println!("{out}");
     assert!(out.contains("M54.5"), "{out}");

@@ -19,6 +19,8 @@ pub struct Builtins {
     pub snapshot_id: String,
     /// Each built-in system in FHIR form, in snapshot order.
     pub systems: Vec<Arc<CodeSystem>>,
+    /// Other URLs of built-in systems (their former URNs): (alias, url).
+    pub url_aliases: Vec<(String, String)>,
 }
 
 impl Builtins {
@@ -27,7 +29,17 @@ impl Builtins {
         Builtins {
             snapshot_id: snap.manifest.id.clone(),
             systems: (0..snap.systems.len()).map(|i| Arc::new(CodeSystem::from_snapshot(snap, i))).collect(),
+            url_aliases: snap
+                .systems
+                .iter()
+                .flat_map(|s| s.url_aliases.iter().map(|a| (a.clone(), s.url.clone())))
+                .collect(),
         }
+    }
+
+    /// The canonical URL `url` names: itself, or the system's whose alias it is.
+    pub fn resolve<'a>(&'a self, url: &'a str) -> &'a str {
+        self.url_aliases.iter().find(|(a, _)| a == url).map_or(url, |(_, u)| u.as_str())
     }
 }
 
@@ -119,6 +131,7 @@ impl Registry {
 
     /// Every version of the system `url` (supplements excluded).
     pub fn versions_of(&self, url: &str) -> Vec<&Arc<CodeSystem>> {
+        let url = self.builtins.resolve(url);
         let mut out: Vec<&Arc<CodeSystem>> = self
             .code_systems
             .iter()

@@ -16,7 +16,7 @@ pub fn capability_statement(snap: &Snapshot) -> Value {
     let ops = |resource: &str| operations::capabilities(Some(resource));
     json!({
         "resourceType": "CapabilityStatement",
-        "url": "urn:harmonie:fhir:capability",
+        "url": format!("{}/CapabilityStatement/harmonie", snap.manifest.canonical_base),
         "version": env!("CARGO_PKG_VERSION"),
         "name": "Harmonie",
         "title": "Harmonie — serveur de terminologies en santé au travail",
@@ -77,7 +77,7 @@ pub fn terminology_capabilities(snap: &Snapshot, builtins: &Builtins) -> Value {
     .collect();
     json!({
         "resourceType": "TerminologyCapabilities",
-        "url": "urn:harmonie:fhir:terminology-capabilities",
+        "url": format!("{}/TerminologyCapabilities/harmonie", snap.manifest.canonical_base),
         "version": env!("CARGO_PKG_VERSION"),
         "name": "HarmonieTerminologyCapabilities",
         "title": "Harmonie terminology capabilities",
@@ -115,7 +115,7 @@ pub fn concept_maps(snap: &Snapshot) -> Vec<Value> {
             let source = snap
                 .system_index(&m.source)
                 .map(|i| snap.systems[i].url.clone())
-                .unwrap_or_else(|| format!("urn:harmonie:cs:{}", m.source));
+                .unwrap_or_else(|| crate::sources::decl::legacy_urn(&m.source));
             let elements: Vec<Value> = m
                 .elements
                 .values()
@@ -148,7 +148,7 @@ pub fn concept_maps(snap: &Snapshot) -> Vec<Value> {
             let mut map = json!({
                 "resourceType": "ConceptMap",
                 "id": m.id,
-                "url": format!("urn:harmonie:cm:{}", m.id),
+                "url": format!("{}/ConceptMap/{}", snap.manifest.canonical_base, m.id),
                 "name": m.id.replace('-', "_"),
                 "title": m.title,
                 "status": "active",

@@ -18,7 +18,10 @@ pub fn translate(reg: &Registry, params: &Params) -> Result<Value, FhirError> {
             params.str("sourceCode").or_else(|| params.str("code")),
         ),
     };
-    let target_system = params.str("targetSystem");
+    // A former URN of a built-in system names it.
+    let resolve = |s: Option<String>| s.map(|s| reg.builtins.resolve(&s).to_string());
+    let system = resolve(system);
+    let target_system = resolve(params.str("targetSystem"));
     let url = params.str("url");
     // Reverse (R4 `reverse=true`, R5 `targetCode`): which source codes map
     // to this code (CIM-10 G56.0 → the table rows that may cover it).

@@ -368,6 +368,8 @@ fn validate_one(
             }
         }
     };
+    // A former URN of a built-in system names it.
+    let system = reg.builtins.resolve(&system).to_string();
     f.system = Some(system.clone());
     // The version: the coding's, else the one the value set uses.
     let vs_versions: Vec<&Arc<CodeSystem>> = {

@@ -444,6 +444,7 @@ impl<'r> Expander<'r> {
     fn include_inner(&mut self, vs: &Value, inc: &Value, path: &str) -> Result<Vec<Member>, FhirError> {
         let mut set: Option<Vec<Member>> = None;
         if let Some(system) = inc.get("system").and_then(Value::as_str) {
+            let system = self.reg.builtins.resolve(system);
             let version = inc.get("version").and_then(Value::as_str);
             self.includes.push((system.to_string(), version.map(str::to_string)));
             let cs = match self.pick(system, version) {

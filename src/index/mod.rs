@@ -69,6 +69,10 @@ pub struct Manifest {
     pub inputs: Vec<InputFile>,
     /// Per system: counts and load report.
     pub systems: Vec<SystemSummary>,
+    /// Base of the project's canonical URLs (see
+    /// [`crate::sources::SourcesFile::canonical_base`]).
+    #[serde(default = "crate::sources::decl::default_canonical_base")]
+    pub canonical_base: String,
     /// sha256 of every file of the snapshot but the manifest, by path
     /// relative to the snapshot folder (`/`-separated).
     pub files: std::collections::BTreeMap<String, String>,
@@ -197,6 +201,7 @@ fn inputs_with(paths: &Paths, sources: &SourcesFile, digests: &mut DigestCache) 
         key.push_str(&format!("date {}\n", crate::clock::today()));
     }
     key.push_str(&digests.sha256(&paths.sources)?);
+    key.push_str(&format!("\ncanonical {}", sources.canonical_base));
     for f in &files {
         key.push_str(&format!("\n{} {} {}", f.source, f.role, f.sha256));
     }
@@ -276,6 +281,7 @@ pub fn build(paths: &Paths, sources: &SourcesFile, force: bool) -> Result<BuildO
         let manifest = Manifest {
             format: FORMAT,
             id: id.clone(),
+            canonical_base: sources.canonical_base.clone(),
             harmonie_version: env!("CARGO_PKG_VERSION").to_string(),
             built_at: std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)

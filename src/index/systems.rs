@@ -71,11 +71,12 @@ impl Snapshot {
     /// names its own version.
     pub fn system_index_as_of(&self, name: &str, date: &str) -> Option<usize> {
         let name = name.trim();
-        if let Some(i) = self
-            .systems
-            .iter()
-            .position(|s| s.id.eq_ignore_ascii_case(name) || s.aliases.iter().any(|a| a.eq_ignore_ascii_case(name)))
-        {
+        if let Some(i) = self.systems.iter().position(|s| {
+            s.id.eq_ignore_ascii_case(name)
+                || s.aliases.iter().any(|a| a.eq_ignore_ascii_case(name))
+                || s.url == name
+                || s.url_aliases.iter().any(|u| u == name)
+        }) {
             return Some(i);
         }
         let family: Vec<usize> = (0..self.systems.len())

@@ -18,6 +18,10 @@ use crate::paths::Paths;
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SourcesFile {
+    /// Base of the canonical URLs of the systems and maps that have no
+    /// official one (`https://…`, no trailing `/`).
+    #[serde(default = "default_canonical_base")]
+    pub canonical_base: String,
     /// Path of the project's lexicon (see [`crate::lexicon`]), relative to
     /// the project folder, or a list of them (the project's, then a
     /// service's own in `data/local/`).
@@ -31,6 +35,19 @@ pub struct SourcesFile {
     /// Correspondence tables (see [`maps`]).
     #[serde(default, rename = "mapping")]
     pub mappings: Vec<MappingDecl>,
+}
+
+/// The project's own namespace for canonical URLs: an identifier, not an
+/// address to fetch; a service publishing its own systems sets its base.
+pub const DEFAULT_CANONICAL_BASE: &str = "https://harmonie-sst.fr/fhir";
+
+pub(crate) fn default_canonical_base() -> String {
+    DEFAULT_CANONICAL_BASE.to_string()
+}
+
+/// The URN a system had before it had a canonical URL, still resolved.
+pub fn legacy_urn(id: &str) -> String {
+    format!("urn:harmonie:cs:{id}")
 }
 
 /// One path or a list of paths.
@@ -137,8 +154,14 @@ pub struct SourceDecl {
     pub licence: String,
     /// How to cite the data.
     pub attribution: String,
-    /// Canonical URL of the system (FHIR `system`).
+    /// Canonical URL of the system (FHIR `system`): the official one where
+    /// the publisher gives one; when absent, `{canonical_base}/CodeSystem/{id}`
+    /// (filled in by [`SourcesFile::read`]).
+    #[serde(default)]
     pub url: String,
+    #[serde(skip)]
+    /// Whether `url` was derived from the canonical base.
+    pub url_derived: bool,
     /// The loader that reads the files.
     pub loader: Loader,
     /// Several versions of one terminology share a family; the family name
@@ -228,13 +251,43 @@ impl std::fmt::Display for Package {
 }
 
 impl SourcesFile {
+    /// [`SourcesFile::read`] of the project at `paths`, with its canonical
+    /// base replaced by `paths.canonical_base` if given.
+    pub fn read_for(paths: &crate::paths::Paths) -> Result<SourcesFile> {
+        let mut file = SourcesFile::read(&paths.sources)?;
+        if let Some(base) = &paths.canonical_base {
+            file.set_canonical_base(base).context("--canonical-base")?;
+        }
+        Ok(file)
+    }
+
+    /// Sets the base of the derived canonical URLs: an absolute http(s)
+    /// URL; a trailing `/` is dropped.
+    pub fn set_canonical_base(&mut self, base: &str) -> Result<()> {
+        let base = base.trim().trim_end_matches('/');
+        let scheme_ok = base.starts_with("https://") || base.starts_with("http://");
+        if !scheme_ok || base.len() <= "https://".len() || base.contains(char::is_whitespace) {
+            bail!("{base:?} is not an http(s) URL: give a base such as {DEFAULT_CANONICAL_BASE}");
+        }
+        self.canonical_base = base.to_string();
+        for s in self.sources.iter_mut().filter(|s| s.url_derived) {
+            s.url = format!("{base}/CodeSystem/{}", s.id);
+        }
+        Ok(())
+    }
+
     /// Reads and checks `data/sources.toml`.
     pub fn read(path: &Path) -> Result<SourcesFile> {
         let text = std::fs::read_to_string(path).with_context(|| {
             format!("cannot read {}: run harmonie from the project folder or pass --root", path.display())
         })?;
-        let file: SourcesFile =
+        let mut file: SourcesFile =
             toml::from_str(&text).with_context(|| format!("{} is not a valid sources file", path.display()))?;
+        for s in &mut file.sources {
+            s.url_derived = s.url.is_empty();
+        }
+        let base = file.canonical_base.clone();
+        file.set_canonical_base(&base).with_context(|| format!("{}: canonical_base", path.display()))?;
         let mut seen = BTreeMap::new();
         let mut defaults = BTreeMap::new();
         for s in &file.sources {
