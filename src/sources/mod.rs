@@ -288,4 +288,32 @@ mod loader_tests {
         assert_eq!(file.sources[0].loader.to_string(), "insee-naf2025-csv");
         assert_eq!(maps::MapLoader::InseePcs2003To2020.to_string(), "insee-pcs2003-2020");
     }
+
+    #[test]
+    fn a_source_without_url_gets_one_under_the_canonical_base() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sources.toml");
+        let source = |id: &str, url: &str| {
+            format!(
+                "[[source]]\nid = \"{id}\"\ntitle = \"x\"\nversion = \"1\"\npublisher = \"p\"\nlicence = \"l\"\n\
+                 attribution = \"a\"\n{url}loader = \"naf-json\"\n[[source.file]]\nrole = \"main\"\npath = \"x.csv\"\n"
+            )
+        };
+        let text = source("naf-2008", "") + &source("cim-10", "url = \"https://official.example/cim-10\"\n");
+        std::fs::write(&path, &text).unwrap();
+        let mut file = SourcesFile::read(&path).unwrap();
+        assert_eq!(file.sources[0].url, format!("{}/CodeSystem/naf-2008", decl::DEFAULT_CANONICAL_BASE));
+        assert_eq!(file.sources[1].url, "https://official.example/cim-10");
+        // Another base replaces the derived URLs only; a trailing / is dropped.
+        file.set_canonical_base("https://sst.example/fhir/").unwrap();
+        assert_eq!(file.sources[0].url, "https://sst.example/fhir/CodeSystem/naf-2008");
+        assert_eq!(file.sources[1].url, "https://official.example/cim-10");
+        for bad in ["urn:x", "ftp://x", "https://", "https://a b", ""] {
+            let err = format!("{:#}", file.set_canonical_base(bad).unwrap_err());
+            assert!(err.contains("not an http(s) URL"), "{bad}: {err}");
+        }
+        std::fs::write(&path, format!("canonical_base = \"harmonie\"\n{text}")).unwrap();
+        let err = format!("{:#}", SourcesFile::read(&path).unwrap_err());
+        assert!(err.contains("canonical_base") && err.contains("not an http(s) URL"), "{err}");
+    }
 }
