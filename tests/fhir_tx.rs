@@ -9,7 +9,11 @@
 //! general mode (a test's `response:flat` file is for flat mode), scrubs
 //! and sorts the answer (parameters by name, issues by severity, code,
 //! expression and text, expansion entries by code…) and compares arrays in
-//! order; an optional property may be missing or present.
+//! order; an optional property may be missing or present. Like its R4
+//! client, it sends a filter operator R4 lacks as the cross-version
+//! extension on `_op`, and reads an expansion as R4 (the R5-only `property`
+//! of the expansion and of its entries dropped, their cross-version
+//! extensions turned back into `property`).
 //!
 //! The suite lives outside the repository (`../shared/fhir-tx-tests`, or
 //! `HARMONIE_FHIR_TX_TESTS`). Tests that do not pass yet do not fail this
@@ -304,6 +308,84 @@ fn sort_value_set(vs: &mut Value) {
     }
 }
 
+/// Filter operators of R4 (`FilterOperator`); R5 added others.
+const R4_FILTER_OPS: [&str; 9] =
+    ["=", "is-a", "descendent-of", "is-not-a", "regex", "in", "not-in", "generalizes", "exists"];
+/// The R4 cross-version extensions of R5 elements the runner converts.
+const X_FILTER_OP: &str = "http://hl7.org/fhir/5.0/StructureDefinition/extension-ValueSet.compose.include.filter.op";
+const X_EXPANSION_PROPERTY: &str = "http://hl7.org/fhir/5.0/StructureDefinition/extension-ValueSet.expansion.property";
+const X_CONTAINS_PROPERTY: &str =
+    "http://hl7.org/fhir/5.0/StructureDefinition/extension-ValueSet.expansion.contains.property";
+
+/// The request as the official runner's R4 client sends it (converted from
+/// R5): a filter operator R4 lacks (`child-of`…) becomes the cross-version
+/// extension on `_op`.
+fn to_r4_request(v: &mut Value) {
+    match v {
+        Value::Object(o) => {
+            if let Some(Value::Array(filters)) = o.get_mut("filter") {
+                for f in filters.iter_mut() {
+                    let op = f["op"].as_str().map(str::to_string);
+                    if let Some(op) = op.filter(|op| !R4_FILTER_OPS.contains(&op.as_str()))
+                        && let Some(f) = f.as_object_mut()
+                    {
+                        f.remove("op");
+                        f.insert("_op".into(), json!({"extension": [{"url": X_FILTER_OP, "valueCode": op}]}));
+                    }
+                }
+            }
+            o.values_mut().for_each(to_r4_request);
+        }
+        Value::Array(list) => list.iter_mut().for_each(to_r4_request),
+        _ => {}
+    }
+}
+
+/// The answer as the official runner's R4 client reads it: parsed as R4
+/// (the R5-only `property` of an expansion and of its entries is dropped),
+/// then converted to R5 (their cross-version extensions become `property`).
+fn from_r4_answer(answer: &mut Value) {
+    fn back(target: &mut Value, url: &str) {
+        let Some(o) = target.as_object_mut() else { return };
+        o.remove("property");
+        let Some(Value::Array(ext)) = o.get_mut("extension") else { return };
+        let (mine, rest): (Vec<Value>, Vec<Value>) = ext.drain(..).partition(|e| e["url"] == url);
+        *ext = rest;
+        if ext.is_empty() {
+            o.remove("extension");
+        }
+        let props: Vec<Value> = mine
+            .iter()
+            .map(|e| {
+                let mut p = serde_json::Map::new();
+                for part in e["extension"].as_array().into_iter().flatten() {
+                    let name = part["url"].as_str().unwrap_or_default();
+                    for (k, val) in part.as_object().into_iter().flatten().filter(|(k, _)| k.starts_with("value")) {
+                        let key = if name == "value" { k.clone() } else { name.to_string() };
+                        p.insert(key, val.clone());
+                    }
+                }
+                Value::Object(p)
+            })
+            .collect();
+        if !props.is_empty() {
+            o.insert("property".into(), Value::Array(props));
+        }
+    }
+    fn entries(list: Option<&mut Value>) {
+        for e in list.and_then(Value::as_array_mut).into_iter().flatten() {
+            entries(e.get_mut("contains"));
+            back(e, X_CONTAINS_PROPERTY);
+        }
+    }
+    if answer["resourceType"] == "ValueSet"
+        && let Some(ex) = answer.get_mut("expansion")
+    {
+        entries(ex.get_mut("contains"));
+        back(ex, X_EXPANSION_PROPERTY);
+    }
+}
+
 /// The answer as the official runner compares it: its resource scrubbed
 /// (no `text` or `meta`; no issue with diagnostics but no details, no
 /// diagnostics) and sorted.
@@ -373,6 +455,7 @@ fn run_case(addr: SocketAddr, dir: &Path, setup: &[Value], test: &Value) -> Resu
         .unwrap_or_default();
     let expected = read_json(dir, response_file);
 
+    to_r4_request(&mut request);
     let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
     let mut req = agent
         .post(format!("http://{addr}/fhir/{}", endpoint(op)))
@@ -385,6 +468,7 @@ fn run_case(addr: SocketAddr, dir: &Path, setup: &[Value], test: &Value) -> Resu
     let status = resp.status().as_u16();
     let body = resp.body_mut().read_to_string().map_err(|e| format!("HTTP body: {e}"))?;
     let mut actual: Value = serde_json::from_str(&body).map_err(|e| format!("answer is not JSON ({e}): {body}"))?;
+    from_r4_answer(&mut actual);
     sort_answer(&mut actual);
     let wanted =
         test["http-code"].as_str().map(str::to_string).or_else(|| test["http-code"].as_u64().map(|c| c.to_string()));
@@ -527,6 +611,26 @@ fn hl7_terminology_test_suite() {
 
 #[test]
 fn template_rules() {
+    // The R4 round trip: an R5 operator goes as an extension; a raw R5
+    // `property` is lost, its cross-version extension comes back as one.
+    let mut req = json!({"compose": {"include": [{"filter": [{"property": "concept", "op": "child-of", "value": "a"}, {"property": "concept", "op": "is-a", "value": "b"}]}]}});
+    to_r4_request(&mut req);
+    let filters = &req["compose"]["include"][0]["filter"];
+    assert_eq!(filters[0]["_op"]["extension"][0]["valueCode"], "child-of");
+    assert!(filters[0].get("op").is_none() && filters[1]["op"] == "is-a");
+    let mut vs = json!({"resourceType": "ValueSet", "expansion": {
+        "property": [{"code": "raw"}],
+        "extension": [{"url": X_EXPANSION_PROPERTY, "extension": [{"url": "code", "valueCode": "status"}, {"url": "uri", "valueUri": "u"}]}],
+        "contains": [{"code": "x", "property": [{"code": "raw", "valueCode": "r"}], "contains": [{"code": "y",
+            "extension": [{"url": X_CONTAINS_PROPERTY, "extension": [{"url": "code", "valueCode": "status"}, {"url": "value", "valueCode": "retired"}]}]}]}]}});
+    from_r4_answer(&mut vs);
+    assert_eq!(vs["expansion"]["property"], json!([{"code": "status", "uri": "u"}]));
+    assert!(vs["expansion"].get("extension").is_none() && vs["expansion"]["contains"][0].get("property").is_none());
+    assert_eq!(
+        vs["expansion"]["contains"][0]["contains"][0]["property"],
+        json!([{"code": "status", "valueCode": "retired"}])
+    );
+
     // The comparison rules themselves, on small cases.
     let e =
         json!({"a": "$uuid$", "b": [{"x": 1}, {"$optional$": true, "y": 2}], "$optional-properties$": ["c"], "c": 3});

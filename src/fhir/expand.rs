@@ -252,9 +252,14 @@ pub fn expand(reg: &Registry, params: &Params, langs: &Languages) -> Result<Valu
         && offset == 0
         && !(filter.is_some() && whole_system)
         && !enumerated;
-    let contains = if nested { nest(&page, contains) } else { contains };
+    let mut contains = if nested { nest(&page, contains) } else { contains };
+    r4_properties(&mut contains);
     if !contains.is_empty() {
         expansion["contains"] = Value::Array(contains);
+    }
+    if let Some(Value::Array(defs)) = expansion.as_object_mut().and_then(|o| o.remove("property")) {
+        let ext = defs.iter().map(|d| cross_version(EXPANSION_PROPERTY, d)).collect::<Vec<_>>();
+        push_extensions(&mut expansion, ext);
     }
     let mut out = vs.clone();
     if let Some(o) = out.as_object_mut() {
@@ -273,6 +278,59 @@ pub fn expand(reg: &Registry, params: &Params, langs: &Languages) -> Result<Valu
         o.insert("expansion".into(), expansion);
     }
     Ok(out)
+}
+
+/// The R4 cross-version extension carrying R5's `expansion.property`.
+pub const EXPANSION_PROPERTY: &str =
+    "http://hl7.org/fhir/5.0/StructureDefinition/extension-ValueSet.expansion.property";
+/// The R4 cross-version extension carrying R5's `expansion.contains.property`.
+pub const CONTAINS_PROPERTY: &str =
+    "http://hl7.org/fhir/5.0/StructureDefinition/extension-ValueSet.expansion.contains.property";
+
+/// R4 has no `contains.property` (an R5 element an R4 parser drops): each
+/// entry's properties, at every level, go as [`CONTAINS_PROPERTY`]
+/// extensions, which the R4↔R5 converters read back.
+fn r4_properties(entries: &mut [Value]) {
+    for e in entries {
+        if let Some(Value::Array(children)) = e.get_mut("contains") {
+            r4_properties(children);
+        }
+        if let Some(Value::Array(props)) = e.as_object_mut().and_then(|o| o.remove("property")) {
+            let ext = props.iter().map(|p| cross_version(CONTAINS_PROPERTY, p)).collect();
+            push_extensions(e, ext);
+        }
+    }
+}
+
+/// The cross-version extension `url` for the R5 element `element`: one
+/// sub-extension per field (`code`, `uri`, `value[x]` as `value`).
+fn cross_version(url: &str, element: &Value) -> Value {
+    let parts: Vec<Value> = element
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(k, v)| {
+            let name = if k.starts_with("value") { "value" } else { k.as_str() };
+            let key = match k.as_str() {
+                "code" => "valueCode",
+                "uri" => "valueUri",
+                other => other,
+            };
+            json!({"url": name, key: v})
+        })
+        .collect();
+    json!({"url": url, "extension": parts})
+}
+
+/// Appends `ext` to the `extension` list of `target`.
+fn push_extensions(target: &mut Value, ext: Vec<Value>) {
+    if ext.is_empty() {
+        return;
+    }
+    match target.get_mut("extension") {
+        Some(Value::Array(list)) => list.extend(ext),
+        _ => target["extension"] = Value::Array(ext),
+    }
 }
 
 /// The designations of `c` in an expansion entry showing `shown` (chosen

@@ -9,10 +9,19 @@ use super::cs::CodeSystem;
 use super::messages::MessageId;
 use super::outcome::{FhirError, Issue};
 
+/// The R5 filter operator carried by the cross-version extension of `_op`.
+fn r5_operator(f: &Value) -> Option<&str> {
+    f["_op"]["extension"].as_array()?.iter().find_map(|e| {
+        e["url"].as_str()?.ends_with("extension-ValueSet.compose.include.filter.op").then(|| e["valueCode"].as_str())?
+    })
+}
+
 /// The concepts of `cs` a `compose` filter keeps, as a mask over `cs.concepts`.
 pub fn filter(cs: &CodeSystem, f: &Value, path: &str) -> Result<Vec<bool>, FhirError> {
     let property = f["property"].as_str().unwrap_or_default();
-    let op = f["op"].as_str().unwrap_or_default();
+    // An operator R4 lacks (`child-of`, `descendent-leaf`) arrives from an
+    // R4 client as the cross-version extension on `_op`.
+    let op = f["op"].as_str().or_else(|| r5_operator(f)).unwrap_or_default();
     let bad = |text: String| {
         FhirError::new(
             axum::http::StatusCode::BAD_REQUEST,
