@@ -232,32 +232,11 @@ pub fn validate_code(reg: &Registry, params: &Params, langs: &Languages, vs_mode
     let notes: Vec<Issue> =
         status_notes.iter().map(|(status, kind, canonical)| status.issue(kind, canonical)).collect();
     if !issues.is_empty() || !notes.is_empty() {
-        // The message says what is most serious: the errors if any, else
-        // the warnings and information.
+        // The message says what is most serious (see `in_message`).
         let errors = issues.iter().any(|i| i.severity == Severity::Error);
         let serious = issues.iter().any(|i| i.severity != Severity::Information);
-        // Notes on a valid code (a difference of case, a deprecation in the
-        // value set, a fragment's unknown code) are not a message.
-        let quiet =
-            [MessageId::CodeCaseDifference, MessageId::ConceptDeprecatedInValueset, MessageId::UnknownCodeInFragment];
-        let mut texts: Vec<&str> = issues
-            .iter()
-            .filter(|i| !i.message_id.is_some_and(|m| quiet.contains(&m)))
-            .filter(|i| {
-                // A coding without a system, a wrong display (made a
-                // warning by lenient-display-validation), an inactive code
-                // are told beside the errors.
-                let told = i.message_id == Some(MessageId::CodingHasNoSystemCannotValidate)
-                    || (i.tx == Some("invalid-display") && i.severity == Severity::Warning)
-                    || i.message_id == Some(MessageId::InactiveConceptFound);
-                if errors {
-                    i.severity == Severity::Error || told
-                } else {
-                    !serious || i.severity != Severity::Information
-                }
-            })
-            .map(|i| i.text.as_str())
-            .collect();
+        let mut texts: Vec<&str> =
+            issues.iter().filter(|i| in_message(i, errors, serious)).map(|i| i.text.as_str()).collect();
         texts.sort();
         texts.dedup();
         if !texts.is_empty() {
@@ -267,6 +246,24 @@ pub fn validate_code(reg: &Registry, params: &Params, langs: &Languages, vs_mode
         out.resource("issues", outcome(&all));
     }
     Ok(out.build())
+}
+
+/// Whether an issue's text goes into the `message` parameter, as the
+/// reference server composes it: a note on a valid code (a difference of
+/// case, a deprecation in the value set, a fragment's unknown code) never;
+/// with `errors`, the errors and the warnings told beside them (a coding
+/// without a system, a display made a warning by
+/// lenient-display-validation, an inactive code); else the warnings, or the
+/// information when nothing is `serious`.
+fn in_message(i: &Issue, errors: bool, serious: bool) -> bool {
+    use MessageId::*;
+    let quiet = [CodeCaseDifference, ConceptDeprecatedInValueset, UnknownCodeInFragment];
+    if i.message_id.is_some_and(|m| quiet.contains(&m)) {
+        return false;
+    }
+    let told = matches!(i.message_id, Some(CodingHasNoSystemCannotValidate | InactiveConceptFound))
+        || (i.tx == Some("invalid-display") && i.severity == Severity::Warning);
+    if errors { i.severity == Severity::Error || told } else { !serious || i.severity != Severity::Information }
 }
 
 /// Whether `vs` lists `system#code` as deprecated in its include

@@ -98,8 +98,9 @@ fn include_order(includes: &[&Value]) -> Vec<usize> {
         }
         let slots: Vec<usize> =
             (i..includes.len()).filter(|&j| versioned(j).is_some_and(|(s, _)| s == system)).collect();
+        let version = |j: usize| versioned(j).map_or("", |(_, v)| v);
         let mut sorted = slots.clone();
-        sorted.sort_by(|&a, &b| compare_versions(versioned(b).unwrap().1, versioned(a).unwrap().1));
+        sorted.sort_by(|&a, &b| compare_versions(version(b), version(a)));
         for (slot, j) in slots.iter().zip(sorted) {
             order[*slot] = j;
             done[*slot] = true;
