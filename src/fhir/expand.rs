@@ -66,11 +66,16 @@ pub fn expand(reg: &Registry, params: &Params, langs: &Languages) -> Result<Valu
     let include_definition = params.bool("includeDefinition").unwrap_or(false);
     let properties = params.strs("property");
     // Entries name their version when the expansion used several versions
-    // of one system.
+    // of one system, or the value set names several (even if a parameter
+    // then forced one).
     let multi_version = {
-        let mut urls: Vec<&str> = ex.used_systems.iter().map(|c| split_canonical(c).0).collect();
-        urls.sort();
-        urls.windows(2).any(|w| w[0] == w[1])
+        let mut used: Vec<&str> = ex.used_systems.iter().map(|c| split_canonical(c).0).collect();
+        used.sort();
+        let mut named: Vec<(&str, &str)> =
+            ex.includes.iter().filter_map(|(s, v)| Some((s.as_str(), v.as_deref()?))).collect();
+        named.sort();
+        named.dedup();
+        used.windows(2).any(|w| w[0] == w[1]) || named.windows(2).any(|w| w[0].0 == w[1].0)
     };
     // The extensions the value set gives a code it lists (a deprecation…).
     let mut listed: HashMap<(&str, &str), &Value> = HashMap::new();
@@ -215,8 +220,12 @@ pub fn expand(reg: &Registry, params: &Params, langs: &Languages) -> Result<Valu
     if params.has("offset") {
         expansion["offset"] = json!(offset);
     }
-    let status_used =
-        contains.iter().any(|c| c["property"].as_array().is_some_and(|l| l.iter().any(|p| p["code"] == "status")));
+    // The status property is declared when any member (on this page or
+    // not) carries it.
+    let status_used = members.iter().any(|m| {
+        let c = m.concept();
+        c.is_inactive() || c.is_deprecated()
+    });
     if status_used && !properties.iter().any(|p| p == "status") {
         expansion["property"] = json!([{"code": "status", "uri": "http://hl7.org/fhir/concept-properties#status"}]);
     }
