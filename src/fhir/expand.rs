@@ -171,6 +171,12 @@ pub fn expand(reg: &Registry, params: &Params, langs: &Languages) -> Result<Valu
                 }
             }
             let mut p = p.clone();
+            // A language list is echoed in its canonical spelling.
+            if name == "displayLanguage"
+                && let Some(l) = langs.echo()
+            {
+                p = json!({"name": name, "valueCode": l});
+            }
             if name.ends_with("-version")
                 && let Some(v) = p.get("valueCanonical").cloned()
             {
@@ -181,7 +187,7 @@ pub fn expand(reg: &Registry, params: &Params, langs: &Languages) -> Result<Valu
         }
     }
     if !params.has("displayLanguage")
-        && let Some(l) = &langs.raw
+        && let Some(l) = langs.echo()
     {
         parameters.push(json!({"name": "displayLanguage", "valueCode": l}));
     }
