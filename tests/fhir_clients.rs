@@ -152,6 +152,20 @@ fn metadata_media_types_and_operation_outcomes() {
     let (s, _, v) = call(addr, "POST", "/fhir/CodeSystem/$lookup", "application/fhir+json", "{not json");
     assert_eq!((s, v["resourceType"].as_str()), (400, Some("OperationOutcome")));
 
+    // Canonical URLs are http(s); the former URNs still find what they named.
+    assert!(cim10.starts_with("https://"), "{cim10}");
+    let (_, _, v) = call(addr, "GET", "/fhir/CodeSystem?url=urn:harmonie:cs:cim-10", "", "");
+    assert_eq!((v["total"].as_u64(), v["entry"][0]["resource"]["url"].as_str()), (Some(1), Some(cim10.as_str())));
+    let (_, _, v) = call(
+        addr,
+        "GET",
+        "/fhir/ConceptMap/$translate?url=urn:harmonie:cm:naf2008-naf2025&system=urn:harmonie:cs:naf-2008&code=47.52B",
+        "",
+        "",
+    );
+    assert_eq!(v["parameter"][0]["valueBoolean"], true, "{v}");
+    assert!(v.to_string().contains("47.52H"), "{v}");
+
     // Subsumption and the implicit is-a value set on the real hierarchy.
     let (_, _, v) =
         call(addr, "GET", &format!("/fhir/CodeSystem/$subsumes?system={cim10}&codeA=M54&codeB=M54.5"), "", "");

@@ -119,7 +119,8 @@ pub fn expand(reg: &Registry, params: &Params, langs: &Languages) -> Result<Valu
                 e["extension"] = (*ext).clone();
             }
             if include_definition && let Some(d) = &c.definition {
-                e["extension"] = json!([{"url": "http://hl7.org/fhir/StructureDefinition/valueset-concept-definition", "valueString": d}]);
+                let ext = json!({"url": "http://hl7.org/fhir/StructureDefinition/valueset-concept-definition", "valueString": d});
+                push_extensions(&mut e, vec![ext]);
             }
             let props: Vec<Value> = properties
                 .iter()
@@ -197,7 +198,7 @@ pub fn expand(reg: &Registry, params: &Params, langs: &Languages) -> Result<Valu
     for s in &ex.used_valuesets {
         parameters.push(json!({"name": "used-valueset", "valueUri": s}));
     }
-    for (_, s) in &ex.used_fragments {
+    for s in &ex.used_fragments {
         parameters.push(json!({"name": "used-fragment", "valueUri": s}));
     }
     if ex.versions_matched {
@@ -212,7 +213,7 @@ pub fn expand(reg: &Registry, params: &Params, langs: &Languages) -> Result<Valu
         "parameter": parameters,
     });
     // An expansion drawing on a fragment may miss codes.
-    if let Some((url, _)) = ex.used_fragments.first() {
+    if let Some(url) = ex.used_fragments.first().map(|c| split_canonical(c).0) {
         expansion["extension"] = json!([
             {"url": "http://hl7.org/fhir/StructureDefinition/valueset-unclosed", "valueBoolean": true},
             {"url": "http://hl7.org/fhir/StructureDefinition/valueset-unclosed-reason",
@@ -278,9 +279,8 @@ pub fn expand(reg: &Registry, params: &Params, langs: &Languages) -> Result<Valu
     }
     let mut out = vs.clone();
     if let Some(o) = out.as_object_mut() {
-        // The expansion replaces the definition: clients read `expansion`.
-        // The expansion replaces the definition: its description and
-        // its standards status go with it.
+        // The expansion replaces the definition (clients read
+        // `expansion`): its description and standards status go with it.
         o.remove("text");
         o.remove("compose");
         o.remove("description");

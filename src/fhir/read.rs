@@ -59,7 +59,13 @@ fn code_systems(s: &FhirState) -> Vec<Value> {
 /// `GET /fhir/CodeSystem`.
 pub async fn code_system_search(State(s): State<FhirState>, RawQuery(q): RawQuery) -> FhirResult {
     off_thread(&s.clone(), move |_| {
-        let pairs = query_pairs(q.as_deref());
+        // A system's former URN finds it too.
+        let snap = s.snapshot.load_full();
+        let builtins = s.cache.builtins(&snap);
+        let pairs: Vec<(String, String)> = query_pairs(q.as_deref())
+            .into_iter()
+            .map(|(k, v)| if k == "url" { (k, builtins.resolve(&v).to_string()) } else { (k, v) })
+            .collect();
         ok(bundle(code_systems(&s).into_iter().filter(|r| matches_search(r, &pairs)).collect()))
     })
     .await

@@ -35,7 +35,13 @@ pub fn translate(reg: &Registry, params: &Params) -> Result<Value, FhirError> {
         reg.concept_maps.iter().cloned().chain(super::resources::concept_maps(&reg.snapshot)).collect();
     if let Some(code) = &code {
         for map in &maps {
-            if url.as_deref().is_some_and(|u| map["url"].as_str() != Some(split_canonical(u).0)) {
+            // A table is also named by its former URN, `urn:harmonie:cm:{id}`.
+            let named = |u: &str| {
+                let u = split_canonical(u).0;
+                map["url"].as_str() == Some(u)
+                    || map["id"].as_str().is_some_and(|id| u.strip_prefix("urn:harmonie:cm:") == Some(id))
+            };
+            if url.as_deref().is_some_and(|u| !named(u)) {
                 continue;
             }
             for group in map.get("group").and_then(Value::as_array).into_iter().flatten() {

@@ -579,7 +579,7 @@ fn validate_one(
         valid.retain(|(v, _)| seen.insert(*v));
         // The message lists the display and the designations of a language.
         let listed: Vec<(&str, Option<&str>)> =
-            valid.iter().copied().enumerate().filter(|(i, (_, l))| *i == 0 || l.is_some()).map(|(_, v)| v).collect();
+            valid.iter().copied().filter(|(v, l)| l.is_some() || c.display.as_deref() == Some(*v)).collect();
         // A versionless coding of a value set including several versions
         // may carry the display of any of them.
         let other_versions = coding.version.is_none()

@@ -5,7 +5,8 @@
 //! Guarantees: an expansion lists each (system, version, code) once (each
 //! (system, code) once when the value set merges versions), in the order of
 //! the includes (those naming versions of one system latest first) and,
-//! within an include, in the order the code system defines its concepts; a cycle of imports is an error, not a hang.
+//! within an include, in the order the code system defines its concepts; a
+//! cycle of imports is an error, not a hang.
 //! The work is bounded: at most [`MAX_COMPOSE_PARTS`] includes and excludes
 //! per value set, [`MAX_IMPORT_DEPTH`] nested imports and [`MAX_IMPORTS`]
 //! imports in all (each value set is expanded once however often it is
@@ -127,8 +128,8 @@ pub struct Expander<'r> {
     pub used_systems: Vec<String>,
     /// Canonicals of the value sets used.
     pub used_valuesets: Vec<String>,
-    /// The code systems used that are fragments: (url, `url|version`).
-    pub used_fragments: Vec<(String, String)>,
+    /// Canonicals (`url|version`) of the code systems used that are fragments.
+    pub used_fragments: Vec<String>,
     /// Canonicals of the supplements used.
     pub used_supplements: Vec<String>,
     stack: Vec<String>,
@@ -426,7 +427,7 @@ impl<'r> Expander<'r> {
         let canonical = cs.canonical();
         if !self.used_systems.contains(&canonical) {
             if cs.content == "fragment" {
-                self.used_fragments.push((cs.url.clone(), canonical.clone()));
+                self.used_fragments.push(canonical.clone());
             }
             self.note_status(&cs.resource, "CodeSystem", canonical.clone());
             self.used_systems.push(canonical);

@@ -58,7 +58,8 @@ impl Snapshot {
         UnknownSystem { name: name.to_string(), known: self.system_names() }
     }
 
-    /// Index of the system named `name` (its id or an alias, any case); a
+    /// Index of the system named `name` (its id or an alias, any case; its
+    /// canonical URL or former URN, exactly); a
     /// family name (`tep`, `naf`) resolves to its version of today (see
     /// [`Snapshot::system_index_as_of`]).
     pub fn system_index(&self, name: &str) -> Option<usize> {
