@@ -27,10 +27,14 @@ pub fn date_of(secs: i64) -> String {
 /// Today as `YYYY-MM-DD` (UTC), or the date in `HARMONIE_TODAY` when it
 /// holds one: a service rehearses the NAF 2025 switch (or a test pins its
 /// date) by running as if it were that day.
+/// `HARMONIE_TODAY` is read once, when first needed.
 pub fn today() -> String {
-    match std::env::var("HARMONIE_TODAY") {
-        Ok(d) if is_date(d.trim()) => d.trim().to_string(),
-        _ => date_of(now_secs()),
+    static PINNED: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    let pinned = PINNED
+        .get_or_init(|| std::env::var("HARMONIE_TODAY").ok().map(|d| d.trim().to_string()).filter(|d| is_date(d)));
+    match pinned {
+        Some(d) => d.clone(),
+        None => date_of(now_secs()),
     }
 }
 

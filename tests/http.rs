@@ -145,6 +145,17 @@ fn search_returns_the_documented_shape() {
     assert!(first["score"].as_f64().unwrap() > 0.0 && body["took_us"].as_u64().is_some());
     // Without explain, no per-word detail.
     assert!(get("/v1/search?q=boulang&system=naf").json()["results"][0]["matched"].as_array().unwrap().is_empty());
+    // Asked again, the answer comes from the memo: the same but for its time,
+    // and still with the explanation only when asked.
+    let mut again = get("/v1/search?q=boulang&system=naf&limit=3&explain=true").json();
+    assert!(again["took_us"].as_u64().is_some());
+    let mut first = body.clone();
+    first["took_us"] = json!(0);
+    again["took_us"] = json!(0);
+    assert_eq!(again, first);
+    assert!(
+        get("/v1/search?q=boulang&system=naf&limit=3").json()["results"][0]["matched"].as_array().unwrap().is_empty()
+    );
 }
 
 #[test]

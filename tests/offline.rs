@@ -151,6 +151,22 @@ fn the_memo_of_costly_searches_answers_as_the_engine_does() {
     let kept = cache.len();
     assert!(kept > 0 && kept < requests.len(), "only the costly searches are kept: {kept}");
 
+    // Rendered answers: every short search is kept, each rendering apart.
+    let render = |explain: bool| {
+        let codes = &codes;
+        move |hits: &[harmonie::search::Hit]| Ok(bytes::Bytes::from(format!("{explain}:{}", codes(hits).join(","))))
+    };
+    for round in 0..2 {
+        for req in &requests {
+            let direct = codes(&search(&snap, req).unwrap()).join(",");
+            for explain in [false, true] {
+                let body = cache.rendered(&snap, req, explain, render(explain)).unwrap();
+                assert_eq!(body, format!("{explain}:{direct}").as_bytes(), "{:?} (round {round})", req.q);
+            }
+        }
+    }
+    assert_eq!(cache.rendered_len(), 2 * requests.len(), "every short search is kept, once per rendering");
+
     // Another snapshot (the same files in another folder) empties the memo.
     let other = tempfile::tempdir().unwrap();
     copy(&snap.dir, other.path());
@@ -159,6 +175,8 @@ fn the_memo_of_costly_searches_answers_as_the_engine_does() {
     let hits = cache.search(&other, &req).unwrap();
     assert_eq!(hits.len(), search(&other, &req).unwrap().len());
     assert_eq!(cache.len(), 1, "the memo holds only the new snapshot's searches");
+    cache.rendered(&other, &req, false, render(false)).unwrap();
+    assert_eq!(cache.rendered_len(), 1, "the rendered answers of the old snapshot are gone");
 }
 
 #[test]

@@ -1,10 +1,9 @@
 //! API errors, turned into `application/problem+json` responses in one
-//! place: [`ApiError`] for handlers, [`problem_responses`] for the errors
+//! place: [`ApiError`] for handlers, [`in_callers_format`] for the errors
 //! axum and the layers answer themselves, [`panic_response`] for panics.
 
 use axum::extract::Request;
 use axum::http::{StatusCode, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
@@ -168,13 +167,13 @@ pub fn panic_response(err: Box<dyn std::any::Any + Send + 'static>) -> Response 
 /// Who asked: the FHIR API, a browser, or an API client. Each gets its
 /// errors in its own format.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Audience {
+pub(super) enum Audience {
     Fhir,
     Browser,
     Api,
 }
 
-fn audience(req: &Request) -> Audience {
+pub(super) fn audience(req: &Request) -> Audience {
     let path = req.uri().path();
     if path == "/fhir" || path.starts_with("/fhir/") {
         return Audience::Fhir;
@@ -189,9 +188,7 @@ fn audience(req: &Request) -> Audience {
 /// (axum's rejections, 404/405, the timeout and body-limit layers, caught
 /// panics): problem+json for the API, an `OperationOutcome` under `/fhir`,
 /// a French page for a browser; status kept, message as detail.
-pub async fn problem_responses(req: Request, next: Next) -> Response {
-    let who = audience(&req);
-    let resp = next.run(req).await;
+pub(super) async fn in_callers_format(who: Audience, resp: Response) -> Response {
     let status = resp.status();
     if !(status.is_client_error() || status.is_server_error()) {
         return resp;

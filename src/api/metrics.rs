@@ -4,13 +4,6 @@
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write;
 use std::sync::Mutex;
-use std::time::Instant;
-
-use axum::extract::{MatchedPath, Request, State};
-use axum::middleware::Next;
-use axum::response::Response;
-
-use super::AppState;
 
 /// Upper bounds of the latency buckets, in seconds.
 const BUCKETS: [f64; 12] = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 2.0];
@@ -42,7 +35,7 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    fn observe(&self, route: &str, method: &str, status: u16, seconds: f64) {
+    pub(super) fn observe(&self, route: &str, method: &str, status: u16, seconds: f64) {
         let mut m = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         // Look up without allocating: routes and methods are few.
         if !m.routes.contains_key(route) {
@@ -120,12 +113,10 @@ impl Metrics {
     }
 }
 
-/// Middleware recording every request.
-pub async fn record(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let route = req.extensions().get::<MatchedPath>().cloned();
-    // Clients may send any method name: only the standard ones become labels.
-    let method: &'static str = match req.method().as_str() {
+/// The label of a request method: clients may send any method name, only
+/// the standard ones become labels.
+pub fn method_label(method: &axum::http::Method) -> &'static str {
+    match method.as_str() {
         "GET" => "GET",
         "POST" => "POST",
         "HEAD" => "HEAD",
@@ -134,9 +125,5 @@ pub async fn record(State(state): State<AppState>, req: Request, next: Next) -> 
         "DELETE" => "DELETE",
         "PATCH" => "PATCH",
         _ => "other",
-    };
-    let resp = next.run(req).await;
-    let route = route.as_ref().map_or("unmatched", |p| p.as_str());
-    state.metrics.observe(route, method, resp.status().as_u16(), started.elapsed().as_secs_f64());
-    resp
+    }
 }

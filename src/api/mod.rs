@@ -5,7 +5,7 @@
 //! request takes the current snapshot once and finishes on it, so swapping
 //! in a new snapshot ([`ops::reload`]) never disturbs requests in flight.
 //! Every error becomes `application/problem+json` in one place
-//! ([`error::problem_responses`]), including the ones the layers produce
+//! ([`error::in_callers_format`], in [`frame`]), including the ones the layers produce
 //! (timeout, body too large, panic, unknown route or method); the web pages
 //! ([`web`]) answer their errors as HTML pages.
 //!
@@ -20,6 +20,7 @@
 pub mod batch;
 pub mod concepts;
 pub mod error;
+pub mod frame;
 pub mod metrics;
 pub mod openapi;
 pub mod ops;
@@ -36,11 +37,10 @@ use anyhow::{Context, Result};
 use arc_swap::ArcSwap;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::http::{HeaderValue, Method, StatusCode};
+use axum::http::{HeaderValue, Method};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::CompressionLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
-use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
@@ -198,13 +198,15 @@ pub fn app(state: AppState, routes: Router<AppState>) -> Router {
     let config = state.config.clone();
     let mut router = routes
         .layer(DefaultBodyLimit::max(config.max_body_bytes))
-        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, config.request_timeout))
         .layer(CatchPanicLayer::custom(error::panic_response))
-        .layer(axum::middleware::from_fn(error::problem_responses))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::record))
-        .layer(CompressionLayer::new())
-        .layer(axum::middleware::from_fn(security_headers))
-        .layer(TraceLayer::new_for_http());
+        .layer(frame::FrameLayer::new(state.metrics.clone(), config.request_timeout))
+        .layer(CompressionLayer::new());
+    // The request spans are debug events: the layer is there only when the
+    // log asks for them (`RUST_LOG=tower_http=debug`), since building them
+    // costs every request.
+    if tracing::enabled!(target: "tower_http::trace", tracing::Level::DEBUG) {
+        router = router.layer(TraceLayer::new_for_http());
+    }
     if !config.cors_origins.is_empty() {
         let cors = CorsLayer::new()
             .allow_methods([Method::GET, Method::POST])
@@ -217,25 +219,6 @@ pub fn app(state: AppState, routes: Router<AppState>) -> Router {
         });
     }
     router.with_state(state)
-}
-
-/// Headers every answer carries: no MIME sniffing, no framing by other
-/// sites, no referrer sent away, and a content security policy that allows
-/// the pages' own scripts (and the component's own style element).
-async fn security_headers(req: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
-    use axum::http::header;
-    let mut resp = next.run(req).await;
-    let h = resp.headers_mut();
-    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(
-            "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
-        ),
-    );
-    resp
 }
 
 /// Checks the configuration of CORS origins: `*`, or origins such as

@@ -6,6 +6,9 @@ use std::time::Instant;
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -252,7 +255,7 @@ pub fn resolve_system(snap: &Snapshot, name: &str) -> Result<usize, ApiError> {
 pub async fn search(
     State(state): State<AppState>,
     params: Result<Query<SearchParams>, QueryRejection>,
-) -> Result<Json<SearchResponse>, ApiError> {
+) -> Result<Response, ApiError> {
     let started = Instant::now();
     let Query(p) = params?;
     let snap = state.snapshot.load();
@@ -279,18 +282,42 @@ pub async fn search(
         level_only: p.level_only.unwrap_or(false),
         no_context: parse_context(p.context.as_deref())?,
     };
-    let hits = state.searches.search(&snap, &req)?;
-    let mut response = search_response(&snap, &q, hits.to_vec(), p.explain.unwrap_or(false), 0);
-    if system.is_none() {
-        for r in &response.results {
-            match response.groups.iter_mut().find(|g| g.system == r.system) {
-                Some(g) => g.codes.push(r.code.clone()),
-                None => response.groups.push(SearchGroup { system: r.system.clone(), codes: vec![r.code.clone()] }),
-            }
+    let explain = p.explain.unwrap_or(false);
+    let body = state.searches.rendered(&snap, &req, explain, |hits| {
+        let mut response = search_response(&snap, &q, hits.to_vec(), explain, 0);
+        if system.is_none() {
+            response.groups = groups(&response.results);
+        }
+        rendered_without_time(response)
+    })?;
+    // The memo keeps the answer up to its time, which is this request's.
+    let took_us = started.elapsed().as_micros().to_string();
+    let mut out = Vec::with_capacity(body.len() + took_us.len() + 1);
+    out.extend_from_slice(&body);
+    out.extend_from_slice(took_us.as_bytes());
+    out.push(b'}');
+    Ok(([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], out).into_response())
+}
+
+/// The results' systems, in the order of their best result, with their codes.
+fn groups(results: &[SearchResult]) -> Vec<SearchGroup> {
+    let mut groups: Vec<SearchGroup> = Vec::new();
+    for r in results {
+        match groups.iter_mut().find(|g| g.system == r.system) {
+            Some(g) => g.codes.push(r.code.clone()),
+            None => groups.push(SearchGroup { system: r.system.clone(), codes: vec![r.code.clone()] }),
         }
     }
-    response.took_us = started.elapsed().as_micros();
-    Ok(Json(response))
+    groups
+}
+
+/// The JSON of `response` up to the value of `took_us`, its last field.
+fn rendered_without_time(response: SearchResponse) -> anyhow::Result<Bytes> {
+    const END: &[u8] = b"\"took_us\":0}";
+    let mut json = serde_json::to_vec(&SearchResponse { took_us: 0, ..response })?;
+    anyhow::ensure!(json.ends_with(END), "took_us is no longer the last field of a search answer");
+    json.truncate(json.len() - 2);
+    Ok(Bytes::from(json))
 }
 
 /// Parses a `limit` parameter: absent gives `default`, else 1 to `max`.

@@ -63,7 +63,19 @@ impl Snapshot {
     /// family name (`tep`, `naf`) resolves to its version of today (see
     /// [`Snapshot::system_index_as_of`]).
     pub fn system_index(&self, name: &str) -> Option<usize> {
-        self.system_index_as_of(name, &crate::clock::today())
+        self.named_index(name).or_else(|| self.system_index_as_of(name, &crate::clock::today()))
+    }
+
+    /// The index of the system whose id or alias (any case), canonical URL
+    /// or former URN (exactly) is `name`.
+    fn named_index(&self, name: &str) -> Option<usize> {
+        let name = name.trim();
+        self.systems.iter().position(|s| {
+            s.id.eq_ignore_ascii_case(name)
+                || s.aliases.iter().any(|a| a.eq_ignore_ascii_case(name))
+                || s.url == name
+                || s.url_aliases.iter().any(|u| u == name)
+        })
     }
 
     /// [`Snapshot::system_index`] on `date` (`YYYY-MM-DD`): a family name
@@ -71,15 +83,10 @@ impl Snapshot {
     /// the date, else to the one marked `default`. An id or alias always
     /// names its own version.
     pub fn system_index_as_of(&self, name: &str, date: &str) -> Option<usize> {
-        let name = name.trim();
-        if let Some(i) = self.systems.iter().position(|s| {
-            s.id.eq_ignore_ascii_case(name)
-                || s.aliases.iter().any(|a| a.eq_ignore_ascii_case(name))
-                || s.url == name
-                || s.url_aliases.iter().any(|u| u == name)
-        }) {
+        if let Some(i) = self.named_index(name) {
             return Some(i);
         }
+        let name = name.trim();
         let family: Vec<usize> = (0..self.systems.len())
             .filter(|&i| self.systems[i].family.as_deref().is_some_and(|f| f.eq_ignore_ascii_case(name)))
             .collect();

@@ -1,21 +1,24 @@
-//! A memo of costly searches: the queries whose words match many concepts
-//! (the first letters typed, `lo`, `ca`; frequent words, `autres`) are the
+//! A memo of searches: the queries whose words match many concepts (the
+//! first letters typed, `lo`, `ca`; frequent words, `autres`) are the
 //! costliest and the most shared, since every user of a form types the same
 //! starts. Their hits are kept, per snapshot, and served again without
-//! searching.
+//! searching; so are the answers of short searches as the HTTP API renders
+//! them, so that a start typed again costs a lookup.
 //!
 //! Guarantees:
 //! * a cached answer is the answer [`super::search`] gives: the key is the
 //!   whole request, and the memo is emptied when the snapshot changes;
-//! * only searches of at most [`MAX_QUERY_BYTES`] that gathered at least
-//!   [`COSTLY_CANDIDATES`] word candidates are kept, with at most [`CAPACITY`] hits in all (the oldest
-//!   searches go first), so memory stays bounded (about 15 MB) whatever
-//!   clients send.
+//! * only searches of at most [`MAX_QUERY_BYTES`] are kept: hits only of
+//!   those that gathered at least [`COSTLY_CANDIDATES`] word candidates,
+//!   with at most [`CAPACITY`] hits in all (about 15 MB), and rendered
+//!   answers up to [`RENDERED_BYTES`]; the oldest go first, so memory stays
+//!   bounded whatever clients send.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
 use anyhow::Result;
+use bytes::Bytes;
 
 use super::{Hit, SearchRequest};
 use crate::index::Snapshot;
@@ -27,6 +30,8 @@ pub const COSTLY_CANDIDATES: usize = 200;
 pub const MAX_QUERY_BYTES: usize = 64;
 /// Hits kept at most, over all the searches kept.
 pub const CAPACITY: usize = 65_536;
+/// Bytes of rendered answers kept at most (keys included).
+pub const RENDERED_BYTES: usize = 16 << 20;
 
 /// A request as a key: every field that changes the answer.
 #[derive(Clone, PartialEq, Eq, Hash)]
@@ -38,10 +43,12 @@ struct Key {
     leaf: bool,
     level_only: bool,
     no_context: bool,
+    /// Rendered with the explanation of each hit (rendered answers only).
+    explain: bool,
 }
 
 impl Key {
-    fn of(req: &SearchRequest) -> Key {
+    fn of(req: &SearchRequest, explain: bool) -> Key {
         Key {
             q: req.q.to_string(),
             system: req.system,
@@ -50,25 +57,76 @@ impl Key {
             leaf: req.leaf,
             level_only: req.level_only,
             no_context: req.no_context,
+            explain,
+        }
+    }
+
+    /// Bytes the key holds, counted in a memo's size.
+    fn weight(&self) -> usize {
+        std::mem::size_of::<Key>() + self.q.len() + self.level.as_ref().map_or(0, String::len)
+    }
+}
+
+/// Answers kept for one snapshot, the oldest evicted first once their
+/// weights pass `capacity`.
+struct Memo<V> {
+    /// The snapshot the answers belong to (its folder).
+    snapshot: std::path::PathBuf,
+    answers: HashMap<Key, (V, usize)>,
+    /// Keys in insertion order, for eviction.
+    order: VecDeque<Key>,
+    /// The sum of the weights kept.
+    size: usize,
+    capacity: usize,
+}
+
+impl<V: Clone> Memo<V> {
+    fn new(capacity: usize) -> Memo<V> {
+        Memo { snapshot: Default::default(), answers: HashMap::new(), order: VecDeque::new(), size: 0, capacity }
+    }
+
+    fn get(&self, snap: &Snapshot, key: &Key) -> Option<V> {
+        if self.snapshot != snap.dir {
+            return None;
+        }
+        self.answers.get(key).map(|(v, _)| v.clone())
+    }
+
+    fn put(&mut self, snap: &Snapshot, key: Key, value: V, weight: usize) {
+        if self.snapshot != snap.dir {
+            *self = Memo { snapshot: snap.dir.clone(), ..Memo::new(self.capacity) };
+        }
+        self.size += weight;
+        match self.answers.insert(key.clone(), (value, weight)) {
+            Some((_, old)) => self.size -= old,
+            None => self.order.push_back(key),
+        }
+        while self.size > self.capacity {
+            let Some(old) = self.order.pop_front() else { break };
+            if let Some((_, weight)) = self.answers.remove(&old) {
+                self.size -= weight;
+            }
         }
     }
 }
 
-#[derive(Default)]
-struct Memo {
-    /// The snapshot the hits belong to (its folder).
-    snapshot: std::path::PathBuf,
-    hits: HashMap<Key, Arc<Vec<Hit>>>,
-    /// Keys in insertion order, for eviction.
-    order: VecDeque<Key>,
-    /// Hits kept, over all searches.
-    size: usize,
+/// The memo of searches; one per server, shared by its handlers.
+pub struct SearchCache {
+    /// Hits of costly searches, weighed in hits.
+    hits: Mutex<Memo<Arc<Vec<Hit>>>>,
+    /// Answers as the caller rendered them, weighed in bytes.
+    rendered: Mutex<Memo<Bytes>>,
 }
 
-/// The memo of costly searches; one per server, shared by its handlers.
-#[derive(Default)]
-pub struct SearchCache {
-    memo: Mutex<Memo>,
+impl Default for SearchCache {
+    fn default() -> SearchCache {
+        SearchCache { hits: Mutex::new(Memo::new(CAPACITY)), rendered: Mutex::new(Memo::new(RENDERED_BYTES)) }
+    }
+}
+
+/// A panic while holding a memo leaves a consistent map: keep it.
+fn lock<V>(memo: &Mutex<Memo<V>>) -> std::sync::MutexGuard<'_, Memo<V>> {
+    memo.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl SearchCache {
@@ -83,21 +141,47 @@ impl SearchCache {
         if req.q.len() > MAX_QUERY_BYTES {
             return Ok(Arc::new(super::search(snap, req)?));
         }
-        let key = Key::of(req);
-        if let Some(hits) = self.get(snap, &key) {
+        let key = Key::of(req, false);
+        if let Some(hits) = lock(&self.hits).get(snap, &key) {
             return Ok(hits);
         }
         let (hits, candidates) = super::search_counting(snap, req)?;
         let hits = Arc::new(hits);
         if candidates >= COSTLY_CANDIDATES {
-            self.put(snap, key, hits.clone());
+            let weight = hits.len();
+            lock(&self.hits).put(snap, key, hits.clone(), weight);
         }
         Ok(hits)
     }
 
-    /// Searches kept now.
+    /// The answer to `req` on `snap` as `render` writes its hits (`explain`:
+    /// whether `render` explains them): from the memo, or searched, rendered
+    /// and kept. Every search of at most [`MAX_QUERY_BYTES`] is kept, with at
+    /// most [`RENDERED_BYTES`] in all, since a form's users type the same
+    /// starts.
+    pub fn rendered(
+        &self,
+        snap: &Snapshot,
+        req: &SearchRequest,
+        explain: bool,
+        render: impl FnOnce(&[Hit]) -> Result<Bytes>,
+    ) -> Result<Bytes> {
+        if req.q.len() > MAX_QUERY_BYTES {
+            return render(&self.search(snap, req)?);
+        }
+        let key = Key::of(req, explain);
+        if let Some(body) = lock(&self.rendered).get(snap, &key) {
+            return Ok(body);
+        }
+        let body = render(&self.search(snap, req)?)?;
+        let weight = body.len() + key.weight();
+        lock(&self.rendered).put(snap, key, body.clone(), weight);
+        Ok(body)
+    }
+
+    /// Searches whose hits are kept now.
     pub fn len(&self) -> usize {
-        self.lock().hits.len()
+        lock(&self.hits).answers.len()
     }
 
     /// Whether no search is kept.
@@ -105,34 +189,8 @@ impl SearchCache {
         self.len() == 0
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Memo> {
-        // A panic while holding the lock leaves a consistent map: keep it.
-        self.memo.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
-    fn get(&self, snap: &Snapshot, key: &Key) -> Option<Arc<Vec<Hit>>> {
-        let memo = self.lock();
-        if memo.snapshot != snap.dir {
-            return None;
-        }
-        memo.hits.get(key).cloned()
-    }
-
-    fn put(&self, snap: &Snapshot, key: Key, hits: Arc<Vec<Hit>>) {
-        let mut memo = self.lock();
-        if memo.snapshot != snap.dir {
-            *memo = Memo { snapshot: snap.dir.clone(), ..Memo::default() };
-        }
-        memo.size += hits.len();
-        match memo.hits.insert(key.clone(), hits) {
-            Some(old) => memo.size -= old.len(),
-            None => memo.order.push_back(key),
-        }
-        while memo.size > CAPACITY {
-            let Some(old) = memo.order.pop_front() else { break };
-            if let Some(hits) = memo.hits.remove(&old) {
-                memo.size -= hits.len();
-            }
-        }
+    /// Rendered answers kept now.
+    pub fn rendered_len(&self) -> usize {
+        lock(&self.rendered).answers.len()
     }
 }
