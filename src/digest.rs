@@ -58,28 +58,52 @@ impl DigestCache {
 
     /// Hex sha256 of `path`, read only when it changed since last hashed.
     pub fn sha256(&mut self, path: &Path) -> Result<String> {
+        self.hash(path, |_| Ok(None)).map(|(sha256, _)| sha256)
+    }
+
+    /// The bytes of `path` and their hex sha256, hashed only when the file
+    /// changed since last hashed.
+    pub fn read(&mut self, path: &Path) -> Result<(Vec<u8>, String)> {
+        let (sha256, bytes) = self.hash(path, |p| Ok(Some(std::fs::read(p)?)))?;
+        match bytes {
+            Some(b) => Ok((b, sha256)),
+            None => Ok((std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?, sha256)),
+        }
+    }
+
+    /// The sha256 of `path` (from the cache when its stamp matches), and
+    /// what `read` gave, read after the file's stamp was taken.
+    fn hash(
+        &mut self,
+        path: &Path,
+        read: impl FnOnce(&Path) -> std::io::Result<Option<Vec<u8>>>,
+    ) -> Result<(String, Option<Vec<u8>>)> {
         let meta = std::fs::metadata(path).with_context(|| format!("cannot read {}", path.display()))?;
         let modified = meta.modified().ok();
         let modified_ns = modified
             .and_then(|m| m.duration_since(std::time::UNIX_EPOCH).ok())
             .map(|d| d.as_nanos())
             .unwrap_or_default();
+        let bytes = read(path).with_context(|| format!("cannot read {}", path.display()))?;
         let key = path.to_string_lossy().into_owned();
         if let Some(s) = self.entries.get(&key)
             && s.len == meta.len()
             && s.modified_ns == modified_ns
             && modified_ns != 0
         {
-            return Ok(s.sha256.clone());
+            return Ok((s.sha256.clone(), bytes));
         }
-        let sha256 = sha256_file(path)?;
+        let sha256 = match &bytes {
+            Some(b) => sha256_hex(b),
+            None => sha256_file(path)?,
+        };
         let settled =
             modified.and_then(|m| SystemTime::now().duration_since(m).ok()).is_some_and(|age| age >= Self::SETTLE);
         if settled {
             self.entries.insert(key, Stamp { len: meta.len(), modified_ns, sha256: sha256.clone() });
             self.changed = true;
         }
-        Ok(sha256)
+        Ok((sha256, bytes))
     }
 
     /// Writes the cache back if it learnt something (atomically; a cache
@@ -113,6 +137,11 @@ mod tests {
         let mut c = DigestCache::open(&cache);
         assert_eq!(c.sha256(&file).unwrap(), sha256_hex(b"one"));
         c.save();
+        // Remembered: a read gives the bytes and the remembered hash, even
+        // one that no longer matches a file kept at the same stamp.
+        let mut c = DigestCache::open(&cache);
+        c.entries.values_mut().for_each(|s| s.sha256 = "remembered".into());
+        assert_eq!(c.read(&file).unwrap(), (b"one".to_vec(), "remembered".to_string()));
         // Same size, new content and time: read again.
         std::fs::write(&file, "two").unwrap();
         let mut c = DigestCache::open(&cache);

@@ -503,12 +503,24 @@ fn damaged_snapshots_are_refused_with_a_rebuild_hint() {
         let path = to.join(name);
         (dir, to, path)
     };
-    // A label changed in systems.json.
-    let (_d, dir, path) = copy("systems.json");
+    // A label changed in the file of concepts that holds it.
+    let holder = std::fs::read_dir(snap.dir.join("concepts"))
+        .unwrap()
+        .map(|f| f.unwrap().path())
+        .find(|p| std::fs::read_to_string(p).unwrap().contains("Lombalgie basse"))
+        .expect("a file of concepts holds the label");
+    let name = format!("concepts/{}", holder.file_name().unwrap().to_string_lossy());
+    let (_d, dir, path) = copy(&name);
     let text = std::fs::read_to_string(&path).unwrap().replacen("Lombalgie basse", "Lombalgie haute", 1);
     std::fs::write(&path, text).unwrap();
     let e = format!("{:#}", harmonie::index::Snapshot::open(&dir).err().expect("refused"));
-    assert!(e.contains("systems.json") && e.contains("checksum") && e.contains("harmonie build --force"), "{e}");
+    assert!(e.contains(&name) && e.contains("checksum") && e.contains("harmonie build --force"), "{e}");
+    // A system's title changed in systems.json.
+    let (_d, dir, path) = copy("systems.json");
+    let text = std::fs::read_to_string(&path).unwrap().replacen("\"title\":\"", "\"title\":\"X", 1);
+    std::fs::write(&path, text).unwrap();
+    let e = format!("{:#}", harmonie::index::Snapshot::open(&dir).err().expect("refused"));
+    assert!(e.contains("systems.json") && e.contains("checksum"), "{e}");
     // A bit flipped in the code fst, and in every file of the text index.
     let (_d, dir, path) = copy("codes.fst");
     flip(&path);

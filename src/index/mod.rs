@@ -5,8 +5,9 @@
 //! the snapshot format. It holds:
 //! * `manifest.json`: inputs with their sha256, per-system counts and load
 //!   reports ([`Manifest`]);
-//! * `systems.json`: the systems and their concepts (lexicon synonyms
-//!   attached as designations);
+//! * `systems.json`: the systems, without their concepts;
+//! * `concepts/`: the concepts (lexicon synonyms attached as designations)
+//!   in files of [`snapshot::CHUNK`], parsed on every core at open;
 //! * `lexicon.json`: the lexicon's query-time expansions;
 //! * `maps.json`: the correspondence tables, targets canonical;
 //! * `codes.fst`: an fst map from `<system id>\0<canonical code>` to the
@@ -50,7 +51,7 @@ use crate::sources::{self, LoadReport, SourcesFile};
 
 /// Bumped whenever the snapshot layout or the analysis changes, so that old
 /// snapshots are rebuilt.
-pub const FORMAT: u32 = 7;
+pub const FORMAT: u32 = 8;
 
 /// What a snapshot was built from and what it holds.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -269,7 +270,7 @@ pub fn build(paths: &Paths, sources: &SourcesFile, force: bool) -> Result<BuildO
     let tmp = paths.index.join(format!(".build-{id}-{}", std::process::id()));
     std::fs::create_dir_all(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
     let result = (|| -> Result<()> {
-        write_json(&tmp.join("systems.json"), &systems)?;
+        snapshot::write_systems(&tmp, &systems)?;
         write_json(&tmp.join("lexicon.json"), &expansions)?;
         write_json(&tmp.join("priors.json"), &priors)?;
         write_json(&tmp.join("maps.json"), &maps)?;

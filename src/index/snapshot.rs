@@ -7,6 +7,11 @@ use anyhow::{Context, Result, bail};
 use fst::{IntoStreamer, Streamer};
 
 use super::{FORMAT, Manifest, TextIndex};
+
+/// The file of a snapshot's folder that remembers the sha256 of its files
+/// as last verified, by size and modification time
+/// ([`crate::digest::DigestCache`]); it is not part of the snapshot.
+pub const VERIFIED: &str = ".verified.json";
 use crate::model::{CodeSystem, Concept};
 
 /// A concept's place in a snapshot: its ordinal (index over all systems, in
@@ -128,10 +133,44 @@ pub(super) fn write_codes(path: &Path, systems: &[CodeSystem]) -> Result<()> {
     Ok(())
 }
 
+/// Concepts per file of `concepts/`: files small enough to share among
+/// cores when a snapshot is opened.
+pub const CHUNK: usize = 8192;
+
+/// The name of chunk `k` of the concepts of system `s`; names sort as the
+/// concepts go.
+fn chunk_name(s: usize, k: usize) -> String {
+    format!("concepts/{s:03}-{k:04}.json")
+}
+
+/// The system of a chunk's file name, or `None` for another file.
+fn chunk_system(name: &str) -> Option<usize> {
+    let rest = name.strip_prefix("concepts/")?.strip_suffix(".json")?;
+    let (s, k) = rest.split_once('-')?;
+    k.parse::<usize>().ok()?;
+    s.parse().ok()
+}
+
+/// Writes `systems.json` (the systems, without their concepts) and their
+/// concepts in files of [`CHUNK`] under `concepts/`.
+pub(super) fn write_systems(dir: &Path, systems: &[CodeSystem]) -> Result<()> {
+    let headers: Vec<CodeSystem> = systems.iter().map(|s| CodeSystem { concepts: Vec::new(), ..s.clone() }).collect();
+    super::write_json(&dir.join("systems.json"), &headers)?;
+    std::fs::create_dir_all(dir.join("concepts"))?;
+    for (s, system) in systems.iter().enumerate() {
+        for (k, chunk) in system.concepts.chunks(CHUNK).enumerate() {
+            super::write_json(&dir.join(chunk_name(s, k)), &chunk)?;
+        }
+    }
+    Ok(())
+}
+
 impl Snapshot {
     /// Opens the snapshot in `dir`, checking every file against the sha256
     /// the manifest lists: a snapshot changed or damaged on disk is refused
-    /// with what to do, never served.
+    /// with what to do, never served. A file whose size and modification
+    /// time are those it had when last verified ([`VERIFIED`]) is trusted
+    /// without being hashed again, as `make` trusts a file's stat.
     pub fn open(dir: &Path) -> Result<Snapshot> {
         let rebuild = "rebuild it with `harmonie build --force`";
         let manifest_bytes = std::fs::read(dir.join("manifest.json"))
@@ -145,9 +184,9 @@ impl Snapshot {
                 manifest.format
             );
         }
-        let check = |name: &str, bytes: &[u8]| -> Result<()> {
+        let check = |name: &str, sha256: &str| -> Result<()> {
             match manifest.files.get(name) {
-                Some(sum) if *sum == crate::digest::sha256_hex(bytes) => Ok(()),
+                Some(sum) if *sum == sha256 => Ok(()),
                 Some(_) => bail!(
                     "snapshot {}: {name} does not match its checksum (changed or damaged); {rebuild}",
                     dir.display()
@@ -155,10 +194,14 @@ impl Snapshot {
                 None => bail!("snapshot {}: {name} is not listed in the manifest; {rebuild}", dir.display()),
             }
         };
+        // Files unchanged since they were last verified are not hashed again.
+        let verified = std::sync::Mutex::new(crate::digest::DigestCache::open(&dir.join(VERIFIED)));
+        let verified_cache = || verified.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let read = |name: &str| -> Result<Vec<u8>> {
-            let bytes = std::fs::read(dir.join(name))
+            let (bytes, sha256) = verified_cache()
+                .read(&dir.join(name))
                 .with_context(|| format!("snapshot {}: cannot read {name}; {rebuild}", dir.display()))?;
-            check(name, &bytes)?;
+            check(name, &sha256)?;
             Ok(bytes)
         };
         // Every listed file exists and matches, the text index's included.
@@ -167,31 +210,82 @@ impl Snapshot {
                 bail!("snapshot {}: {name} is missing; {rebuild}", dir.display());
             }
             if name.starts_with("text/") {
-                read(name)?;
+                let sha256 = verified_cache()
+                    .sha256(&dir.join(name))
+                    .with_context(|| format!("snapshot {}: cannot read {name}; {rebuild}", dir.display()))?;
+                check(name, &sha256)?;
             }
         }
-        let systems: Vec<CodeSystem> =
+        let mut systems: Vec<CodeSystem> =
             serde_json::from_slice(&read("systems.json")?).context("corrupt systems.json")?;
-        let codes = fst::Map::new(read("codes.fst")?).context("corrupt codes.fst")?;
-        let text_dir = dir.join("text");
-        let text = std::panic::catch_unwind(|| TextIndex::open(&text_dir))
-            .map_err(|_| anyhow::anyhow!("snapshot {}: the text index cannot be opened; {rebuild}", dir.display()))??;
-        let expansion_list: Vec<crate::lexicon::Expansion> =
-            serde_json::from_slice(&read("lexicon.json")?).context("corrupt lexicon.json")?;
+        // The concepts are parsed in chunks on every core while this thread
+        // reads the rest.
+        let chunks: Vec<(usize, &str)> =
+            manifest.files.keys().filter_map(|name| Some((chunk_system(name)?, name.as_str()))).collect();
+        if chunks.iter().any(|&(s, _)| s >= systems.len()) {
+            bail!("snapshot {}: a concept file names a system that is not listed; {rebuild}", dir.display());
+        }
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let parse_chunks = || -> Result<Vec<(usize, Vec<Concept>)>> {
+            let mut out = Vec::new();
+            loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(&(_, name)) = chunks.get(i) else { return Ok(out) };
+                let concepts: Vec<Concept> =
+                    serde_json::from_slice(&read(name)?).with_context(|| format!("corrupt {name}"))?;
+                out.push((i, concepts));
+            }
+        };
+        let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(chunks.len()).max(1);
+        let (parsed, rest) = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..workers).map(|_| scope.spawn(parse_chunks)).collect();
+            let rest = (|| -> Result<_> {
+                let codes = fst::Map::new(read("codes.fst")?).context("corrupt codes.fst")?;
+                let text_dir = dir.join("text");
+                let text = std::panic::catch_unwind(|| TextIndex::open(&text_dir)).map_err(|_| {
+                    anyhow::anyhow!("snapshot {}: the text index cannot be opened; {rebuild}", dir.display())
+                })??;
+                let expansion_list: Vec<crate::lexicon::Expansion> =
+                    serde_json::from_slice(&read("lexicon.json")?).context("corrupt lexicon.json")?;
+                // The vocabulary, analysed at build.
+                let vocab_fst = fst::Map::new(read("vocab.fst")?).context("corrupt vocab.fst")?;
+                let mut terms: Vec<Box<str>> = Vec::with_capacity(vocab_fst.len());
+                let mut stream = vocab_fst.stream();
+                while let Some((t, _)) = fst::Streamer::next(&mut stream) {
+                    terms.push(String::from_utf8_lossy(t).into());
+                }
+                let maps: Vec<crate::model::map::ConceptMap> =
+                    serde_json::from_slice(&read("maps.json")?).context("corrupt maps.json")?;
+                let labels: Vec<u8> = read("labels.bin")?;
+                Ok((codes, text, expansion_list, vocab_fst, terms, maps, labels))
+            })();
+            let mut parsed = Vec::new();
+            for h in handles {
+                match h.join() {
+                    Ok(chunk) => parsed.push(chunk),
+                    Err(_) => {
+                        parsed.push(Err(anyhow::anyhow!("snapshot {}: a concept file cannot be read", dir.display())))
+                    }
+                }
+            }
+            (parsed, rest)
+        });
+        let (codes, text, expansion_list, vocab_fst, terms, maps, labels) = rest?;
+        let mut parsed: Vec<(usize, Vec<Concept>)> =
+            parsed.into_iter().collect::<Result<Vec<_>>>()?.into_iter().flatten().collect();
+        // Chunks in the manifest's order: by system, then by chunk number.
+        parsed.sort_unstable_by_key(|&(i, _)| i);
+        for (i, concepts) in parsed {
+            systems[chunks[i].0].concepts.extend(concepts);
+        }
         let mut expansions: std::collections::HashMap<String, Vec<crate::lexicon::Expansion>> = Default::default();
         for e in expansion_list {
             expansions.entry(e.term[0].clone()).or_default().push(e);
         }
 
-        // The vocabulary and every label's stem ids, analysed at build.
-        let vocab_fst = fst::Map::new(read("vocab.fst")?).context("corrupt vocab.fst")?;
-        let mut terms: Vec<Box<str>> = Vec::with_capacity(vocab_fst.len());
-        let mut stream = vocab_fst.stream();
-        while let Some((t, _)) = fst::Streamer::next(&mut stream) {
-            terms.push(String::from_utf8_lossy(t).into());
-        }
+        // Every label's stem ids, analysed at build.
         let concept_count: usize = systems.iter().map(|s| s.concepts.len()).sum();
-        let label_ids = super::labels::read_labels(&read("labels.bin")?, concept_count, terms.len() as u32)
+        let label_ids = super::labels::read_labels(&labels, concept_count, terms.len() as u32)
             .with_context(|| format!("snapshot {}: corrupt labels.bin; {rebuild}", dir.display()))?;
         let mut postings: Vec<Vec<u32>> = vec![Vec::new(); terms.len()];
 
@@ -202,12 +296,10 @@ impl Snapshot {
         for (si, s) in systems.iter().enumerate() {
             let offset = nodes.len() as u32;
             offsets.push(offset);
+            let by_code: std::collections::HashMap<&str, u32> =
+                s.concepts.iter().enumerate().map(|(i, c)| (c.code.as_str(), i as u32)).collect();
             for (ci, c) in s.concepts.iter().enumerate() {
-                let parent = c
-                    .parent
-                    .as_deref()
-                    .and_then(|p| s.concepts.binary_search_by(|x| x.code.as_str().cmp(p)).ok())
-                    .map(|i| offset + i as u32);
+                let parent = c.parent.as_deref().and_then(|p| by_code.get(p)).map(|&i| offset + i);
                 let (label, alt) = ids_iter.next().expect("one entry per concept");
                 let ord = nodes.len() as u32;
                 for &t in label.iter().chain(alt.iter().flatten()) {
@@ -246,7 +338,6 @@ impl Snapshot {
                 nodes.len()
             );
         }
-        let maps = serde_json::from_slice(&read("maps.json")?).context("corrupt maps.json")?;
         let prior_list: Vec<crate::priors::Prior> =
             serde_json::from_slice(&read("priors.json")?).context("corrupt priors.json")?;
         let priors = prior_list
@@ -267,6 +358,7 @@ impl Snapshot {
                 LoadedPrior { systems: covers, selects, prior }
             })
             .collect();
+        verified_cache().save();
         Ok(Snapshot {
             dir: dir.to_path_buf(),
             manifest,
