@@ -318,17 +318,19 @@ fn oversized_stalled_and_excess_uploads_are_refused_and_free_their_threads() {
 
     // Two stalled uploads hold the two recode permits; a third recode is
     // refused at once with 503; once the stalls time out, recoding works.
-    let stalled: Vec<TcpStream> = (0..2)
-        .map(|_| {
-            let mut s = TcpStream::connect(addr).unwrap();
-            write!(
-                s,
-                "POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: text/csv\r\nContent-Length: 1000\r\n\r\ncode\n10"
-            )
+    // A stalled upload answered at once was refused (a recode above still
+    // held its permit on a loaded machine): it is sent again.
+    let hold = || loop {
+        let mut s = TcpStream::connect(addr).unwrap();
+        write!(s, "POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: text/csv\r\nContent-Length: 1000\r\n\r\ncode\n10")
             .unwrap();
-            s
-        })
-        .collect();
+        s.set_read_timeout(Some(Duration::from_secs(1))).unwrap();
+        match s.read(&mut [0u8; 16]) {
+            Ok(n) if n > 0 => std::thread::sleep(Duration::from_millis(200)),
+            _ => return s,
+        }
+    };
+    let stalled: Vec<TcpStream> = (0..2).map(|_| hold()).collect();
     let t = Instant::now();
     let r = loop {
         let r = post(addr, path, "text/csv", b"code\n1071C\n", &[]);
