@@ -27,6 +27,7 @@ pub fn date_of(secs: i64) -> String {
 /// Today as `YYYY-MM-DD` (UTC), or the date in `HARMONIE_TODAY` when it
 /// holds one: a service rehearses the NAF 2025 switch (or a test pins its
 /// date) by running as if it were that day.
+///
 /// `HARMONIE_TODAY` is read once, when first needed.
 pub fn today() -> String {
     static PINNED: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();

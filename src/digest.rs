@@ -65,10 +65,7 @@ impl DigestCache {
     /// changed since last hashed.
     pub fn read(&mut self, path: &Path) -> Result<(Vec<u8>, String)> {
         let (sha256, bytes) = self.hash(path, |p| Ok(Some(std::fs::read(p)?)))?;
-        match bytes {
-            Some(b) => Ok((b, sha256)),
-            None => Ok((std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?, sha256)),
-        }
+        Ok((bytes.unwrap_or_default(), sha256))
     }
 
     /// The sha256 of `path` (from the cache when its stamp matches), and

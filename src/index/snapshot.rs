@@ -7,12 +7,12 @@ use anyhow::{Context, Result, bail};
 use fst::{IntoStreamer, Streamer};
 
 use super::{FORMAT, Manifest, TextIndex};
+use crate::model::{CodeSystem, Concept};
 
 /// The file of a snapshot's folder that remembers the sha256 of its files
 /// as last verified, by size and modification time
 /// ([`crate::digest::DigestCache`]); it is not part of the snapshot.
 pub const VERIFIED: &str = ".verified.json";
-use crate::model::{CodeSystem, Concept};
 
 /// A concept's place in a snapshot: its ordinal (index over all systems, in
 /// system then code order).
