@@ -1,11 +1,17 @@
 //! Recoding throughput on generated files of 1 million rows (code-only,
-//! label-only, mixed) and peak memory. Run with `cargo bench --bench recode`;
-//! `HARMONIE_BENCH_ROWS` sets the number of rows, `HARMONIE_BENCH_KINDS`
-//! the files (comma-separated among `codes`, `labels`, `mixed`).
+//! label-only, mixed) and of 200,000 distinct labels, and peak memory. Run
+//! with `cargo bench --bench recode`; `HARMONIE_BENCH_ROWS` sets the number
+//! of rows (the distinct file has a fifth of them), `HARMONIE_BENCH_KINDS`
+//! the files (comma-separated among `codes`, `labels`, `mixed`,
+//! `distinct`).
 //!
 //! Codes are real codes in the spellings legacy files use; labels are real
 //! labels, upper-cased, some without accents, abbreviated or with a typo,
-//! drawn with repeats as in real files.
+//! drawn with repeats as in real files. The distinct file holds every label
+//! once: real labels with several kinds of noise at once (case, accents,
+//! cut words, a typo anywhere, a company word before or after), no two
+//! alike once analysed (folded and stemmed), so that no row is answered
+//! from a cache of labels.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -66,12 +72,62 @@ fn label_variant(label: &str, rng: &mut Rng) -> String {
     }
 }
 
+/// Words legacy company files put around an activity.
+const AROUND: &[&str] =
+    &["", "", "SARL", "ACTIVITE DE", "ENTREPRISE", "ATELIER", "SERVICES", "ET DIVERS", "SAS", "EURL"];
+
+/// A noisy spelling of `label` drawn from many: the set of such spellings
+/// is large enough for hundreds of thousands of distinct rows.
+fn noisy(label: &str, rng: &mut Rng) -> String {
+    let base = if rng.next().is_multiple_of(2) { label.to_uppercase() } else { label.to_lowercase() };
+    let base = if rng.next().is_multiple_of(2) {
+        base.chars()
+            .map(|c| match c {
+                'É' | 'È' | 'Ê' => 'E',
+                'é' | 'è' | 'ê' => 'e',
+                'À' | 'Â' => 'A',
+                'à' | 'â' => 'a',
+                'Ô' => 'O',
+                'ô' => 'o',
+                c => c,
+            })
+            .collect()
+    } else {
+        base
+    };
+    let words: Vec<&str> = base.split_whitespace().collect();
+    let keep = 2 + (rng.next() as usize) % words.len().max(2);
+    let mut chars: Vec<char> = words[..keep.min(words.len())].join(" ").chars().collect();
+    if chars.len() > 4 {
+        let at = 1 + (rng.next() as usize) % (chars.len() - 2);
+        match rng.next() % 3 {
+            0 => chars.swap(at, at + 1),
+            1 => drop(chars.remove(at)),
+            _ => chars.insert(at, chars[at]),
+        }
+    }
+    let text: String = chars.into_iter().collect();
+    let (before, after) = (rng.pick(AROUND), rng.pick(AROUND));
+    [*before, text.as_str(), *after].iter().filter(|s| !s.is_empty()).copied().collect::<Vec<_>>().join(" ")
+}
+
 fn write_file(snap: &Snapshot, path: &PathBuf, rows: usize, kind: &str) {
     let naf = snap.system_index("naf").unwrap();
     let codable: Vec<_> = snap.concepts_of(naf).filter(|&r| snap.is_codable(r)).collect();
     let mut rng = Rng(0x9E3779B97F4A7C15);
     let mut w = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
     writeln!(w, "id;code_ape;activite").unwrap();
+    if kind == "distinct" {
+        let mut seen = std::collections::HashSet::new();
+        while seen.len() < rows {
+            let label = noisy(&snap.concept(*rng.pick(&codable)).display, &mut rng);
+            // Distinct as the engine reads them, not only as bytes.
+            if seen.insert(harmonie::text::normalize(&label)) {
+                writeln!(w, "{};;\"{}\"", seen.len(), label.replace('"', "")).unwrap();
+            }
+        }
+        return;
+    }
     for i in 0..rows {
         let c = snap.concept(*rng.pick(&codable));
         let (code, label) = match kind {
@@ -89,9 +145,10 @@ fn main() {
     let rows: usize = std::env::var("HARMONIE_BENCH_ROWS").ok().and_then(|s| s.parse().ok()).unwrap_or(1_000_000);
     let dir = tempfile::tempdir().unwrap();
     println!("snapshot loaded; peak RSS {:.0} MB", peak_rss_mb());
-    let kinds = std::env::var("HARMONIE_BENCH_KINDS").unwrap_or_else(|_| "codes,labels,mixed".into());
+    let kinds = std::env::var("HARMONIE_BENCH_KINDS").unwrap_or_else(|_| "codes,labels,mixed,distinct".into());
     for kind in kinds.split(',').map(str::trim) {
         let path = dir.path().join(format!("{kind}.csv"));
+        let rows = if kind == "distinct" { rows / 5 } else { rows };
         write_file(&snap, &path, rows, kind);
         let table = TableReader::open(&path, harmonie::table::CsvOptions::user(None)).unwrap();
         let opts = Options {

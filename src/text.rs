@@ -55,13 +55,25 @@ pub fn fold_spans(text: &str) -> Vec<(String, Range<usize>)> {
     let mut words = Vec::new();
     let mut cur = String::new();
     let mut span = 0..0;
+    let mut one = [' '];
+    let mut other = Vec::new();
     for (at, original) in text.char_indices() {
-        let folded = original
-            .to_lowercase()
-            .nfkd()
-            .flat_map(char::to_lowercase)
-            .filter(|c| !unicode_normalization::char::is_combining_mark(*c));
-        for ch in folded {
+        // ASCII folds to itself lowercased: no decomposition to run.
+        let folded: &[char] = if original.is_ascii() {
+            one[0] = original.to_ascii_lowercase();
+            &one
+        } else {
+            other.clear();
+            other.extend(
+                original
+                    .to_lowercase()
+                    .nfkd()
+                    .flat_map(char::to_lowercase)
+                    .filter(|c| !unicode_normalization::char::is_combining_mark(*c)),
+            );
+            &other
+        };
+        for &ch in folded {
             if cur.is_empty() {
                 span = at..at;
             }

@@ -47,7 +47,24 @@ pub struct Vocabulary {
     pub fst: fst::Map<Vec<u8>>,
     pub terms: Vec<Box<str>>,
     pub postings: Vec<Vec<u32>>,
+    /// Per system, its ordinals and, built on first use, the fst of the
+    /// stems its labels use (same ids): a typo-tolerant walk within one
+    /// system visits only its own words (NAF uses a tenth of the
+    /// vocabulary).
+    by_system: Vec<(std::ops::Range<u32>, SystemWords)>,
+    /// Answers of [`Vocabulary::fuzzy`].
+    fuzzy_memo: std::sync::Mutex<FuzzyMemo>,
 }
+
+/// The fst of the stems one system uses, built on first use.
+type SystemWords = std::sync::OnceLock<fst::Map<Vec<u8>>>;
+
+/// Typo-tolerant expansions kept: (stem, distance, prefix, system or
+/// `u32::MAX` for all) → vocabulary ids.
+type FuzzyMemo = std::collections::HashMap<(Box<str>, u8, bool, u32), std::sync::Arc<[u32]>>;
+
+/// Expansions [`Vocabulary::fuzzy`] keeps at most (a few MB).
+const FUZZY_MEMO: usize = 65_536;
 
 impl Vocabulary {
     pub fn id(&self, stem: &str) -> Option<u32> {
@@ -59,6 +76,63 @@ impl Vocabulary {
         let lo = self.terms.partition_point(|t| t.as_ref() < prefix);
         let hi = lo + self.terms[lo..].partition_point(|t| t.starts_with(prefix));
         lo as u32..hi as u32
+    }
+
+    /// Ids of the stems within `distance` edits of `stem` (with `prefix`,
+    /// starting within `distance` edits of it) among the stems used within
+    /// `scope` (ordinal ranges, one per system searched); a stem used only
+    /// outside `scope` may be among them (its postings hold nothing
+    /// within it). Answers are kept (at most [`FUZZY_MEMO`] of them, then
+    /// the memo starts again): the words of a file or of a form come back.
+    pub(crate) fn fuzzy(
+        &self,
+        stem: &str,
+        distance: u8,
+        prefix: bool,
+        scope: &[std::ops::Range<u32>],
+    ) -> std::sync::Arc<[u32]> {
+        let own = match scope {
+            [one] => self.by_system.iter().position(|(range, _)| range == one),
+            _ => None,
+        };
+        let key = (Box::<str>::from(stem), distance, prefix, own.map_or(u32::MAX, |s| s as u32));
+        let memo = || self.fuzzy_memo.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(ids) = memo().get(&key) {
+            return ids.clone();
+        }
+        let fst = match own {
+            Some(s) => {
+                let (range, built) = &self.by_system[s];
+                built.get_or_init(|| self.fst_within(range))
+            }
+            None => &self.fst,
+        };
+        let automaton = super::fuzzy::dfa(stem, distance, prefix);
+        let mut ids = Vec::new();
+        let mut stream = fst.search(super::fuzzy::Lev(&automaton)).into_stream();
+        while let Some((_, id)) = stream.next() {
+            ids.push(id as u32);
+        }
+        let ids: std::sync::Arc<[u32]> = ids.into();
+        let mut memo = memo();
+        if memo.len() >= FUZZY_MEMO {
+            memo.clear();
+        }
+        memo.insert(key, ids.clone());
+        ids
+    }
+
+    /// The fst of the stems some concept within `range` uses.
+    fn fst_within(&self, range: &std::ops::Range<u32>) -> fst::Map<Vec<u8>> {
+        let mut builder = fst::MapBuilder::memory();
+        for (id, (term, postings)) in self.terms.iter().zip(&self.postings).enumerate() {
+            let from = postings.partition_point(|&o| o < range.start);
+            if postings.get(from).is_some_and(|&o| o < range.end) {
+                // Terms are sorted and distinct: insertion cannot fail.
+                builder.insert(term.as_bytes(), id as u64).expect("sorted distinct stems");
+            }
+        }
+        fst::Map::new(builder.into_inner().expect("an fst in memory")).expect("a valid fst")
     }
 }
 
@@ -324,7 +398,10 @@ impl Snapshot {
                 });
             }
         }
-        let vocab = Vocabulary { terms, fst: vocab_fst, postings };
+        let by_system = (0..systems.len())
+            .map(|s| (offsets[s]..offsets[s] + systems[s].concepts.len() as u32, std::sync::OnceLock::new()))
+            .collect();
+        let vocab = Vocabulary { terms, fst: vocab_fst, postings, by_system, fuzzy_memo: Default::default() };
         for ord in 0..nodes.len() {
             if let Some(p) = nodes[ord].parent {
                 nodes[p as usize].children.push(ord as u32);

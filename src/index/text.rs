@@ -14,15 +14,19 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 use tantivy::collector::TopDocs;
+use tantivy::columnar::Column;
 use tantivy::query::{BooleanQuery, BoostQuery, Occur, Query, TermQuery};
 use tantivy::schema::{FAST, Field, IndexRecordOption, STRING, Schema, TextFieldIndexing, TextOptions};
-use tantivy::{Index, IndexReader, Term, doc};
+use tantivy::{Index, ReloadPolicy, Searcher, Term, doc};
 
 use crate::model::CodeSystem;
 
-/// The opened tantivy index of a snapshot.
+/// The opened tantivy index of a snapshot: a snapshot never changes, so
+/// one searcher serves every query, with the `ord` column of each segment
+/// opened once.
 pub struct TextIndex {
-    reader: IndexReader,
+    searcher: Searcher,
+    ords: Vec<Column<u64>>,
     fields: Fields,
 }
 
@@ -99,8 +103,18 @@ impl TextIndex {
         let index =
             Index::open_in_dir(dir).with_context(|| format!("cannot open the text index in {}", dir.display()))?;
         let (_, fields) = schema();
-        let reader = index.reader().context("cannot read the text index")?;
-        Ok(TextIndex { reader, fields })
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()
+            .context("cannot read the text index")?;
+        let searcher = reader.searcher();
+        let ords = searcher
+            .segment_readers()
+            .iter()
+            .map(|segment| segment.fast_fields().u64("ord").context("the text index has no ord column"))
+            .collect::<Result<_>>()?;
+        Ok(TextIndex { searcher, ords, fields })
     }
 
     /// The `n` concepts best matching any of the query slots by BM25, within
@@ -135,22 +149,11 @@ impl TextIndex {
                 .collect();
             query.push((Occur::Must, Box::new(BooleanQuery::new(filter))));
         }
-        let searcher = self.reader.searcher();
-        let top = searcher.search(&BooleanQuery::new(query), &TopDocs::with_limit(n).order_by_score())?;
-        let mut out = Vec::with_capacity(top.len());
-        // The `ord` column of each segment, opened once (not once per hit).
-        let mut columns = std::collections::HashMap::new();
-        for (score, addr) in top {
-            let column = match columns.entry(addr.segment_ord) {
-                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-                std::collections::hash_map::Entry::Vacant(e) => {
-                    e.insert(searcher.segment_reader(addr.segment_ord).fast_fields().u64("ord")?)
-                }
-            };
-            if let Some(ord) = column.first(addr.doc_id) {
-                out.push((ord as u32, score));
-            }
-        }
-        Ok(out)
+        let top = self.searcher.search(&BooleanQuery::new(query), &TopDocs::with_limit(n).order_by_score())?;
+        let ords = top.into_iter().filter_map(|(score, addr)| {
+            let ord = self.ords.get(addr.segment_ord as usize)?.first(addr.doc_id)?;
+            Some((ord as u32, score))
+        });
+        Ok(ords.collect())
     }
 }

@@ -412,19 +412,19 @@ fn text_search(
     loose: bool,
 ) -> Result<Vec<(SortKey, Hit)>> {
     let (snap, req) = (ranker.snap, ranker.req);
-    let plan = if loose { Plan::loose(snap, q) } else { Plan::new(snap, q, typing) };
-    if plan.slots.is_empty() {
-        return Ok(Vec::new());
-    }
     let scope: Vec<usize> = match restrict {
         Some((s, _)) => vec![*s],
         None => scope.to_vec(),
     };
+    let ranges: Vec<std::ops::Range<u32>> = scope.iter().map(|&s| snap.ordinals_of(s)).collect();
+    let plan = if loose { Plan::loose(snap, q, &ranges) } else { Plan::new(snap, q, typing, &ranges) };
+    if plan.slots.is_empty() {
+        return Ok(Vec::new());
+    }
     let under = |r: ConceptRef| restrict.is_none_or(|(_, prefix)| snap.concept(r).code.starts_with(prefix.as_str()));
     let mut out = Vec::new();
     let fraction = |matched: usize| matched as f32 / plan.slots.len() as f32;
 
-    let ranges: Vec<std::ops::Range<u32>> = scope.iter().map(|&s| snap.ordinals_of(s)).collect();
     let mut bits = Bits::all(snap.len());
     for slot in plan.slots.iter().filter(|s| !s.optional) {
         bits.and(&slot.candidates(snap, &ranges));

@@ -3,11 +3,8 @@
 
 use std::ops::Range;
 
-use fst::{IntoStreamer, Streamer};
-
 use super::How;
 use crate::index::Snapshot;
-use crate::index::fuzzy::{Lev, dfa};
 use crate::text::analyze;
 
 /// Slots beyond which fuzzy matching is skipped: a long description is
@@ -84,17 +81,14 @@ impl Slot {
         any
     }
 
-    /// Terms within the edit distance of `stem`; for the word being typed,
-    /// terms starting within one edit of it.
-    fn add_fuzzy(&mut self, snap: &Snapshot, stem: &str, prefix: bool) {
-        let d = if prefix { fuzziness(stem).min(1) } else { fuzziness(stem) };
+    /// Terms used within `scope` within `d` edits of `stem` (with
+    /// `prefix`, starting within `d` edits of it).
+    fn add_fuzzy(&mut self, snap: &Snapshot, stem: &str, d: u8, prefix: bool, scope: &[Range<u32>]) {
         if d == 0 {
             return;
         }
-        let automaton = dfa(stem, d, prefix);
-        let mut stream = snap.vocab.fst.search(Lev(&automaton)).into_stream();
-        while let Some((_, id)) = stream.next() {
-            self.set(id as u32, How::Fuzzy);
+        for &id in snap.vocab.fuzzy(stem, d, prefix, scope).iter() {
+            self.set(id, How::Fuzzy);
         }
     }
 
@@ -160,13 +154,20 @@ impl Slot {
 
 impl Plan {
     /// Analyses `q`: terms, lexicon phrases (longest first), and for each
-    /// slot the vocabulary it matches.
+    /// slot the vocabulary it matches within `scope` (ordinal ranges, one
+    /// per system searched).
     /// `typing`: the last word may be unfinished (no space or punctuation
     /// after it in what the user typed).
-    pub fn new(snap: &Snapshot, q: &str, typing: bool) -> Plan {
+    pub fn new(snap: &Snapshot, q: &str, typing: bool, scope: &[Range<u32>]) -> Plan {
+        Plan::build(snap, q, typing, scope, true)
+    }
+
+    /// [`Plan::new`]; `typos`: whether unknown words get their typo
+    /// tolerance (the loose plan gives a wider one itself).
+    fn build(snap: &Snapshot, q: &str, typing: bool, scope: &[Range<u32>], typos: bool) -> Plan {
         let mut terms = analyze(q);
         terms.truncate(MAX_TERMS);
-        let fuzzy = terms.len() <= MAX_FUZZY_SLOTS;
+        let fuzzy = typos && terms.len() <= MAX_FUZZY_SLOTS;
         let mut slots = Vec::new();
         let mut i = 0;
         while i < terms.len() {
@@ -206,7 +207,9 @@ impl Plan {
                 // A word the vocabulary knows, or a start of one, is taken as
                 // typed; typo tolerance is for the others.
                 if fuzzy && !known && !prefixed && !stem.chars().any(|c| c.is_ascii_digit()) {
-                    slot.add_fuzzy(snap, stem, last && typing);
+                    let prefix = last && typing;
+                    let d = if prefix { fuzziness(stem).min(1) } else { fuzziness(stem) };
+                    slot.add_fuzzy(snap, stem, d, prefix, scope);
                 }
             }
             slots.push(slot);
@@ -227,8 +230,9 @@ impl Plan {
     /// (from three letters), and the terms that start like it (its longest
     /// start of five letters or more that some term has). Lexicon phrases
     /// still apply.
-    pub fn loose(snap: &Snapshot, q: &str) -> Plan {
-        let mut plan = Plan::new(snap, q, false);
+    pub fn loose(snap: &Snapshot, q: &str, scope: &[Range<u32>]) -> Plan {
+        // The strict plan's typo tolerance is within this one's.
+        let mut plan = Plan::build(snap, q, false, scope, false);
         plan.slots.truncate(MAX_LOOSE_TERMS);
         for slot in plan.slots.iter_mut() {
             if slot.word.contains(' ') || slot.word.chars().any(|c| c.is_ascii_digit()) {
@@ -255,13 +259,7 @@ impl Plan {
                 4 => 1,
                 _ => 2,
             };
-            if d > 0 {
-                let automaton = dfa(&stem, d, false);
-                let mut stream = snap.vocab.fst.search(Lev(&automaton)).into_stream();
-                while let Some((_, id)) = stream.next() {
-                    slot.set(id as u32, How::Fuzzy);
-                }
-            }
+            slot.add_fuzzy(snap, &stem, d, false, scope);
         }
         plan
     }
