@@ -93,18 +93,24 @@ pub struct Decoder {
 impl Decoder {
     /// Decodes one field or line, found on `line` of the input.
     pub fn decode(&mut self, bytes: &[u8], line: u64) -> String {
-        if bytes.is_ascii() {
-            // ASCII is the same in both; no allocation beyond the copy.
-            return String::from_utf8_lossy(bytes).into_owned();
-        }
-        if self.cp1252_from.is_none() {
+        let mut out = String::new();
+        self.decode_into(bytes, line, &mut out);
+        out
+    }
+
+    /// [`Decoder::decode`] into `out` (emptied first), reusing its memory.
+    pub fn decode_into(&mut self, bytes: &[u8], line: u64, out: &mut String) {
+        out.clear();
+        if self.cp1252_from.is_none() || bytes.is_ascii() {
+            // ASCII is the same in both.
             if let Ok(s) = std::str::from_utf8(bytes) {
-                self.utf8 += 1;
-                return s.to_string();
+                self.utf8 += u64::from(!bytes.is_ascii());
+                out.push_str(s);
+                return;
             }
             self.cp1252_from = Some(line);
         }
-        encoding_rs::WINDOWS_1252.decode_without_bom_handling(bytes).0.into_owned()
+        out.push_str(&encoding_rs::WINDOWS_1252.decode_without_bom_handling(bytes).0);
     }
 
     /// How the stream was decoded so far.
@@ -128,7 +134,7 @@ impl Decoder {
 }
 
 /// One record.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Row {
     /// Line of the file where the record starts (1 = header line).
     pub line: u64,
@@ -310,27 +316,38 @@ impl TableReader {
     /// with an error; a record that does not fit is returned with its
     /// problem.
     pub fn next_row(&mut self) -> Option<Result<Row>> {
+        let mut row = Row { line: 0, fields: Vec::new(), problem: None };
+        Some(self.read_row(&mut row)?.map(|()| row))
+    }
+
+    /// [`TableReader::next_row`] into `row`, reusing the memory of its
+    /// fields: `None` at the end (`row` is then left as it was).
+    pub fn read_row(&mut self, row: &mut Row) -> Option<Result<()>> {
         let width = self.header.len();
-        let mut row = match &mut self.source {
-            Source::Sheet(rows) => rows.next()?,
+        match &mut self.source {
+            Source::Sheet(rows) => *row = rows.next()?,
             Source::Csv { reader, record, comments } => match reader.read_byte_record(record) {
                 Ok(false) => return None,
                 Ok(true) => {
                     let line = record.position().map(|p| p.line()).unwrap_or(0) + *comments;
                     let decoder = self.decoder.get_or_insert_default();
-                    let fields = record.iter().map(|f| decoder.decode(f, line)).collect();
-                    Row { line, fields, problem: None }
+                    row.fields.resize_with(record.len(), String::new);
+                    for (field, bytes) in row.fields.iter_mut().zip(record.iter()) {
+                        decoder.decode_into(bytes, line, field);
+                    }
+                    row.line = line;
+                    row.problem = None;
                 }
                 Err(e) => {
                     let line = e.position().map(|p| p.line()).unwrap_or(0) + *comments;
                     return Some(Err(anyhow::anyhow!("line {line}: {e}")));
                 }
             },
-        };
+        }
         if row.fields.len() != width {
             row.problem = Some(format!("line {}: {} fields where the header has {width}", row.line, row.fields.len()));
         }
-        Some(Ok(row))
+        Some(Ok(()))
     }
 }
 

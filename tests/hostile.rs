@@ -700,18 +700,27 @@ mod properties {
             prop_assert_eq!(reader_rows.len() + 1, reference_records(&bytes, b';'));
             let opts = Options { system: "naf".into(), code_col: Some("code".into()), label_col: Some("label".into()), text_cols: Vec::new(), threshold: 0.6 };
             let job = Job::new(&snap, table, &opts).unwrap();
-            let mut out = Vec::new();
-            let summary = job.run(|row, fields| {
-                out.push((row.fields.clone(), fields));
-                Ok(())
-            }, |_| {});
+            let mut bytes_out = Vec::new();
+            let summary = harmonie::recode::pipeline::to_csv(job, &mut bytes_out, |_| {});
             prop_assert!(summary.complete());
             prop_assert_eq!(summary.rows as usize, reader_rows.len());
+            // The output, read back by the one reader: the input's fields then ours.
+            let out: Vec<_> = TableReader::from_reader(std::io::Cursor::new(bytes_out), CsvOptions::user(Some(b';')))
+                .unwrap()
+                .map(Result::unwrap)
+                .collect();
             prop_assert_eq!(out.len(), reader_rows.len());
-            for ((input, fields), read) in out.iter().zip(&reader_rows) {
-                prop_assert_eq!(input, &read.fields);
+            for (written, read) in out.iter().zip(&reader_rows) {
+                let (fields, note) = (&written.fields[..2], &written.fields[8]);
+                prop_assert!(written.problem.is_none(), "{:?}", written.problem);
+                let input = &read.fields;
+                // As many fields as the header, the input's first; extra ones in the note.
                 let n = input.len().min(2);
                 prop_assert_eq!(&fields[..n], &input[..n]);
+                prop_assert!(fields[n..].iter().all(String::is_empty));
+                for extra in input.iter().skip(2) {
+                    prop_assert!(note.contains(extra.as_str()), "extra field {:?} kept in {:?}", extra, note);
+                }
                 let replaced = |f: &String| f.contains('\u{FFFD}');
                 prop_assert!(!fields.iter().any(replaced) || input.iter().any(replaced), "no byte replaced");
             }

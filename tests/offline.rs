@@ -223,17 +223,15 @@ fn validation_rollup_and_recoding_keep_every_row() {
         text_cols: Vec::new(),
         threshold: harmonie::recode::DEFAULT_THRESHOLD,
     };
-    let mut firsts = Vec::new();
     let job = harmonie::recode::pipeline::Job::new(&snap, table, &opts).unwrap();
-    let summary = job.run(
-        |row, _| {
-            firsts.push(row.fields[0].clone());
-            Ok(())
-        },
-        |_| {},
-    );
+    let mut out = Vec::new();
+    let summary = harmonie::recode::pipeline::to_csv(job, &mut out, |_| {});
     assert_eq!(summary.rows, 4);
     assert!(summary.error.is_none(), "{:?}", summary.error);
+    let written =
+        harmonie::table::TableReader::from_reader(std::io::Cursor::new(out), harmonie::table::CsvOptions::user(None))
+            .unwrap();
+    let firsts: Vec<String> = written.map(|row| row.unwrap().fields[0].clone()).collect();
     assert_eq!(firsts, ["10.71C", "99.99Z", "", "1071c"]);
 }
 

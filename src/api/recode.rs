@@ -338,6 +338,7 @@ pub fn recode_ndjson(
 ) -> Summary {
     let mut recoder = Recoder::new(snap, system, opts.threshold);
     let mut summary = Summary { encoding: "UTF-8".into(), delimiter: "ndjson".into(), ..Summary::default() };
+    let mut tally = pipeline::Tally::default();
     let mut out = Vec::new();
     let mut reader = std::io::BufReader::new(reader);
     let mut bytes = Vec::new();
@@ -386,7 +387,7 @@ pub fn recode_ndjson(
         let outcome = match problem {
             Some(why) => {
                 summary.malformed += 1;
-                Recoder::none(why)
+                std::sync::Arc::new(Recoder::none(why))
             }
             None => {
                 let more: Vec<String> = opts.text_cols.iter().map(|k| text(&Some(k.clone()))).collect();
@@ -396,7 +397,7 @@ pub fn recode_ndjson(
                 o
             }
         };
-        summary.count(&outcome, &text(&opts.code_col));
+        tally.count(&outcome, &text(&opts.code_col));
         let candidates: Vec<serde_json::Value> =
             outcome.candidates.iter().take(3).map(|(c, s)| serde_json::json!({"code": c, "score": s})).collect();
         obj.insert("harmonie_code".into(), outcome.code.clone().into());
@@ -416,9 +417,10 @@ pub fn recode_ndjson(
             && let Err(e) = send(std::mem::take(&mut out))
         {
             summary.error = Some(format!("cannot write the output: {e:#}"));
-            return summary;
+            break;
         }
     }
+    tally.fill(&mut summary);
     summary.encoding = decoder.describe();
     if !out.is_empty()
         && let Err(e) = send(out)

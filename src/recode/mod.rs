@@ -13,6 +13,7 @@ pub use outcome::{Method, Outcome, Transition};
 pub use settle::settle_by_text;
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use crate::index::{ConceptRef, Snapshot};
 use crate::search::{Hit, MatchKind, SearchRequest, search};
@@ -50,13 +51,17 @@ const JUNK: &[&str] = &[
     "a completer",
 ];
 
-/// Decides rows for one target system, caching repeated (code, label) pairs.
+/// Decides rows for one target system, caching repeated (code, label,
+/// text) rows.
 pub struct Recoder<'a> {
     snap: &'a Snapshot,
     system: usize,
     threshold: f32,
     maps: Vec<&'a crate::model::map::ConceptMap>,
-    cache: HashMap<(String, String), Outcome>,
+    /// Outcomes by `code \u{1} label \u{1} text`, trimmed.
+    cache: HashMap<String, Arc<Outcome>>,
+    /// The key of the row being decided (kept to spare an allocation per row).
+    key: String,
 }
 
 const CACHE_LIMIT: usize = 100_000;
@@ -69,7 +74,7 @@ impl<'a> Recoder<'a> {
     pub fn new(snap: &'a Snapshot, system: usize, threshold: f32) -> Recoder<'a> {
         let id = &snap.systems[system].id;
         let maps = snap.maps.iter().filter(|m| &m.target == id).collect();
-        Recoder { snap, system, threshold, maps, cache: HashMap::new() }
+        Recoder { snap, system, threshold, maps, cache: HashMap::new(), key: String::new() }
     }
 
     /// Recodes one row from its code and/or label (either may be empty).
@@ -80,25 +85,38 @@ impl<'a> Recoder<'a> {
     /// [`Recoder::recode`], with more of the row's text (other declared
     /// columns: an activity description…) to settle a split code with.
     pub fn recode_with_text(&mut self, code: &str, label: &str, text: &str) -> Outcome {
-        let key = (code.trim().to_string(), format!("{}\u{1}{}", label.trim(), text.trim()));
-        if let Some(o) = self.cache.get(&key) {
+        Outcome::clone(&self.recode_shared(code, label, text))
+    }
+
+    /// [`Recoder::recode_with_text`], the outcome shared with the cache: a
+    /// repeated row costs a lookup, no allocation.
+    pub fn recode_shared(&mut self, code: &str, label: &str, text: &str) -> Arc<Outcome> {
+        let (code, label, text) = (code.trim(), label.trim(), text.trim());
+        self.key.clear();
+        for (i, part) in [code, label, text].into_iter().enumerate() {
+            if i > 0 {
+                self.key.push('\u{1}');
+            }
+            self.key.push_str(part);
+        }
+        if let Some(o) = self.cache.get(self.key.as_str()) {
             return o.clone();
         }
-        let label = label.trim();
-        let mut o = self.decide(&key.0, label, text.trim());
+        let mut o = self.decide(code, label, text);
         o.confidence = (o.confidence * 100.0).round() / 100.0;
         if o.confidence < self.threshold || matches!(o.method, Method::Ambiguous | Method::None) {
             o.code = None;
             o.display = None;
         }
-        o.review |= o.code.is_none() && !(code.trim().is_empty() && label.trim().is_empty()) || o.confidence < 0.8;
+        o.review |= o.code.is_none() && !(code.is_empty() && label.is_empty()) || o.confidence < 0.8;
+        let o = Arc::new(o);
         // Long texts are rarely repeated: they are not kept, so that the
         // cache's memory stays bounded whatever the file holds.
-        if key.0.len() + key.1.len() <= CACHE_KEY_BYTES {
+        if self.key.len() <= CACHE_KEY_BYTES {
             if self.cache.len() >= CACHE_LIMIT {
                 self.cache.clear();
             }
-            self.cache.insert(key, o.clone());
+            self.cache.insert(self.key.clone(), o.clone());
         }
         o
     }

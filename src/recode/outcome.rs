@@ -27,6 +27,18 @@ pub enum Method {
 }
 
 impl Method {
+    /// Every method, in order (`Method::ALL[m as usize] == m`).
+    pub const ALL: [Method; 8] = [
+        Method::Exact,
+        Method::Respelled,
+        Method::Transcoded,
+        Method::LabelExact,
+        Method::LabelMatch,
+        Method::Fuzzy,
+        Method::Ambiguous,
+        Method::None,
+    ];
+
     /// The method's name in output files.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -88,6 +100,16 @@ pub enum Transition {
 }
 
 impl Transition {
+    /// Every transition, in order (`Transition::ALL[t as usize] == t`).
+    pub const ALL: [Transition; 6] = [
+        Transition::Unchanged,
+        Transition::OneToOne,
+        Transition::Merged,
+        Transition::SplitSettled,
+        Transition::SplitReview,
+        Transition::NoCorrespondence,
+    ];
+
     /// The transition's name in reports.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -98,5 +120,16 @@ impl Transition {
             Transition::SplitReview => "split_review",
             Transition::NoCorrespondence => "no_correspondence",
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_lists_follow_the_declarations() {
+        assert!(Method::ALL.iter().enumerate().all(|(i, &m)| m as usize == i));
+        assert!(Transition::ALL.iter().enumerate().all(|(i, &t)| t as usize == i));
     }
 }

@@ -10,13 +10,14 @@
 //! [`Summary::error`] set, so that no caller can mistake it for a complete
 //! run.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
+use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use serde::Serialize;
 
-use super::{Method, Outcome, Recoder};
+use super::{Method, Outcome, Recoder, Transition};
 use crate::index::Snapshot;
 use crate::table::{Row, TableReader};
 
@@ -83,37 +84,6 @@ pub struct Summary {
 }
 
 impl Summary {
-    /// Counts one decided row: its method, review flag and, when its code
-    /// was already current or moved through a correspondence table, its
-    /// transition under its old code. The one place rows are counted (CSV,
-    /// spreadsheets and NDJSON alike).
-    pub fn count(&mut self, o: &Outcome, old_code: &str) {
-        /// Adds one under `key`, allocating only for a key not seen yet.
-        fn bump(map: &mut BTreeMap<String, u64>, key: &str) {
-            match map.get_mut(key) {
-                Some(n) => *n += 1,
-                None => drop(map.insert(key.to_string(), 1)),
-            }
-        }
-        bump(&mut self.by_method, o.method.as_str());
-        self.review += u64::from(o.review);
-        let transition = o.transition.or_else(|| {
-            matches!(o.method, crate::recode::Method::Exact | crate::recode::Method::Respelled)
-                .then_some(crate::recode::Transition::Unchanged)
-        });
-        if let Some(t) = transition {
-            bump(&mut self.transition, t.as_str());
-            // Under the old code as the table spells it, whatever the row's spelling.
-            let old = o.source_code.as_deref().unwrap_or(old_code.trim());
-            match self.transition_by_code.get_mut(old) {
-                Some(ways) => bump(ways, t.as_str()),
-                None => {
-                    drop(self.transition_by_code.insert(old.to_string(), BTreeMap::from([(t.as_str().to_string(), 1)])))
-                }
-            }
-        }
-    }
-
     /// Whether every input record was read and written.
     pub fn complete(&self) -> bool {
         self.error.is_none()
@@ -141,18 +111,107 @@ impl Summary {
     }
 }
 
-/// The values of the added columns for an outcome.
-pub fn columns(o: &Outcome) -> [String; 7] {
-    let candidates: Vec<String> = o.candidates.iter().take(3).map(|(c, s)| format!("{c}:{s:.2}")).collect();
-    [
-        o.code.clone().unwrap_or_default(),
-        o.display.clone().unwrap_or_default(),
-        o.method.as_str().to_string(),
-        format!("{:.2}", o.confidence),
-        candidates.join("|"),
-        o.review.to_string(),
-        o.note.clone(),
-    ]
+/// The counts of a run as rows are decided: the one place rows are counted
+/// (CSV, spreadsheets and NDJSON alike), without allocating per row, and
+/// written into the [`Summary`] by [`Tally::fill`].
+#[derive(Default)]
+pub struct Tally {
+    methods: [u64; Method::ALL.len()],
+    review: u64,
+    transitions: [u64; Transition::ALL.len()],
+    /// Per old code as the table spells it: rows per transition.
+    by_code: HashMap<String, [u64; Transition::ALL.len()]>,
+}
+
+impl Tally {
+    /// Counts one decided row: its method, review flag and, when its code
+    /// was already current or moved through a correspondence table, its
+    /// transition under its old code.
+    pub fn count(&mut self, o: &Outcome, old_code: &str) {
+        self.methods[o.method as usize] += 1;
+        self.review += u64::from(o.review);
+        let transition = o
+            .transition
+            .or_else(|| matches!(o.method, Method::Exact | Method::Respelled).then_some(Transition::Unchanged));
+        if let Some(t) = transition {
+            let t = t as usize;
+            self.transitions[t] += 1;
+            // Under the old code as the table spells it, whatever the row's spelling.
+            let old = o.source_code.as_deref().unwrap_or(old_code.trim());
+            match self.by_code.get_mut(old) {
+                Some(ways) => ways[t] += 1,
+                None => {
+                    let mut ways = [0; Transition::ALL.len()];
+                    ways[t] = 1;
+                    self.by_code.insert(old.to_string(), ways);
+                }
+            }
+        }
+    }
+
+    /// Writes the counts into `summary` (its methods, review and transitions).
+    pub fn fill(&self, summary: &mut Summary) {
+        let named = |counts: &[u64], name: &dyn Fn(usize) -> &'static str| -> BTreeMap<String, u64> {
+            counts.iter().enumerate().filter(|(_, n)| **n > 0).map(|(i, n)| (name(i).to_string(), *n)).collect()
+        };
+        summary.by_method = named(&self.methods, &|i| Method::ALL[i].as_str());
+        summary.review = self.review;
+        summary.transition = named(&self.transitions, &|i| Transition::ALL[i].as_str());
+        summary.transition_by_code = self
+            .by_code
+            .iter()
+            .map(|(code, ways)| (code.clone(), named(ways, &|i| Transition::ALL[i].as_str())))
+            .collect();
+    }
+}
+
+/// Appends `x` with two decimals, as `format!("{x:.2}")` writes it (the
+/// exact value rounded half to even), without its cost: for a finite `x`
+/// of 0 to 10^9, `x * 100` in f64 is exact enough that rounding it gives
+/// the same digits, ties (odd eighths) included.
+fn push_2_decimals(buf: &mut String, x: f32) {
+    use std::fmt::Write as _;
+    if !(x.is_sign_positive() && x < 1e9) {
+        let _ = write!(buf, "{x:.2}");
+        return;
+    }
+    let hundredths = (f64::from(x) * 100.0).round_ties_even() as u64;
+    let mut digits = [0u8; 24];
+    let mut at = digits.len();
+    let mut n = hundredths;
+    while at == digits.len() || n > 0 || at > digits.len() - 3 {
+        if at == digits.len() - 2 {
+            at -= 1;
+            digits[at] = b'.';
+        }
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+    }
+    buf.push_str(std::str::from_utf8(&digits[at..]).unwrap_or_default());
+}
+
+/// Writes the values of the added columns for an outcome as fields of the
+/// current record of `w` (`buf` is scratch space).
+fn write_columns(w: &mut csv::Writer<impl Write>, o: &Outcome, buf: &mut String) -> csv::Result<()> {
+    w.write_field(o.code.as_deref().unwrap_or_default())?;
+    w.write_field(o.display.as_deref().unwrap_or_default())?;
+    w.write_field(o.method.as_str())?;
+    buf.clear();
+    push_2_decimals(buf, o.confidence);
+    w.write_field(buf.as_str())?;
+    buf.clear();
+    for (i, (c, s)) in o.candidates.iter().take(3).enumerate() {
+        if i > 0 {
+            buf.push('|');
+        }
+        buf.push_str(c);
+        buf.push(':');
+        push_2_decimals(buf, *s);
+    }
+    w.write_field(buf.as_str())?;
+    w.write_field(if o.review { "true" } else { "false" })?;
+    w.write_field(&o.note)
 }
 
 /// A table set up for recoding: where the code and label are.
@@ -188,38 +247,55 @@ impl<'a> Job<'a> {
         self.table.header().iter().cloned().chain(COLUMNS.iter().map(|c| c.to_string())).collect()
     }
 
-    /// Recodes every row, handing each (input row, its output fields) to
-    /// `emit` in input order, and calling `progress` after each batch. An
-    /// input or output error ends the run with [`Summary::error`] set.
-    pub fn run(
-        mut self,
-        mut emit: impl FnMut(&Row, Vec<String>) -> Result<()>,
-        mut progress: impl FnMut(u64),
-    ) -> Summary {
+    /// Recodes every row into CSV on `out` (the input's separator, UTF-8):
+    /// the header, then each batch of rows in input order. The two workers
+    /// decide and write their half of a batch into their own buffer; this
+    /// thread reads the input, writes the buffers out and counts the rows
+    /// written. `progress` is called after each batch. An input or output
+    /// error ends the run with [`Summary::error`] set.
+    fn run(mut self, mut out: impl Write, mut progress: impl FnMut(u64)) -> Summary {
         let width = self.table.header().len();
+        let delimiter = self.table.delimiter;
         let mut summary = Summary {
-            delimiter: match self.table.delimiter {
+            delimiter: match delimiter {
                 b'\t' => "tab".into(),
                 d => (d as char).to_string(),
             },
             ..Summary::default()
         };
-        let (snap, system, threshold, code_col, label_col) =
-            (self.snap, self.system, self.threshold, self.code, self.label);
-        let text_cols = self.text.clone();
-        let mut workers = [Recoder::new(snap, system, threshold), Recoder::new(snap, system, threshold)];
-        let mut batch: Vec<Row> = Vec::with_capacity(BATCH);
+        let job = Decide { width, delimiter, code: self.code, label: self.label, text: self.text.clone() };
+        let header = job.csv(Vec::new(), |csv| {
+            let _ = csv.write_record(self.header());
+        });
+        if let Err(e) = out.write_all(&header) {
+            summary.error = Some(format!("cannot write the header: {e}"));
+            return summary;
+        }
+        let worker = || Worker {
+            recoder: Recoder::new(self.snap, self.system, self.threshold),
+            bytes: Vec::new(),
+            scratch: String::new(),
+            decided: Vec::new(),
+        };
+        let mut workers = [worker(), worker()];
+        let mut tally = Tally::default();
+        // Rows of the batch, kept from one batch to the next so that their
+        // fields' memory is reused.
+        let mut rows: Vec<Row> = Vec::with_capacity(BATCH);
         loop {
-            batch.clear();
+            let mut filled = 0;
             let mut end = false;
             let mut read_error = None;
-            while batch.len() < BATCH {
-                match self.table.next_row() {
+            while filled < BATCH {
+                if filled == rows.len() {
+                    rows.push(Row::default());
+                }
+                match self.table.read_row(&mut rows[filled]) {
                     None => {
                         end = true;
                         break;
                     }
-                    Some(Ok(row)) => batch.push(row),
+                    Some(Ok(())) => filled += 1,
                     // The reader cannot go on (I/O): what was read is written, then the run stops.
                     Some(Err(e)) => {
                         read_error = Some(format!("{e:#}"));
@@ -228,103 +304,169 @@ impl<'a> Job<'a> {
                     }
                 }
             }
-            let half = batch.len().div_ceil(2);
-            let (left, right) = batch.split_at(half);
-            let decide = |w: &mut Recoder, rows: &[Row]| -> Vec<(Outcome, bool)> {
-                rows.iter()
-                    .map(|row| {
-                        let get = |c: Option<usize>| {
-                            c.and_then(|i| row.fields.get(i)).map(String::as_str).unwrap_or_default()
-                        };
-                        let text: Vec<&str> = text_cols.iter().map(|&c| get(Some(c))).collect();
-                        recode_one(w, get(code_col), get(label_col), &text.join(" "))
-                    })
-                    .collect()
-            };
+            let batch = &rows[..filled];
+            let (left, right) = batch.split_at(batch.len().div_ceil(2));
             let [w1, w2] = &mut workers;
-            let (a, b) = std::thread::scope(|s| {
-                let h = s.spawn(|| decide(w2, right));
-                let a = decide(w1, left);
-                // `recode_one` catches panics, so the worker cannot panic.
-                (a, h.join().unwrap_or_default())
+            std::thread::scope(|s| {
+                s.spawn(|| job.rows(w2, right));
+                job.rows(w1, left);
             });
-            let outcomes = a.into_iter().chain(b);
-            for (row, (mut o, failed)) in batch.iter().zip(outcomes) {
-                let mut fields = row.fields.clone();
-                if let Some(problem) = &row.problem {
-                    summary.malformed += 1;
-                    o.review = true;
-                    let extra = if fields.len() > width { fields.split_off(width) } else { Vec::new() };
-                    o.note = if extra.is_empty() {
-                        format!("{problem}{}{}", if o.note.is_empty() { "" } else { "; " }, o.note)
-                    } else {
-                        format!("{problem}; extra fields kept here: {}", extra.join(" | "))
-                    };
-                }
-                fields.resize(width.max(fields.len()), String::new());
-                summary.failed += u64::from(failed);
-                let old = code_col.and_then(|c| row.fields.get(c)).map(String::as_str).unwrap_or_default();
-                summary.count(&o, old);
-                fields.extend(columns(&o));
-                if let Err(e) = emit(row, fields) {
-                    summary.error = Some(format!("cannot write row {}: {e:#}", summary.rows + 1));
+            for (w, rows) in [(w1, left), (w2, right)] {
+                let written = out.write_all(&w.bytes);
+                w.bytes.clear();
+                if let Err(e) = written {
+                    summary.error = Some(format!(
+                        "cannot write rows {} to {}: {e:#}",
+                        summary.rows + 1,
+                        summary.rows + rows.len() as u64
+                    ));
                     break;
                 }
-                summary.rows += 1;
+                for (row, (o, failed)) in rows.iter().zip(&w.decided) {
+                    let old = self.code.and_then(|c| row.fields.get(c)).map(String::as_str).unwrap_or_default();
+                    tally.count(o, old);
+                    summary.failed += u64::from(*failed);
+                    summary.malformed += u64::from(row.problem.is_some());
+                }
+                summary.rows += rows.len() as u64;
             }
             progress(summary.rows);
             if summary.error.is_none() {
                 summary.error = read_error.map(|e| format!("cannot read the input after {} rows: {e}", summary.rows));
             }
             if end || summary.error.is_some() {
+                if let Err(e) = out.flush()
+                    && summary.error.is_none()
+                {
+                    summary.error = Some(format!("cannot write the output: {e}"));
+                }
                 summary.encoding = self.table.describe_encoding();
+                tally.fill(&mut summary);
                 return summary;
             }
         }
     }
 }
 
+/// Where a job's columns are and how its output is written: what its
+/// workers need to decide and write a row.
+struct Decide {
+    width: usize,
+    delimiter: u8,
+    code: Option<usize>,
+    label: Option<usize>,
+    text: Vec<usize>,
+}
+
+/// One worker of a run: its recoder, and its half of the batch as CSV and
+/// as outcomes (each with whether its recoding failed).
+struct Worker<'a> {
+    recoder: Recoder<'a>,
+    bytes: Vec<u8>,
+    scratch: String,
+    decided: Vec<(Arc<Outcome>, bool)>,
+}
+
+impl Decide {
+    /// `bytes` with the CSV records `write` adds (in memory: nothing can
+    /// fail).
+    fn csv(&self, bytes: Vec<u8>, write: impl FnOnce(&mut csv::Writer<Vec<u8>>)) -> Vec<u8> {
+        let mut csv = csv::WriterBuilder::new().delimiter(self.delimiter).flexible(true).from_writer(bytes);
+        write(&mut csv);
+        match csv.into_inner() {
+            Ok(bytes) => bytes,
+            Err(e) => e.into_inner().get_ref().clone(),
+        }
+    }
+
+    /// Decides `rows` and writes them, recoded, into the worker's bytes.
+    fn rows(&self, w: &mut Worker, rows: &[Row]) {
+        w.decided.clear();
+        let (bytes, scratch, decided, recoder) =
+            (std::mem::take(&mut w.bytes), &mut w.scratch, &mut w.decided, &mut w.recoder);
+        w.bytes = self.csv(bytes, |csv| {
+            decided.extend(rows.iter().map(|row| self.row(csv, recoder, scratch, row)));
+        });
+    }
+
+    /// Decides one row and writes it, recoded, into `csv`; its outcome,
+    /// and whether its recoding failed.
+    fn row(
+        &self,
+        csv: &mut csv::Writer<Vec<u8>>,
+        recoder: &mut Recoder,
+        scratch: &mut String,
+        row: &Row,
+    ) -> (Arc<Outcome>, bool) {
+        let get = |c: Option<usize>| c.and_then(|i| row.fields.get(i)).map(String::as_str).unwrap_or_default();
+        let text: Vec<&str> = self.text.iter().map(|&c| get(Some(c))).collect();
+        let (shared, failed) = recode_one(recoder, get(self.code), get(self.label), &text.join(" "));
+        let (fields, o) = match &row.problem {
+            None => (std::borrow::Cow::Borrowed(&row.fields[..]), shared),
+            // A record that does not fit: flagged, its missing fields
+            // added empty, its extra fields kept in the note.
+            Some(problem) => {
+                let (mut fields, mut o) = (row.fields.clone(), Outcome::clone(&shared));
+                o.review = true;
+                let extra = if fields.len() > self.width { fields.split_off(self.width) } else { Vec::new() };
+                o.note = if extra.is_empty() {
+                    format!("{problem}{}{}", if o.note.is_empty() { "" } else { "; " }, o.note)
+                } else {
+                    format!("{problem}; extra fields kept here: {}", extra.join(" | "))
+                };
+                fields.resize(self.width, String::new());
+                (std::borrow::Cow::Owned(fields), Arc::new(o))
+            }
+        };
+        // Writing into memory cannot fail.
+        for field in fields.iter() {
+            let _ = csv.write_field(field);
+        }
+        let _ = write_columns(csv, &o, scratch);
+        let _ = csv.write_record(None::<&[u8]>);
+        (o, failed)
+    }
+}
+
 /// Recodes one row; a panic (a bug) gives a row of method `none` with the
 /// reason, flagged `true`, rather than losing the row or the run.
-pub fn recode_one(w: &mut Recoder, code: &str, label: &str, text: &str) -> (Outcome, bool) {
-    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| w.recode_with_text(code, label, text))) {
+pub fn recode_one(w: &mut Recoder, code: &str, label: &str, text: &str) -> (Arc<Outcome>, bool) {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| w.recode_shared(code, label, text))) {
         Ok(o) => (o, false),
         Err(_) => {
-            (Recoder::none("internal error while recoding this row (logged); the row is kept as it was".into()), true)
+            let why = "internal error while recoding this row (logged); the row is kept as it was";
+            (Arc::new(Recoder::none(why.into())), true)
         }
     }
 }
 
-/// Recodes a table into CSV (the input's separator, UTF-8) on `out`. An
-/// output that cannot be written sets [`Summary::error`].
+/// Recodes a table into CSV (the input's separator, UTF-8) on `out`: the
+/// input's fields, then [`COLUMNS`]. An output that cannot be written sets
+/// [`Summary::error`].
 pub fn to_csv(job: Job, out: impl Write, progress: impl FnMut(u64)) -> Summary {
-    let delimiter = job.table.delimiter;
-    let mut w = csv::WriterBuilder::new().delimiter(delimiter).flexible(true).from_writer(out);
-    if let Err(e) = w.write_record(job.header()) {
-        return Summary { error: Some(format!("cannot write the header: {e}")), ..Summary::default() };
-    }
-    let mut summary = job.run(|_, fields| Ok(w.write_record(&fields)?), progress);
-    if let Err(e) = w.flush()
-        && summary.error.is_none()
-    {
-        summary.error = Some(format!("cannot write the output: {e}"));
-    }
-    summary
+    job.run(out, progress)
 }
 
 /// Counts rows per method, for tests and reports.
 pub fn method_of(fields: &[String], header: &[String]) -> Option<Method> {
     let i = header.iter().position(|h| h == "harmonie_method")?;
-    [
-        Method::Exact,
-        Method::Respelled,
-        Method::Transcoded,
-        Method::LabelExact,
-        Method::LabelMatch,
-        Method::Fuzzy,
-        Method::Ambiguous,
-        Method::None,
-    ]
-    .into_iter()
-    .find(|m| m.as_str() == fields.get(i).map(String::as_str).unwrap_or_default())
+    Method::ALL.into_iter().find(|m| m.as_str() == fields.get(i).map(String::as_str).unwrap_or_default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn two_decimals_as_format_writes_them() {
+        let mut values: Vec<f32> = vec![0.0, 0.005, 0.125, 0.375, 0.625, 0.875, 1.0, 0.995, 2.675, 1e-9, 12345.678];
+        values.extend((0..20_000).map(|i| i as f32 / 7919.0));
+        values.extend((0..2_000).map(|i| i as f32 / 8.0));
+        values.extend([-0.0, -0.004, -1.5, f32::NAN, f32::INFINITY, 3e9, 999_999_999.0]);
+        for x in values {
+            let mut buf = String::new();
+            push_2_decimals(&mut buf, x);
+            assert_eq!(buf, format!("{x:.2}"), "{x:e}");
+        }
+    }
 }
