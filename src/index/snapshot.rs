@@ -60,11 +60,20 @@ pub struct Vocabulary {
 type SystemWords = std::sync::OnceLock<fst::Map<Vec<u8>>>;
 
 /// Typo-tolerant expansions kept: (stem, distance, prefix, system or
-/// `u32::MAX` for all) → vocabulary ids.
-type FuzzyMemo = std::collections::HashMap<(Box<str>, u8, bool, u32), std::sync::Arc<[u32]>>;
+/// `u32::MAX` for all) → vocabulary ids, and how many ids and key bytes
+/// they hold in all.
+#[derive(Default)]
+struct FuzzyMemo {
+    answers: std::collections::HashMap<FuzzyKey, std::sync::Arc<[u32]>>,
+    weight: usize,
+}
 
-/// Expansions [`Vocabulary::fuzzy`] keeps at most (a few MB).
-const FUZZY_MEMO: usize = 65_536;
+/// (stem, distance, prefix, system or `u32::MAX` for all).
+type FuzzyKey = (Box<str>, u8, bool, u32);
+
+/// Ids and key bytes [`Vocabulary::fuzzy`] keeps at most (about 16 MB,
+/// whatever the words asked).
+const FUZZY_MEMO: usize = 4 << 20;
 
 impl Vocabulary {
     pub fn id(&self, stem: &str) -> Option<u32> {
@@ -82,8 +91,9 @@ impl Vocabulary {
     /// starting within `distance` edits of it) among the stems used within
     /// `scope` (ordinal ranges, one per system searched); a stem used only
     /// outside `scope` may be among them (its postings hold nothing
-    /// within it). Answers are kept (at most [`FUZZY_MEMO`] of them, then
-    /// the memo starts again): the words of a file or of a form come back.
+    /// within it). Answers are kept (at most [`FUZZY_MEMO`] ids and key
+    /// bytes, then the memo starts again): the words of a file or of a form
+    /// come back.
     pub(crate) fn fuzzy(
         &self,
         stem: &str,
@@ -97,7 +107,7 @@ impl Vocabulary {
         };
         let key = (Box::<str>::from(stem), distance, prefix, own.map_or(u32::MAX, |s| s as u32));
         let memo = || self.fuzzy_memo.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(ids) = memo().get(&key) {
+        if let Some(ids) = memo().answers.get(&key) {
             return ids.clone();
         }
         let fst = match own {
@@ -115,10 +125,14 @@ impl Vocabulary {
         }
         let ids: std::sync::Arc<[u32]> = ids.into();
         let mut memo = memo();
-        if memo.len() >= FUZZY_MEMO {
-            memo.clear();
+        let weight = ids.len() + key.0.len();
+        if memo.weight + weight > FUZZY_MEMO {
+            memo.answers.clear();
+            memo.weight = 0;
         }
-        memo.insert(key, ids.clone());
+        if memo.answers.insert(key, ids.clone()).is_none() {
+            memo.weight += weight;
+        }
         ids
     }
 
