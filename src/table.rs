@@ -316,7 +316,7 @@ impl TableReader {
     /// with an error; a record that does not fit is returned with its
     /// problem.
     pub fn next_row(&mut self) -> Option<Result<Row>> {
-        let mut row = Row { line: 0, fields: Vec::new(), problem: None };
+        let mut row = Row::default();
         Some(self.read_row(&mut row)?.map(|()| row))
     }
 

@@ -197,3 +197,31 @@ fn another_text_column_can_settle_a_split() {
     let (_, rows) = common::csv_records(&out.stdout, b';');
     assert_eq!(rows[0][code], "01.19Y", "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+#[test]
+fn the_recoders_cache_tells_rows_apart_whatever_their_fields_hold() {
+    let snap = common::snapshot();
+    let mut recoder = Recoder::new(&snap, naf2025(), harmonie::recode::DEFAULT_THRESHOLD);
+    // The same characters split otherwise between code, label and text.
+    let rows = [
+        ("47.22Z", "", ""),
+        ("47.22", "Z", ""),
+        ("", "47.22Z", ""),
+        ("47.22Z\u{1}", "", ""),
+        ("47.2", "2Z", "boucherie"),
+        ("47.22Z", "", "boucherie"),
+        ("47.22Z", "\u{1}boucherie", ""),
+        ("47.22Z\u{1}", "boucherie", ""),
+    ];
+    let fresh: Vec<_> = rows
+        .iter()
+        .map(|(c, l, t)| Recoder::new(&snap, naf2025(), harmonie::recode::DEFAULT_THRESHOLD).recode_with_text(c, l, t))
+        .collect();
+    // Twice through one recoder: every answer is the one a fresh recoder gives.
+    for _ in 0..2 {
+        for ((c, l, t), expected) in rows.iter().zip(&fresh) {
+            assert_eq!(&recoder.recode_with_text(c, l, t), expected, "{c:?} {l:?} {t:?}");
+        }
+    }
+    assert_ne!(fresh[0], fresh[1]);
+}

@@ -58,7 +58,7 @@ pub struct Recoder<'a> {
     system: usize,
     threshold: f32,
     maps: Vec<&'a crate::model::map::ConceptMap>,
-    /// Outcomes by `code \u{1} label \u{1} text`, trimmed.
+    /// Outcomes by `code length:label length:code label text`, trimmed.
     cache: HashMap<String, Arc<Outcome>>,
     /// The key of the row being decided (kept to spare an allocation per row).
     key: String,
@@ -91,14 +91,11 @@ impl<'a> Recoder<'a> {
     /// [`Recoder::recode_with_text`], the outcome shared with the cache: a
     /// repeated row costs a lookup, no allocation.
     pub fn recode_shared(&mut self, code: &str, label: &str, text: &str) -> Arc<Outcome> {
+        use std::fmt::Write as _;
         let (code, label, text) = (code.trim(), label.trim(), text.trim());
+        // The lengths first: no row's parts can spell another row's key.
         self.key.clear();
-        for (i, part) in [code, label, text].into_iter().enumerate() {
-            if i > 0 {
-                self.key.push('\u{1}');
-            }
-            self.key.push_str(part);
-        }
+        let _ = write!(self.key, "{}:{}:{code}{label}{text}", code.len(), label.len());
         if let Some(o) = self.cache.get(self.key.as_str()) {
             return o.clone();
         }
