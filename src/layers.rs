@@ -6,7 +6,7 @@
 /// The layers, lowest first: a module may use the modules of the layers
 /// before its own, never its own layer's or a later one.
 pub const LAYERS: &[&[&str]] = &[
-    &["clock", "codes", "digest", "jobs", "memory", "paths", "table", "text"],
+    &["clock", "codes", "digest", "jobs", "memo", "memory", "paths", "table", "text"],
     &["model"],
     &["lexicon", "priors"],
     &["sources"],

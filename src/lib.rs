@@ -76,6 +76,7 @@ pub mod index;
 pub mod jobs;
 pub mod layers;
 pub mod lexicon;
+pub mod memo;
 pub mod memory;
 pub mod model;
 pub mod paths;

@@ -139,6 +139,23 @@ fn metadata_media_types_and_operation_outcomes() {
         assert_eq!(s, 200, "{ctype}: {v}");
         assert!(v["parameter"].as_array().unwrap().iter().any(|p| p["valueString"] == "Lombalgie basse"), "{v}");
     }
+    // A GET is answered as the POST is, again the same once its answer is
+    // kept, and an answer is kept per request: another code has its own.
+    let (_, _, posted) = call(addr, "POST", "/fhir/CodeSystem/$lookup", "application/fhir+json", &body);
+    let lookup =
+        |code: &str| call(addr, "GET", &format!("/fhir/CodeSystem/$lookup?system={cim10}&code={code}"), "", "");
+    for _ in 0..3 {
+        let (s, ct, v) = lookup("M54.5");
+        assert_eq!((s, &v), (200, &posted));
+        assert!(ct.starts_with("application/fhir+json"), "{ct}");
+        let (s, _, other) = lookup("J45.0");
+        assert_eq!(s, 200);
+        assert!(other["parameter"].as_array().unwrap().iter().any(|p| p["valueCode"] == "J45.0"), "{other}");
+        // An error is never kept: an unknown code stays unknown, with its own code in the message.
+        let (s, _, v) = lookup("M54.55");
+        assert_eq!(s, 404);
+        assert!(v["issue"][0]["details"]["text"].as_str().unwrap().contains("M54.55"));
+    }
     // Errors are OperationOutcomes with the fitting status.
     let (s, _, v) = call(addr, "POST", "/fhir/CodeSystem/$lookup", "text/csv", "a,b");
     assert_eq!((s, v["resourceType"].as_str()), (415, Some("OperationOutcome")));

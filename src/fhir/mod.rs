@@ -93,14 +93,41 @@ where
 }
 
 /// Runs `op` on `req`: inline when the request is light (see
-/// [`operations::Cost`]), else on a blocking thread.
+/// [`operations::Cost`]), else on a blocking thread. The answers of GET
+/// requests to operations light on GET (`$lookup`, `$validate-code`…),
+/// which depend only on the snapshot, the query, the languages asked and
+/// the date, are kept ([`Cache::answer`]).
 async fn operate(s: FhirState, op: &'static Operation, req: Request) -> FhirResult {
     let light = op.is_light(&req);
+    let key = (light && op.cost == operations::Cost::LightOnGet).then(|| answer_key(op, &req));
+    if let Some(key) = &key
+        && let Some(body) = s.cache.answer(&s.snapshot.load(), key)
+    {
+        return Ok(outcome::fhir_bytes(StatusCode::OK, body));
+    }
     run(&s.clone(), light, move |deadline| {
         let call = Call::new(&s, &req, deadline)?;
-        ok((op.run)(&call)?)
+        let answer = (op.run)(&call)?;
+        let Some(key) = key else { return ok(answer) };
+        let body = axum::body::Bytes::from(answer.to_string());
+        s.cache.keep(&call.reg.snapshot, key, body.clone());
+        Ok(outcome::fhir_bytes(StatusCode::OK, body))
     })
     .await
+}
+
+/// What a light GET operation's answer depends on besides the snapshot:
+/// the operation, the query, the languages asked and today's date.
+fn answer_key(op: &Operation, req: &Request) -> String {
+    let langs = req.headers.get(axum::http::header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok());
+    format!(
+        "{}/{}\n{}\n{}\n{}",
+        op.resource.unwrap_or_default(),
+        op.name,
+        req.query.as_deref().unwrap_or_default(),
+        langs.unwrap_or_default(),
+        crate::clock::today()
+    )
 }
 
 /// Runs a FHIR operation: on the async worker when it is `light` and the

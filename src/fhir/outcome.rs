@@ -157,7 +157,12 @@ impl IntoResponse for FhirError {
 
 /// A FHIR JSON answer.
 pub fn fhir_json(status: StatusCode, body: Value) -> Response {
-    (status, [(axum::http::header::CONTENT_TYPE, FHIR_JSON)], body.to_string()).into_response()
+    fhir_bytes(status, body.to_string().into())
+}
+
+/// A FHIR JSON response of `body`, already serialised.
+pub fn fhir_bytes(status: StatusCode, body: axum::body::Bytes) -> Response {
+    (status, [(axum::http::header::CONTENT_TYPE, FHIR_JSON)], body).into_response()
 }
 
 impl FhirError {

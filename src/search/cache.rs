@@ -14,7 +14,6 @@
 //!   answers up to [`RENDERED_BYTES`]; the oldest go first, so memory stays
 //!   bounded whatever clients send.
 
-use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
 use anyhow::Result;
@@ -22,6 +21,7 @@ use bytes::Bytes;
 
 use super::{Hit, SearchRequest};
 use crate::index::Snapshot;
+use crate::memo::{Memo, lock};
 
 /// Word candidates from which a search is worth keeping.
 pub const COSTLY_CANDIDATES: usize = 200;
@@ -67,66 +67,18 @@ impl Key {
     }
 }
 
-/// Answers kept for one snapshot, the oldest evicted first once their
-/// weights pass `capacity`.
-struct Memo<V> {
-    /// The snapshot the answers belong to (its folder).
-    snapshot: std::path::PathBuf,
-    answers: HashMap<Key, (V, usize)>,
-    /// Keys in insertion order, for eviction.
-    order: VecDeque<Key>,
-    /// The sum of the weights kept.
-    size: usize,
-    capacity: usize,
-}
-
-impl<V: Clone> Memo<V> {
-    fn new(capacity: usize) -> Memo<V> {
-        Memo { snapshot: Default::default(), answers: HashMap::new(), order: VecDeque::new(), size: 0, capacity }
-    }
-
-    fn get(&self, snap: &Snapshot, key: &Key) -> Option<V> {
-        if self.snapshot != snap.dir {
-            return None;
-        }
-        self.answers.get(key).map(|(v, _)| v.clone())
-    }
-
-    fn put(&mut self, snap: &Snapshot, key: Key, value: V, weight: usize) {
-        if self.snapshot != snap.dir {
-            *self = Memo { snapshot: snap.dir.clone(), ..Memo::new(self.capacity) };
-        }
-        self.size += weight;
-        match self.answers.insert(key.clone(), (value, weight)) {
-            Some((_, old)) => self.size -= old,
-            None => self.order.push_back(key),
-        }
-        while self.size > self.capacity {
-            let Some(old) = self.order.pop_front() else { break };
-            if let Some((_, weight)) = self.answers.remove(&old) {
-                self.size -= weight;
-            }
-        }
-    }
-}
-
 /// The memo of searches; one per server, shared by its handlers.
 pub struct SearchCache {
     /// Hits of costly searches, weighed in hits.
-    hits: Mutex<Memo<Arc<Vec<Hit>>>>,
+    hits: Mutex<Memo<Key, Arc<Vec<Hit>>>>,
     /// Answers as the caller rendered them, weighed in bytes.
-    rendered: Mutex<Memo<Bytes>>,
+    rendered: Mutex<Memo<Key, Bytes>>,
 }
 
 impl Default for SearchCache {
     fn default() -> SearchCache {
         SearchCache { hits: Mutex::new(Memo::new(CAPACITY)), rendered: Mutex::new(Memo::new(RENDERED_BYTES)) }
     }
-}
-
-/// A panic while holding a memo leaves a consistent map: keep it.
-fn lock<V>(memo: &Mutex<Memo<V>>) -> std::sync::MutexGuard<'_, Memo<V>> {
-    memo.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl SearchCache {
@@ -142,14 +94,14 @@ impl SearchCache {
             return Ok(Arc::new(super::search(snap, req)?));
         }
         let key = Key::of(req, false);
-        if let Some(hits) = lock(&self.hits).get(snap, &key) {
+        if let Some(hits) = lock(&self.hits).get(&snap.dir, &key) {
             return Ok(hits);
         }
         let (hits, candidates) = super::search_counting(snap, req)?;
         let hits = Arc::new(hits);
         if candidates >= COSTLY_CANDIDATES {
             let weight = hits.len();
-            lock(&self.hits).put(snap, key, hits.clone(), weight);
+            lock(&self.hits).put(&snap.dir, key, hits.clone(), weight);
         }
         Ok(hits)
     }
@@ -170,18 +122,18 @@ impl SearchCache {
             return render(&self.search(snap, req)?);
         }
         let key = Key::of(req, explain);
-        if let Some(body) = lock(&self.rendered).get(snap, &key) {
+        if let Some(body) = lock(&self.rendered).get(&snap.dir, &key) {
             return Ok(body);
         }
         let body = render(&self.search(snap, req)?)?;
         let weight = body.len() + key.weight();
-        lock(&self.rendered).put(snap, key, body.clone(), weight);
+        lock(&self.rendered).put(&snap.dir, key, body.clone(), weight);
         Ok(body)
     }
 
     /// Searches whose hits are kept now.
     pub fn len(&self) -> usize {
-        lock(&self.hits).answers.len()
+        lock(&self.hits).len()
     }
 
     /// Whether no search is kept.
@@ -191,6 +143,6 @@ impl SearchCache {
 
     /// Rendered answers kept now.
     pub fn rendered_len(&self) -> usize {
-        lock(&self.rendered).answers.len()
+        lock(&self.rendered).len()
     }
 }
