@@ -173,6 +173,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    grow_heaps_in_large_steps();
     let cli = Cli::parse();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
@@ -180,6 +181,20 @@ fn main() -> ExitCode {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Opening a snapshot allocates tens of megabytes on every core; glibc
+/// grows each thread's heap 128 KB at a time by default, one `mprotect`
+/// per step, which took a third of the time spent parsing concepts. Heaps
+/// now grow 32 MB at a time (address space: pages are resident only once
+/// written).
+fn grow_heaps_in_large_steps() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets a tunable of the allocator, before any
+    // other thread runs.
+    unsafe {
+        libc::mallopt(libc::M_TOP_PAD, 32 << 20);
     }
 }
 

@@ -128,6 +128,19 @@ pub enum PropertyKind {
 }
 
 impl PropertyKind {
+    /// Every kind, in declaration order (`ALL[k as usize] == k`).
+    pub const ALL: [PropertyKind; 9] = [
+        PropertyKind::Delai,
+        PropertyKind::DureeExposition,
+        PropertyKind::Travaux,
+        PropertyKind::ListeTravaux,
+        PropertyKind::Note,
+        PropertyKind::EnVigueurDepuis,
+        PropertyKind::FinValidite,
+        PropertyKind::Article,
+        PropertyKind::TypeActe,
+    ];
+
     /// The name of the property (`delai`, `duree_exposition`…), as the API and FHIR give it.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -195,6 +208,15 @@ pub enum DesignationKind {
 }
 
 impl DesignationKind {
+    /// Every kind, in declaration order (`ALL[k as usize] == k`).
+    pub const ALL: [DesignationKind; 5] = [
+        DesignationKind::Short,
+        DesignationKind::Long,
+        DesignationKind::Synonym,
+        DesignationKind::Related,
+        DesignationKind::Legacy,
+    ];
+
     /// The name used in the API, FHIR designations and `explain`.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -227,6 +249,11 @@ pub enum Status {
     Active,
     /// No longer in force (closed by its publisher, or its version replaced).
     Retired,
+}
+
+impl Status {
+    /// Every status, in declaration order (`ALL[s as usize] == s`).
+    pub const ALL: [Status; 2] = [Status::Active, Status::Retired];
 }
 
 /// An inconsistency found by [`CodeSystem::check`].

@@ -509,14 +509,39 @@ fn damaged_snapshots_are_refused_with_a_rebuild_hint() {
     let holder = std::fs::read_dir(snap.dir.join("concepts"))
         .unwrap()
         .map(|f| f.unwrap().path())
-        .find(|p| std::fs::read_to_string(p).unwrap().contains("Lombalgie basse"))
+        .find(|p| find(&std::fs::read(p).unwrap(), b"Lombalgie basse").is_some())
         .expect("a file of concepts holds the label");
     let name = format!("concepts/{}", holder.file_name().unwrap().to_string_lossy());
     let (_d, dir, path) = copy(&name);
-    let text = std::fs::read_to_string(&path).unwrap().replacen("Lombalgie basse", "Lombalgie haute", 1);
-    std::fs::write(&path, text).unwrap();
+    let mut bytes = std::fs::read(&path).unwrap();
+    let at = find(&bytes, b"Lombalgie basse").unwrap();
+    bytes[at..at + 15].copy_from_slice(b"Lombalgie haute");
+    std::fs::write(&path, &bytes).unwrap();
     let e = format!("{:#}", harmonie::index::Snapshot::open(&dir).err().expect("refused"));
     assert!(e.contains(&name) && e.contains("checksum") && e.contains("harmonie build --force"), "{e}");
+    // Files damaged with their checksums updated, as by a careless repair,
+    // are still refused by their readers, never with a panic: the file of
+    // concepts cut short, a byte of invalid UTF-8 in it, and the label
+    // table with a parent past the end.
+    let damaged = |name: &str, damage: &dyn Fn(&mut Vec<u8>)| {
+        let (d, dir, path) = copy(name);
+        let mut bytes = std::fs::read(&path).unwrap();
+        damage(&mut bytes);
+        std::fs::write(&path, &bytes).unwrap();
+        let manifest_path = dir.join("manifest.json");
+        let mut manifest: serde_json::Value = serde_json::from_slice(&std::fs::read(&manifest_path).unwrap()).unwrap();
+        manifest["files"][name] = harmonie::digest::sha256_hex(&bytes).into();
+        std::fs::write(&manifest_path, manifest.to_string()).unwrap();
+        let opened = std::panic::catch_unwind(|| harmonie::index::Snapshot::open(&dir).err().map(|e| format!("{e:#}")));
+        drop(d);
+        opened.expect("no panic").expect("refused")
+    };
+    let e = damaged(&name, &|b| b.truncate(b.len() - 3));
+    assert!(e.contains(&name) && e.contains("corrupt") && e.contains("harmonie build --force"), "{e}");
+    let e = damaged(&name, &|b| b[at] = 0xff);
+    assert!(e.contains(&name) && e.contains("corrupt"), "{e}");
+    let e = damaged("labels.bin", &|b| b[..4].copy_from_slice(&u32::MAX.wrapping_sub(1).to_le_bytes()));
+    assert!(e.contains("labels.bin") && e.contains("corrupt"), "{e}");
     // A system's title changed in systems.json.
     let (_d, dir, path) = copy("systems.json");
     let text = std::fs::read_to_string(&path).unwrap().replacen("\"title\":\"", "\"title\":\"X", 1);
@@ -538,6 +563,11 @@ fn damaged_snapshots_are_refused_with_a_rebuild_hint() {
         let opened = std::panic::catch_unwind(|| harmonie::index::Snapshot::open(&dir));
         assert!(matches!(opened, Ok(Err(_))), "{name}: refused with an error, no panic");
     }
+}
+
+/// Where `needle` first occurs in `haystack`.
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
 }
 
 fn flip(path: &std::path::Path) {

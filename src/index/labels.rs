@@ -1,7 +1,11 @@
-//! The analysed labels of a snapshot: `vocab.fst` (every stem, ids in
-//! sorted order) and `labels.bin` (per concept, the stem ids of its display
-//! and designations), written at build so that opening analyses no text.
+//! The analysed labels of a snapshot and its hierarchy: `vocab.fst` (every
+//! stem, ids in sorted order) and `labels.bin` (per concept, its parent's
+//! ordinal and the stem ids of its display and designations), written at
+//! build so that opening analyses no text and looks up no code; and the
+//! flat tables they are read into ([`LabelTable`], [`Postings`]), a few
+//! large arrays rather than a vector per concept or per stem.
 
+use std::ops::Range;
 use std::path::Path;
 
 use anyhow::{Context, Result};
@@ -13,26 +17,35 @@ fn stems(text: &str) -> Vec<String> {
     crate::text::analyze(text).into_iter().map(|t| t.stem).collect()
 }
 
+/// Written for a concept without a parent.
+const NO_PARENT: u32 = u32::MAX;
+
 /// Writes the vocabulary of every label (`vocab.fst`: stem → id, ids in
-/// sorted order) and, per concept in snapshot order, the stem ids of its
-/// display and of each designation (`labels.bin`, little-endian `u32`s:
-/// display length, ids, number of designations, then each one's length and
-/// ids): what opening a snapshot would otherwise analyse again.
+/// sorted order) and, per concept in snapshot order, its parent's ordinal
+/// and the stem ids of its display and of each designation (`labels.bin`,
+/// little-endian `u32`s: parent ordinal or `u32::MAX`, display length, ids,
+/// number of designations, then each one's length and ids): what opening a
+/// snapshot would otherwise derive again.
 pub(crate) fn write_labels(dir: &Path, systems: &[CodeSystem]) -> Result<()> {
-    let mut label_stems: Vec<(Vec<String>, Vec<Vec<String>>)> = Vec::new();
+    let mut label_stems: Vec<(u32, Vec<String>, Vec<Vec<String>>)> = Vec::new();
     for s in systems {
+        let offset = label_stems.len() as u32;
+        let by_code: std::collections::HashMap<&str, u32> =
+            s.concepts.iter().enumerate().map(|(i, c)| (c.code.as_str(), offset + i as u32)).collect();
         for c in &s.concepts {
-            label_stems.push((stems(&c.display), c.designations.iter().map(|d| stems(&d.value)).collect()));
+            let parent = c.parent.as_deref().and_then(|p| by_code.get(p)).copied().unwrap_or(NO_PARENT);
+            label_stems.push((parent, stems(&c.display), c.designations.iter().map(|d| stems(&d.value)).collect()));
         }
     }
     let mut terms: Vec<&str> =
-        label_stems.iter().flat_map(|(l, alts)| l.iter().chain(alts.iter().flatten())).map(String::as_str).collect();
+        label_stems.iter().flat_map(|(_, l, alts)| l.iter().chain(alts.iter().flatten())).map(String::as_str).collect();
     terms.sort_unstable();
     terms.dedup();
     let vocab = fst::Map::from_iter(terms.iter().enumerate().map(|(i, t)| (*t, i as u64)))?;
     let id = |t: &String| vocab.get(t).expect("every stem is in the vocabulary") as u32;
     let mut out: Vec<u32> = Vec::new();
-    for (label, alts) in &label_stems {
+    for (parent, label, alts) in &label_stems {
+        out.push(*parent);
         out.push(label.len() as u32);
         out.extend(label.iter().map(id));
         out.push(alts.len() as u32);
@@ -47,35 +60,189 @@ pub(crate) fn write_labels(dir: &Path, systems: &[CodeSystem]) -> Result<()> {
     Ok(())
 }
 
-/// The stem ids of a concept's display, and of each of its designations.
-type LabelIds = (Vec<u32>, Vec<Vec<u32>>);
+/// The deepest hierarchy a snapshot may have (those loaded have a handful
+/// of levels).
+const MAX_DEPTH: usize = 64;
 
-/// Reads `labels.bin` (see [`write_labels`]): per concept, the stem ids of
-/// its display and of each designation; `None` when the file does not hold
-/// exactly `concepts` entries with ids below `terms`.
-pub(super) fn read_labels(bytes: &[u8], concepts: usize, terms: u32) -> Option<Vec<LabelIds>> {
-    if !bytes.len().is_multiple_of(4) {
-        return None;
+/// Every concept's parent and the stem ids of its labels, in flat arrays.
+///
+/// Guarantees (checked by [`LabelTable::read`]): one entry per concept;
+/// every id is a vocabulary id; a parent is a concept of the same system;
+/// every chain of parents ends at a root.
+#[derive(Debug, PartialEq)]
+pub(super) struct LabelTable {
+    /// Per ordinal, its parent's ordinal.
+    pub parents: Vec<Option<u32>>,
+    /// The stem ids of every label, one after the other.
+    ids: Vec<u32>,
+    /// Label `k` is `ids[ends[k - 1]..ends[k]]` (from 0 for the first).
+    ends: Vec<u32>,
+    /// The labels of concept `c` are `first[c]..first[c + 1]`, its display
+    /// first.
+    first: Vec<u32>,
+}
+
+impl LabelTable {
+    /// Reads `labels.bin` (see [`write_labels`]) for the concepts of systems
+    /// of `sizes` concepts each; `None` when the file does not hold exactly
+    /// one entry per concept with ids below `terms` and parents within the
+    /// concept's system.
+    pub fn read(bytes: &[u8], sizes: &[u32], terms: u32) -> Option<LabelTable> {
+        if !bytes.len().is_multiple_of(4) {
+            return None;
+        }
+        let words: Vec<u32> = bytes.chunks_exact(4).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+        let concepts: u32 = sizes.iter().sum();
+        let mut t = LabelTable {
+            parents: Vec::with_capacity(concepts as usize),
+            ids: Vec::with_capacity(words.len()),
+            ends: Vec::with_capacity(concepts as usize * 2),
+            first: Vec::with_capacity(concepts as usize + 1),
+        };
+        let mut at = 0usize;
+        let mut next = || {
+            let w = words.get(at).copied();
+            at += 1;
+            w
+        };
+        let mut system = 0..0;
+        let mut sizes = sizes.iter();
+        for ord in 0..concepts {
+            while !system.contains(&ord) {
+                system = system.end..system.end + sizes.next()?;
+            }
+            let parent = next()?;
+            t.parents.push(match parent {
+                NO_PARENT => None,
+                p if system.contains(&p) && p != ord => Some(p),
+                _ => return None,
+            });
+            t.first.push(t.ends.len() as u32);
+            let designations = {
+                let n = next()?;
+                t.take(n, terms, &mut next)?;
+                next()?
+            };
+            for _ in 0..designations {
+                let n = next()?;
+                t.take(n, terms, &mut next)?;
+            }
+        }
+        t.first.push(t.ends.len() as u32);
+        (at == words.len() && t.parents_end_at_roots()).then_some(t)
     }
-    let mut words = bytes.chunks_exact(4).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]));
-    let list = |words: &mut dyn Iterator<Item = u32>| -> Option<Vec<u32>> {
-        let n = words.next()? as usize;
-        let ids: Vec<u32> = words.take(n).collect();
-        (ids.len() == n && ids.iter().all(|&i| i < terms)).then_some(ids)
-    };
-    let mut out = Vec::with_capacity(concepts);
-    for _ in 0..concepts {
-        let label = list(&mut words)?;
-        let n = words.next()? as usize;
-        let alts = (0..n).map(|_| list(&mut words)).collect::<Option<Vec<_>>>()?;
-        out.push((label, alts));
+
+    /// Whether every chain of parents reaches a root within
+    /// [`MAX_DEPTH`] steps (so none loops).
+    fn parents_end_at_roots(&self) -> bool {
+        (0..self.parents.len()).all(|ord| {
+            let mut cur = self.parents[ord];
+            for _ in 0..MAX_DEPTH {
+                match cur {
+                    None => return true,
+                    Some(p) => cur = self.parents[p as usize],
+                }
+            }
+            false
+        })
     }
-    words.next().is_none().then_some(out)
+
+    /// Appends a label of `n` ids read from `next`.
+    fn take(&mut self, n: u32, terms: u32, next: &mut impl FnMut() -> Option<u32>) -> Option<()> {
+        for _ in 0..n {
+            let id = next()?;
+            if id >= terms {
+                return None;
+            }
+            self.ids.push(id);
+        }
+        self.ends.push(self.ids.len() as u32);
+        Some(())
+    }
+
+    /// The number of concepts.
+    pub fn len(&self) -> usize {
+        self.parents.len()
+    }
+
+    fn label(&self, k: u32) -> &[u32] {
+        let start = if k == 0 { 0 } else { self.ends[k as usize - 1] };
+        &self.ids[start as usize..self.ends[k as usize] as usize]
+    }
+
+    fn labels_of(&self, ord: u32) -> Range<u32> {
+        self.first[ord as usize]..self.first[ord as usize + 1]
+    }
+
+    /// The stem ids of concept `ord`'s display.
+    pub fn display(&self, ord: u32) -> &[u32] {
+        self.label(self.first[ord as usize])
+    }
+
+    /// The stem ids of each designation of concept `ord`, in order.
+    pub fn designations(&self, ord: u32) -> impl ExactSizeIterator<Item = &[u32]> + Clone {
+        let labels = self.labels_of(ord);
+        (labels.start + 1..labels.end).map(|k| self.label(k))
+    }
+
+    /// The stem ids of every label of concept `ord`, display first.
+    pub fn all(&self, ord: u32) -> impl Iterator<Item = &[u32]> {
+        self.labels_of(ord).map(|k| self.label(k))
+    }
+}
+
+/// Per vocabulary id, the sorted ordinals of the concepts one of whose
+/// labels uses it, in one array.
+pub struct Postings {
+    /// The ordinals of id `t` are `ords[starts[t]..starts[t + 1]]`.
+    starts: Vec<u32>,
+    ords: Vec<u32>,
+}
+
+impl Postings {
+    /// The postings of `terms` stems over every label of `table`: two passes
+    /// (count, then place) over the ids.
+    pub(super) fn of(table: &LabelTable, terms: u32) -> Postings {
+        let mut last = vec![u32::MAX; terms as usize];
+        let mut starts = vec![0u32; terms as usize + 1];
+        for ord in 0..table.len() as u32 {
+            for &t in table.all(ord).flatten() {
+                if std::mem::replace(&mut last[t as usize], ord) != ord {
+                    starts[t as usize + 1] += 1;
+                }
+            }
+        }
+        for t in 0..terms as usize {
+            starts[t + 1] += starts[t];
+        }
+        let mut fill = starts.clone();
+        let mut ords = vec![0u32; starts[terms as usize] as usize];
+        last.fill(u32::MAX);
+        for ord in 0..table.len() as u32 {
+            for &t in table.all(ord).flatten() {
+                if std::mem::replace(&mut last[t as usize], ord) != ord {
+                    ords[fill[t as usize] as usize] = ord;
+                    fill[t as usize] += 1;
+                }
+            }
+        }
+        Postings { starts, ords }
+    }
+
+    /// The sorted ordinals of the concepts using stem `id`.
+    pub fn get(&self, id: u32) -> &[u32] {
+        &self.ords[self.starts[id as usize] as usize..self.starts[id as usize + 1] as usize]
+    }
+
+    /// Every id's postings, in id order.
+    pub fn iter(&self) -> impl Iterator<Item = &[u32]> {
+        self.starts.windows(2).map(|w| &self.ords[w[0] as usize..w[1] as usize])
+    }
 }
 
 #[cfg(test)]
 mod label_tests {
-    use super::read_labels;
+    use super::{LabelTable, Postings};
 
     fn bytes(words: &[u32]) -> Vec<u8> {
         words.iter().flat_map(|w| w.to_le_bytes()).collect()
@@ -83,14 +250,37 @@ mod label_tests {
 
     #[test]
     fn labels_read_back_and_damage_is_refused() {
-        // Two concepts: [3, 1] with one designation [2]; [0] with none.
-        let good = bytes(&[2, 3, 1, 1, 1, 2, 1, 0, 0]);
-        let labels = read_labels(&good, 2, 4).unwrap();
-        assert_eq!(labels, vec![(vec![3, 1], vec![vec![2]]), (vec![0], vec![])]);
-        assert!(read_labels(&good, 3, 4).is_none(), "fewer concepts than the snapshot has");
-        assert!(read_labels(&good, 1, 4).is_none(), "more concepts than the snapshot has");
-        assert!(read_labels(&good, 2, 3).is_none(), "an id outside the vocabulary");
-        assert!(read_labels(&good[..good.len() - 1], 2, 4).is_none(), "a truncated file");
-        assert!(read_labels(&bytes(&[u32::MAX]), 1, 4).is_none(), "a length past the end");
+        // Three concepts, the first two in one system: [3, 1] with one
+        // designation [2], no parent; [0, 0] with none, child of the first;
+        // [] with designations [] and [3], alone in its system.
+        let none = u32::MAX;
+        let words = [none, 2, 3, 1, 1, 1, 2, /**/ 0, 2, 0, 0, 0, /**/ none, 0, 2, 0, 1, 3];
+        let good = bytes(&words);
+        let t = LabelTable::read(&good, &[2, 1], 4).unwrap();
+        assert_eq!(t.parents, vec![None, Some(0), None]);
+        assert_eq!(t.display(0), &[3, 1]);
+        assert_eq!(t.designations(0).collect::<Vec<_>>(), vec![&[2u32][..]]);
+        assert_eq!(t.display(1), &[0, 0]);
+        assert_eq!(t.designations(1).len(), 0);
+        assert_eq!(t.display(2), &[] as &[u32]);
+        assert_eq!(t.designations(2).collect::<Vec<_>>(), vec![&[] as &[u32], &[3]]);
+        let p = Postings::of(&t, 4);
+        let lists: Vec<&[u32]> = p.iter().collect();
+        assert_eq!(lists, vec![&[1u32][..], &[0], &[0], &[0, 2]], "each concept once per stem, in order");
+        assert_eq!(p.get(3), &[0, 2]);
+
+        assert!(LabelTable::read(&good, &[2, 2], 4).is_none(), "fewer concepts than the snapshot has");
+        assert!(LabelTable::read(&good, &[2], 4).is_none(), "more concepts than the snapshot has");
+        assert!(LabelTable::read(&good, &[2, 1], 3).is_none(), "an id outside the vocabulary");
+        assert!(LabelTable::read(&good, &[1, 2], 4).is_none(), "a parent in another system");
+        assert!(LabelTable::read(&good[..good.len() - 1], &[2, 1], 4).is_none(), "a truncated file");
+        assert!(LabelTable::read(&good[..good.len() - 4], &[2, 1], 4).is_none(), "a missing word");
+        let mut own = words;
+        own[7] = 1;
+        assert!(LabelTable::read(&bytes(&own), &[2, 1], 4).is_none(), "its own parent");
+        let mut cycle = words;
+        cycle[0] = 1;
+        assert!(LabelTable::read(&bytes(&cycle), &[2, 1], 4).is_none(), "parents in a cycle");
+        assert!(LabelTable::read(&bytes(&[none, u32::MAX]), &[1], 4).is_none(), "a length past the end");
     }
 }

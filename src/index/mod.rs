@@ -7,14 +7,16 @@
 //!   reports ([`Manifest`]);
 //! * `systems.json`: the systems, without their concepts;
 //! * `concepts/`: the concepts (lexicon synonyms attached as designations)
-//!   in files of [`snapshot::CHUNK`], parsed on every core at open;
+//!   in binary files ([`store`]) of [`snapshot::CHUNK`], decoded on every
+//!   core at open;
 //! * `lexicon.json`: the lexicon's query-time expansions;
 //! * `maps.json`: the correspondence tables, targets canonical;
 //! * `codes.fst`: an fst map from `<system id>\0<canonical code>` to the
 //!   concept's ordinal;
 //! * `vocab.fst` and `labels.bin`: the stems of every label and, per
-//!   concept, the stem ids of its display and designations, analysed at
-//!   build so that opening derives nothing from text;
+//!   concept, its parent's ordinal and the stem ids of its display and
+//!   designations, derived at build so that opening analyses no text and
+//!   looks up no code;
 //! * `text/`: a tantivy index of the normalised labels and designations.
 //!
 //! Guarantees: a snapshot is written into a temporary folder and renamed
@@ -29,6 +31,7 @@
 pub(crate) mod fuzzy;
 mod labels;
 mod snapshot;
+mod store;
 mod systems;
 pub(crate) mod text;
 
@@ -51,7 +54,7 @@ use crate::sources::{self, LoadReport, SourcesFile};
 
 /// Bumped whenever the snapshot layout or the analysis changes, so that old
 /// snapshots are rebuilt.
-pub const FORMAT: u32 = 8;
+pub const FORMAT: u32 = 9;
 
 /// What a snapshot was built from and what it holds.
 #[derive(Clone, Debug, Serialize, Deserialize)]

@@ -25,10 +25,6 @@ struct Node {
     index: u32,
     parent: Option<u32>,
     children: Vec<u32>,
-    /// Vocabulary ids of the stems of the display ([`crate::text::analyze`]).
-    label: Vec<u32>,
-    /// Vocabulary ids of the stems of each designation.
-    alt: Vec<Vec<u32>>,
     /// Length in bytes of the display.
     display_len: u32,
     /// The display is flagged by ATIH (`***`).
@@ -46,7 +42,7 @@ struct Node {
 pub struct Vocabulary {
     pub fst: fst::Map<Vec<u8>>,
     pub terms: Vec<Box<str>>,
-    pub postings: Vec<Vec<u32>>,
+    pub postings: super::labels::Postings,
     /// Per system, its ordinals and, built on first use, the fst of the
     /// stems its labels use (same ids): a typo-tolerant walk within one
     /// system visits only its own words (NAF uses a tenth of the
@@ -139,7 +135,7 @@ impl Vocabulary {
     /// The fst of the stems some concept within `range` uses.
     fn fst_within(&self, range: &std::ops::Range<u32>) -> fst::Map<Vec<u8>> {
         let mut builder = fst::MapBuilder::memory();
-        for (id, (term, postings)) in self.terms.iter().zip(&self.postings).enumerate() {
+        for (id, (term, postings)) in self.terms.iter().zip(self.postings.iter()).enumerate() {
             let from = postings.partition_point(|&o| o < range.start);
             if postings.get(from).is_some_and(|&o| o < range.end) {
                 // Terms are sorted and distinct: insertion cannot fail.
@@ -164,6 +160,8 @@ pub struct Snapshot {
     pub systems: Vec<CodeSystem>,
     offsets: Vec<u32>,
     nodes: Vec<Node>,
+    /// The stem ids of every label, and every concept's parent.
+    labels: super::labels::LabelTable,
     /// The first term and the number of terms of each label of each concept
     /// (see `Node::firsts`), contiguous so that ranking many candidates reads
     /// memory in order.
@@ -185,10 +183,13 @@ pub struct LoadedPrior {
     pub prior: crate::priors::Prior,
     /// Per system index: whether the prior applies to it.
     pub systems: Vec<bool>,
+    /// The vocabulary ids of its label words.
+    label_ids: Vec<u32>,
     /// Per ordinal: whether the prior selects the concept (a system it
     /// covers, and a code prefix or a label word of the prior), computed
-    /// once at load so that ranking asks in constant time.
-    pub(crate) selects: Vec<bool>,
+    /// on first use so that ranking then asks in constant time
+    /// ([`Snapshot::prior_selects`]).
+    selects: std::sync::OnceLock<Vec<bool>>,
 }
 
 fn code_key(system: &str, code: &str) -> Vec<u8> {
@@ -228,12 +229,12 @@ pub const CHUNK: usize = 8192;
 /// The name of chunk `k` of the concepts of system `s`; names sort as the
 /// concepts go.
 fn chunk_name(s: usize, k: usize) -> String {
-    format!("concepts/{s:03}-{k:04}.json")
+    format!("concepts/{s:03}-{k:04}.bin")
 }
 
 /// The system of a chunk's file name, or `None` for another file.
 fn chunk_system(name: &str) -> Option<usize> {
-    let rest = name.strip_prefix("concepts/")?.strip_suffix(".json")?;
+    let rest = name.strip_prefix("concepts/")?.strip_suffix(".bin")?;
     let (s, k) = rest.split_once('-')?;
     k.parse::<usize>().ok()?;
     s.parse().ok()
@@ -247,7 +248,9 @@ pub(super) fn write_systems(dir: &Path, systems: &[CodeSystem]) -> Result<()> {
     std::fs::create_dir_all(dir.join("concepts"))?;
     for (s, system) in systems.iter().enumerate() {
         for (k, chunk) in system.concepts.chunks(CHUNK).enumerate() {
-            super::write_json(&dir.join(chunk_name(s, k)), &chunk)?;
+            let name = chunk_name(s, k);
+            std::fs::write(dir.join(&name), super::store::encode(chunk))
+                .with_context(|| format!("cannot write {name}"))?;
         }
     }
     Ok(())
@@ -306,6 +309,10 @@ impl Snapshot {
         }
         let mut systems: Vec<CodeSystem> =
             serde_json::from_slice(&read("systems.json")?).context("corrupt systems.json")?;
+        let sizes: Vec<u32> = manifest.systems.iter().map(|s| s.concept_count as u32).collect();
+        if sizes.len() != systems.len() {
+            bail!("snapshot {}: the manifest and systems.json list different systems; {rebuild}", dir.display());
+        }
         // The concepts are parsed in chunks on every core while this thread
         // reads the rest.
         let chunks: Vec<(usize, &str)> =
@@ -319,8 +326,8 @@ impl Snapshot {
             loop {
                 let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 let Some(&(_, name)) = chunks.get(i) else { return Ok(out) };
-                let concepts: Vec<Concept> =
-                    serde_json::from_slice(&read(name)?).with_context(|| format!("corrupt {name}"))?;
+                let concepts = super::store::decode(&read(name)?)
+                    .with_context(|| format!("snapshot {}: corrupt {name}; {rebuild}", dir.display()))?;
                 out.push((i, concepts));
             }
         };
@@ -344,8 +351,11 @@ impl Snapshot {
                 }
                 let maps: Vec<crate::model::map::ConceptMap> =
                     serde_json::from_slice(&read("maps.json")?).context("corrupt maps.json")?;
-                let labels: Vec<u8> = read("labels.bin")?;
-                Ok((codes, text, expansion_list, vocab_fst, terms, maps, labels))
+                // Every label's stem ids and every parent, derived at build.
+                let labels = super::labels::LabelTable::read(&read("labels.bin")?, &sizes, terms.len() as u32)
+                    .with_context(|| format!("snapshot {}: corrupt labels.bin; {rebuild}", dir.display()))?;
+                let postings = super::labels::Postings::of(&labels, terms.len() as u32);
+                Ok((codes, text, expansion_list, vocab_fst, terms, maps, labels, postings))
             })();
             let mut parsed = Vec::new();
             for h in handles {
@@ -358,53 +368,45 @@ impl Snapshot {
             }
             (parsed, rest)
         });
-        let (codes, text, expansion_list, vocab_fst, terms, maps, labels) = rest?;
+        let (codes, text, expansion_list, vocab_fst, terms, maps, labels, postings) = rest?;
         let mut parsed: Vec<(usize, Vec<Concept>)> =
             parsed.into_iter().collect::<Result<Vec<_>>>()?.into_iter().flatten().collect();
         // Chunks in the manifest's order: by system, then by chunk number.
         parsed.sort_unstable_by_key(|&(i, _)| i);
+        for (s, &n) in systems.iter_mut().zip(&sizes) {
+            s.concepts.reserve_exact(n as usize);
+        }
         for (i, concepts) in parsed {
             systems[chunks[i].0].concepts.extend(concepts);
+        }
+        if let Some(s) = systems.iter().zip(&sizes).position(|(s, &n)| s.concepts.len() != n as usize) {
+            bail!(
+                "snapshot {}: system {} has {} concepts, its manifest says {}; {rebuild}",
+                dir.display(),
+                systems[s].id,
+                systems[s].concepts.len(),
+                sizes[s]
+            );
         }
         let mut expansions: std::collections::HashMap<String, Vec<crate::lexicon::Expansion>> = Default::default();
         for e in expansion_list {
             expansions.entry(e.term[0].clone()).or_default().push(e);
         }
 
-        // Every label's stem ids, analysed at build.
-        let concept_count: usize = systems.iter().map(|s| s.concepts.len()).sum();
-        let label_ids = super::labels::read_labels(&labels, concept_count, terms.len() as u32)
-            .with_context(|| format!("snapshot {}: corrupt labels.bin; {rebuild}", dir.display()))?;
-        let mut postings: Vec<Vec<u32>> = vec![Vec::new(); terms.len()];
-
         let mut offsets = Vec::with_capacity(systems.len());
-        let mut nodes = Vec::new();
-        let mut firsts: Vec<(u32, u32)> = Vec::new();
-        let mut ids_iter = label_ids.into_iter();
+        let mut nodes = Vec::with_capacity(labels.len());
+        let mut firsts: Vec<(u32, u32)> = Vec::with_capacity(labels.len() * 2);
         for (si, s) in systems.iter().enumerate() {
-            let offset = nodes.len() as u32;
-            offsets.push(offset);
-            let by_code: std::collections::HashMap<&str, u32> =
-                s.concepts.iter().enumerate().map(|(i, c)| (c.code.as_str(), i as u32)).collect();
+            offsets.push(nodes.len() as u32);
             for (ci, c) in s.concepts.iter().enumerate() {
-                let parent = c.parent.as_deref().and_then(|p| by_code.get(p)).map(|&i| offset + i);
-                let (label, alt) = ids_iter.next().expect("one entry per concept");
                 let ord = nodes.len() as u32;
-                for &t in label.iter().chain(alt.iter().flatten()) {
-                    let p = &mut postings[t as usize];
-                    if p.last() != Some(&ord) {
-                        p.push(ord);
-                    }
-                }
                 let start = firsts.len() as u32;
-                firsts.extend(std::iter::once(&label).chain(&alt).filter_map(|l| Some((*l.first()?, l.len() as u32))));
+                firsts.extend(labels.all(ord).filter_map(|l| Some((*l.first()?, l.len() as u32))));
                 nodes.push(Node {
                     system: si as u16,
                     index: ci as u32,
-                    parent,
+                    parent: labels.parents[ord as usize],
                     children: Vec::new(),
-                    label,
-                    alt,
                     display_len: c.display.len() as u32,
                     flagged: c.display.starts_with("***"),
                     codable: c.level >= s.codable_from,
@@ -433,20 +435,11 @@ impl Snapshot {
             serde_json::from_slice(&read("priors.json")?).context("corrupt priors.json")?;
         let priors = prior_list
             .into_iter()
-            .map(|prior| {
-                let covers: Vec<bool> = systems.iter().map(|s| prior.covers(s)).collect();
-                let label_ids: Vec<u32> = prior.label_words.iter().filter_map(|w| vocab.id(w)).collect();
-                let selects = nodes
-                    .iter()
-                    .map(|n| {
-                        let system = usize::from(n.system);
-                        let code = &systems[system].concepts[n.index as usize].code;
-                        covers[system]
-                            && (prior.codes.iter().any(|c| code.starts_with(c.as_str()))
-                                || n.label.iter().any(|t| label_ids.contains(t)))
-                    })
-                    .collect();
-                LoadedPrior { systems: covers, selects, prior }
+            .map(|prior| LoadedPrior {
+                systems: systems.iter().map(|s| prior.covers(s)).collect(),
+                label_ids: prior.label_words.iter().filter_map(|w| vocab.id(w)).collect(),
+                selects: std::sync::OnceLock::new(),
+                prior,
             })
             .collect();
         verified_cache().save();
@@ -456,6 +449,7 @@ impl Snapshot {
             systems,
             offsets,
             nodes,
+            labels,
             firsts,
             codes,
             text,
@@ -464,6 +458,24 @@ impl Snapshot {
             maps,
             priors,
         })
+    }
+
+    /// Whether prior `i` selects concept `r` (see [`LoadedPrior`]).
+    pub(crate) fn prior_selects(&self, i: usize, r: ConceptRef) -> bool {
+        let p = &self.priors[i];
+        let selects = p.selects.get_or_init(|| {
+            (0..self.nodes.len() as u32)
+                .map(|ord| {
+                    let n = &self.nodes[ord as usize];
+                    let system = usize::from(n.system);
+                    let code = &self.systems[system].concepts[n.index as usize].code;
+                    p.systems[system]
+                        && (p.prior.codes.iter().any(|c| code.starts_with(c.as_str()))
+                            || self.labels.display(ord).iter().any(|t| p.label_ids.contains(t)))
+                })
+                .collect()
+        });
+        selects[r.0 as usize]
     }
 
     /// Number of concepts over all systems.
@@ -526,7 +538,7 @@ impl Snapshot {
 
     /// Vocabulary ids of the display of a concept.
     pub(crate) fn label_terms(&self, r: ConceptRef) -> &[u32] {
-        &self.nodes[r.0 as usize].label
+        self.labels.display(r.0)
     }
 
     /// The first vocabulary id and the number of terms of the display and
@@ -544,8 +556,8 @@ impl Snapshot {
     }
 
     /// Vocabulary ids of each designation of a concept.
-    pub(crate) fn designation_terms(&self, r: ConceptRef) -> &[Vec<u32>] {
-        &self.nodes[r.0 as usize].alt
+    pub(crate) fn designation_terms(&self, r: ConceptRef) -> impl ExactSizeIterator<Item = &[u32]> + Clone {
+        self.labels.designations(r.0)
     }
 
     /// Range of ordinals of a system's concepts.

@@ -218,7 +218,7 @@ pub(super) fn grade(snap: &Snapshot, plan: &Plan, r: ConceptRef, explain: bool) 
 
     let mut best: Option<(MatchKind, usize, &[u32], Field, bool)> =
         label_kind(plan, display, false).map(|(k, n)| (k, n, display, "display", false));
-    for (alt, d) in alts.iter().zip(&concept.designations) {
+    for (alt, d) in alts.clone().zip(&concept.designations) {
         let synonym = is_synonym(d.kind);
         if let Some((k, n)) = label_kind(plan, alt, synonym)
             && best.as_ref().is_none_or(|(b, _, _, f, _)| k < *b || (k == *b && *f == "related"))
@@ -240,7 +240,7 @@ pub(super) fn grade(snap: &Snapshot, plan: &Plan, r: ConceptRef, explain: bool) 
     // No single label has every slot: take each slot where it matches.
     let labels = || {
         std::iter::once((display, "display"))
-            .chain(alts.iter().zip(&concept.designations).map(|(a, d)| (a.as_slice(), field_name(d.kind))))
+            .chain(alts.clone().zip(&concept.designations).map(|(a, d)| (a, field_name(d.kind))))
     };
     let (mut matched_slots, mut fuzzy, mut matched) = (0, false, Vec::new());
     let mut required = plan.slots.iter().filter(|s| !s.optional).count();

@@ -281,7 +281,7 @@ impl<'a> Ranker<'a> {
 
     /// The first prior of this query that selects concept `r`.
     fn prior_of(&self, r: ConceptRef) -> Option<usize> {
-        self.priors.iter().copied().find(|&i| self.snap.priors[i].selects[r.0 as usize])
+        self.priors.iter().copied().find(|&i| self.snap.prior_selects(i, r))
     }
 
     /// Whether `r` misses the level the request asks for (or, without one,

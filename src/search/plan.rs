@@ -114,13 +114,13 @@ impl Slot {
         };
         let mut bits = Bits::none(snap.len());
         for &id in self.ids.iter().filter(|&&id| self.how[id as usize] <= worst as u8) {
-            within(&snap.vocab.postings[id as usize], &mut bits);
+            within(snap.vocab.postings.get(id), &mut bits);
         }
         for alt in &self.multi {
             let mut all = Bits::all(snap.len());
             for &id in alt {
                 let mut one = Bits::none(snap.len());
-                within(&snap.vocab.postings[id as usize], &mut one);
+                within(snap.vocab.postings.get(id), &mut one);
                 all.and(&one);
             }
             bits.or(&all);
