@@ -2,7 +2,8 @@
 //!
 //! Prints in-process latency percentiles (p50, p99, max) per query kind, then
 //! runs the criterion benchmarks. Run with `cargo bench --bench search`
-//! (`HARMONIE_BENCH_PERCENTILES_ONLY=1` for the percentiles alone).
+//! (`HARMONIE_BENCH_PERCENTILES_ONLY=1` for the percentiles alone,
+//! `HARMONIE_BENCH_KIND="frequent word"` for one kind's).
 
 use std::hint::black_box;
 use std::path::PathBuf;
@@ -62,7 +63,8 @@ fn run(snap: &Snapshot, system: &str, q: &str) -> usize {
 
 fn percentiles(snap: &Snapshot) {
     println!("{:<16} {:>9} {:>9} {:>9}", "kind", "p50 µs", "p99 µs", "max µs");
-    for (kind, queries) in KINDS {
+    let only = std::env::var("HARMONIE_BENCH_KIND").ok();
+    for (kind, queries) in KINDS.iter().filter(|(kind, _)| only.as_deref().is_none_or(|o| o == *kind)) {
         let mut samples = Vec::new();
         let mut per_query = vec![Vec::new(); queries.len()];
         for _ in 0..300 {

@@ -185,11 +185,11 @@ pub struct LoadedPrior {
     pub systems: Vec<bool>,
     /// The vocabulary ids of its label words.
     label_ids: Vec<u32>,
-    /// Per ordinal: whether the prior selects the concept (a system it
-    /// covers, and a code prefix or a label word of the prior), computed
+    /// Per ordinal, a bit: whether the prior selects the concept (a system
+    /// it covers, and a code prefix or a label word of the prior), computed
     /// on first use so that ranking then asks in constant time
     /// ([`Snapshot::prior_selects`]).
-    selects: std::sync::OnceLock<Vec<bool>>,
+    selects: std::sync::OnceLock<Vec<u64>>,
 }
 
 fn code_key(system: &str, code: &str) -> Vec<u8> {
@@ -464,18 +464,30 @@ impl Snapshot {
     pub(crate) fn prior_selects(&self, i: usize, r: ConceptRef) -> bool {
         let p = &self.priors[i];
         let selects = p.selects.get_or_init(|| {
-            (0..self.nodes.len() as u32)
-                .map(|ord| {
-                    let n = &self.nodes[ord as usize];
-                    let system = usize::from(n.system);
-                    let code = &self.systems[system].concepts[n.index as usize].code;
-                    p.systems[system]
-                        && (p.prior.codes.iter().any(|c| code.starts_with(c.as_str()))
-                            || self.labels.display(ord).iter().any(|t| p.label_ids.contains(t)))
-                })
-                .collect()
+            let mut bits = vec![0u64; self.nodes.len().div_ceil(64)];
+            let mut set = |ord: u32| bits[ord as usize / 64] |= 1 << (ord % 64);
+            for (system, s) in self.systems.iter().enumerate().filter(|&(system, _)| p.systems[system]) {
+                let range = self.ordinals_of(system);
+                // Concepts are in code order: a code prefix is a run of them.
+                for prefix in &p.prior.codes {
+                    let from = s.concepts.partition_point(|c| c.code.as_str() < prefix.as_str());
+                    let to = from + s.concepts[from..].partition_point(|c| c.code.starts_with(prefix.as_str()));
+                    (range.start + from as u32..range.start + to as u32).for_each(&mut set);
+                }
+                for &id in &p.label_ids {
+                    let postings = self.vocab.postings.get(id);
+                    let from = postings.partition_point(|&o| o < range.start);
+                    let to = postings.partition_point(|&o| o < range.end);
+                    for &ord in &postings[from..to] {
+                        if self.labels.display(ord).contains(&id) {
+                            set(ord);
+                        }
+                    }
+                }
+            }
+            bits
         });
-        selects[r.0 as usize]
+        selects[r.0 as usize / 64] & (1 << (r.0 % 64)) != 0
     }
 
     /// Number of concepts over all systems.

@@ -252,8 +252,33 @@ fn search_grading(snap: &Snapshot, req: &SearchRequest, max_graded: usize) -> Re
     Ok((hits, ranker.candidates.get()))
 }
 
-/// See [`Ranker::quick_key`]; its last field is the candidate.
-type QuickKey = (bool, u8, u8, bool, bool, usize, ConceptRef);
+/// See [`Ranker::quick_key`]: its fields packed into one integer, most
+/// significant first, so that choosing the best of thousands compares
+/// integers; its low 32 bits are the candidate's ordinal.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct QuickKey(u64);
+
+impl QuickKey {
+    /// Label lengths beyond this many bytes (none is near it) count as it.
+    const MAX_LEN: u64 = (1 << 25) - 1;
+
+    fn new(typos: bool, prior: u8, kind: u8, level_miss: bool, flagged: bool, len: usize, r: ConceptRef) -> QuickKey {
+        let len = (len as u64).min(Self::MAX_LEN);
+        QuickKey(
+            u64::from(typos) << 63
+                | u64::from(prior & 3) << 61
+                | u64::from(kind & 3) << 59
+                | u64::from(level_miss) << 58
+                | u64::from(flagged) << 57
+                | len << 32
+                | u64::from(r.0),
+        )
+    }
+
+    fn concept(self) -> ConceptRef {
+        ConceptRef(self.0 as u32)
+    }
+}
 
 /// What ranks one request's hits: the request, and the context priors its
 /// query calls for.
@@ -321,7 +346,7 @@ impl<'a> Ranker<'a> {
             .min()
             .unwrap_or(2);
         let (len, flagged) = snap.display_shape(r);
-        (!strict.contains(r.0), prior, kind, self.level_miss(r, false), flagged, len, r)
+        QuickKey::new(!strict.contains(r.0), prior, kind, self.level_miss(r, false), flagged, len, r)
     }
 
     /// A hit with its ranking key, unless the level filter drops it;
@@ -445,7 +470,7 @@ fn text_search(
         let first = plan.slots.iter().find(|s| !s.optional);
         let mut keyed: Vec<_> = candidates.iter().map(|&r| ranker.quick_key(first, required, &strict, r)).collect();
         keyed.select_nth_unstable(ranker.max_graded);
-        candidates = keyed[..ranker.max_graded].iter().map(|k| k.6).collect();
+        candidates = keyed[..ranker.max_graded].iter().map(|k| k.concept()).collect();
     }
     for r in candidates {
         let g = grade(snap, &plan, r, false);
