@@ -290,3 +290,48 @@ fn frequent_words_rank_as_if_every_candidate_were_graded() {
     }
     assert_eq!(checked, 6 * words.len() * 2 * 2);
 }
+
+#[test]
+fn the_bm25_fallback_ranks_as_tantivy_does() {
+    // The free-text fallback scores on the snapshot's own postings; tantivy's
+    // query on the text index is the reference. Long descriptions (every one
+    // goes through the fallback), with and without a system, and words
+    // matching nothing strictly (the loose plan's fallback).
+    let snap = common::snapshot();
+    let queries = [
+        "Pizzeria, snack, restauration rapide sur place et à emporter.",
+        "ACQUISITION ADMINISTRATION GESTION EXPLOITATION PAR BAIL LOCATION OU AUTREMENT DE TOUS IMMEUBLES",
+        "conception, assemblage, et revente de vélos, composants et accessoires cycles, conseil",
+        "travaux de maçonnerie générale et gros oeuvre de bâtiment, carrelage, plâtrerie",
+        "négoce de fruits et légumes en gros, import export, transport frigorifique",
+        "cabinet infirmier soins à domicile et en centre, prélèvements",
+        "nettoyage industriel de locaux et de vitres, entretien des espaces verts",
+        "douleur lombaire basse chronique avec irradiation sciatique gauche",
+        "cancer de la vessie chez un ouvrier exposé aux amines aromatiques",
+        "surdité professionnelle bilatérale après exposition au bruit en atelier",
+        "agent de service hospitalier en maison de retraite, aide aux repas",
+        "conducteur de poids lourds livraison régionale et manutention",
+        "audiogramme tonal et vocal, spirométrie, radiographie du thorax",
+        "zorglub plimpf couvreurr",
+        "menuiserrie alluminium pvc posse",
+    ];
+    let mut compared = 0;
+    for system in [Some("naf"), Some("naf-2025"), Some("cim10"), Some("pcs"), Some("ccam"), None] {
+        for q in queries {
+            let req = SearchRequest {
+                q,
+                system: system.map(|s| snap.system_index(s).unwrap()),
+                limit: 10,
+                ..Default::default()
+            };
+            let hits = |hits: Vec<harmonie::search::Hit>| -> Vec<(String, MatchKind, bool)> {
+                hits.iter().map(|h| (snap.concept(h.concept).code.clone(), h.kind, h.fallback)).collect()
+            };
+            let ours = hits(search(&snap, &req).unwrap());
+            let reference = hits(harmonie::search::search_tantivy_fallback(&snap, &req).unwrap());
+            assert_eq!(ours, reference, "{q:?} in {system:?}");
+            compared += usize::from(ours.iter().any(|h| h.1 == MatchKind::Partial));
+        }
+    }
+    assert!(compared >= 60, "the fallback ranked only {compared} searches");
+}

@@ -70,9 +70,13 @@ const MAX_DEPTH: usize = 64;
 /// every id is a vocabulary id; a parent is a concept of the same system;
 /// every chain of parents ends at a root.
 #[derive(Debug, PartialEq)]
-pub(super) struct LabelTable {
+pub(crate) struct LabelTable {
     /// Per ordinal, its parent's ordinal.
     pub parents: Vec<Option<u32>>,
+    /// The children of concept `c` are `children[child_start[c]..child_start[c + 1]]`,
+    /// in ordinal order.
+    child_start: Vec<u32>,
+    children: Vec<u32>,
     /// The stem ids of every label, one after the other.
     ids: Vec<u32>,
     /// Label `k` is `ids[ends[k - 1]..ends[k]]` (from 0 for the first).
@@ -95,6 +99,8 @@ impl LabelTable {
         let concepts: u32 = sizes.iter().sum();
         let mut t = LabelTable {
             parents: Vec::with_capacity(concepts as usize),
+            child_start: Vec::new(),
+            children: Vec::new(),
             ids: Vec::with_capacity(words.len()),
             ends: Vec::with_capacity(concepts as usize * 2),
             first: Vec::with_capacity(concepts as usize + 1),
@@ -129,7 +135,49 @@ impl LabelTable {
             }
         }
         t.first.push(t.ends.len() as u32);
-        (at == words.len() && t.parents_end_at_roots()).then_some(t)
+        if at != words.len() || !t.parents_end_at_roots() {
+            return None;
+        }
+        // Children, counted then placed.
+        let mut start = vec![0u32; t.parents.len() + 1];
+        for p in t.parents.iter().flatten() {
+            start[*p as usize + 1] += 1;
+        }
+        for i in 0..t.parents.len() {
+            start[i + 1] += start[i];
+        }
+        let mut fill = start.clone();
+        t.children = vec![0; start[t.parents.len()] as usize];
+        for (ord, p) in t.parents.iter().enumerate() {
+            if let Some(p) = p {
+                t.children[fill[*p as usize] as usize] = ord as u32;
+                fill[*p as usize] += 1;
+            }
+        }
+        t.child_start = start;
+        Some(t)
+    }
+
+    /// The children of concept `ord`, in ordinal order.
+    pub fn children(&self, ord: u32) -> &[u32] {
+        &self.children[self.child_start[ord as usize] as usize..self.child_start[ord as usize + 1] as usize]
+    }
+
+    /// The ancestors of concept `ord`, its parent first.
+    pub fn ancestors(&self, ord: u32) -> impl Iterator<Item = u32> + '_ {
+        std::iter::successors(self.parents[ord as usize], |&p| self.parents[p as usize])
+    }
+
+    /// Appends every concept beneath `ord` to `out`.
+    pub fn descendants(&self, ord: u32, out: &mut Vec<u32>) {
+        let from = out.len();
+        out.extend_from_slice(self.children(ord));
+        let mut i = from;
+        while i < out.len() {
+            let c = out[i];
+            out.extend_from_slice(self.children(c));
+            i += 1;
+        }
     }
 
     /// Whether every chain of parents reaches a root within
@@ -258,6 +306,11 @@ mod label_tests {
         let good = bytes(&words);
         let t = LabelTable::read(&good, &[2, 1], 4).unwrap();
         assert_eq!(t.parents, vec![None, Some(0), None]);
+        assert_eq!((t.children(0), t.children(1), t.children(2)), (&[1u32][..], &[][..], &[][..]));
+        assert_eq!(t.ancestors(1).collect::<Vec<_>>(), vec![0]);
+        let mut below = Vec::new();
+        t.descendants(0, &mut below);
+        assert_eq!(below, vec![1]);
         assert_eq!(t.display(0), &[3, 1]);
         assert_eq!(t.designations(0).collect::<Vec<_>>(), vec![&[2u32][..]]);
         assert_eq!(t.display(1), &[0, 0]);

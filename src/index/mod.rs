@@ -28,6 +28,7 @@
 //! `index/CURRENT` names the snapshot last put in service ([`mark_current`]):
 //! a build alone never moves it.
 
+pub(crate) mod bm25;
 pub(crate) mod fuzzy;
 mod labels;
 mod snapshot;

@@ -23,8 +23,6 @@ pub struct ConceptRef(pub u32);
 struct Node {
     system: u16,
     index: u32,
-    parent: Option<u32>,
-    children: Vec<u32>,
     /// Length in bytes of the display.
     display_len: u32,
     /// The display is flagged by ATIH (`***`).
@@ -160,14 +158,18 @@ pub struct Snapshot {
     pub systems: Vec<CodeSystem>,
     offsets: Vec<u32>,
     nodes: Vec<Node>,
-    /// The stem ids of every label, and every concept's parent.
+    /// The stem ids of every label, every concept's parent and children.
     labels: super::labels::LabelTable,
+    /// What the free-text fallback weighs labels with.
+    bm25: super::bm25::Bm25,
     /// The first term and the number of terms of each label of each concept
     /// (see `Node::firsts`), contiguous so that ranking many candidates reads
     /// memory in order.
     firsts: Vec<(u32, u32)>,
     codes: fst::Map<Vec<u8>>,
-    pub(crate) text: TextIndex,
+    /// The tantivy index, opened on first use: the reference the BM25
+    /// fallback is checked against ([`Snapshot::text`]).
+    text: std::sync::OnceLock<TextIndex>,
     pub(crate) vocab: Vocabulary,
     /// Correspondence tables, targets canonical and present in their system.
     pub maps: Vec<crate::model::map::ConceptMap>,
@@ -336,10 +338,6 @@ impl Snapshot {
             let handles: Vec<_> = (0..workers).map(|_| scope.spawn(parse_chunks)).collect();
             let rest = (|| -> Result<_> {
                 let codes = fst::Map::new(read("codes.fst")?).context("corrupt codes.fst")?;
-                let text_dir = dir.join("text");
-                let text = std::panic::catch_unwind(|| TextIndex::open(&text_dir)).map_err(|_| {
-                    anyhow::anyhow!("snapshot {}: the text index cannot be opened; {rebuild}", dir.display())
-                })??;
                 let expansion_list: Vec<crate::lexicon::Expansion> =
                     serde_json::from_slice(&read("lexicon.json")?).context("corrupt lexicon.json")?;
                 // The vocabulary, analysed at build.
@@ -355,7 +353,8 @@ impl Snapshot {
                 let labels = super::labels::LabelTable::read(&read("labels.bin")?, &sizes, terms.len() as u32)
                     .with_context(|| format!("snapshot {}: corrupt labels.bin; {rebuild}", dir.display()))?;
                 let postings = super::labels::Postings::of(&labels, terms.len() as u32);
-                Ok((codes, text, expansion_list, vocab_fst, terms, maps, labels, postings))
+                let bm25 = super::bm25::Bm25::of(&labels, terms.len() as u32);
+                Ok((codes, expansion_list, vocab_fst, terms, maps, labels, postings, bm25))
             })();
             let mut parsed = Vec::new();
             for h in handles {
@@ -368,7 +367,7 @@ impl Snapshot {
             }
             (parsed, rest)
         });
-        let (codes, text, expansion_list, vocab_fst, terms, maps, labels, postings) = rest?;
+        let (codes, expansion_list, vocab_fst, terms, maps, labels, postings, bm25) = rest?;
         let mut parsed: Vec<(usize, Vec<Concept>)> =
             parsed.into_iter().collect::<Result<Vec<_>>>()?.into_iter().flatten().collect();
         // Chunks in the manifest's order: by system, then by chunk number.
@@ -405,8 +404,6 @@ impl Snapshot {
                 nodes.push(Node {
                     system: si as u16,
                     index: ci as u32,
-                    parent: labels.parents[ord as usize],
-                    children: Vec::new(),
                     display_len: c.display.len() as u32,
                     flagged: c.display.starts_with("***"),
                     codable: c.level >= s.codable_from,
@@ -418,11 +415,6 @@ impl Snapshot {
             .map(|s| (offsets[s]..offsets[s] + systems[s].concepts.len() as u32, std::sync::OnceLock::new()))
             .collect();
         let vocab = Vocabulary { terms, fst: vocab_fst, postings, by_system, fuzzy_memo: Default::default() };
-        for ord in 0..nodes.len() {
-            if let Some(p) = nodes[ord].parent {
-                nodes[p as usize].children.push(ord as u32);
-            }
-        }
         if codes.len() != nodes.len() {
             bail!(
                 "snapshot {}: codes.fst has {} codes for {} concepts; rebuild it",
@@ -450,9 +442,10 @@ impl Snapshot {
             offsets,
             nodes,
             labels,
+            bm25,
             firsts,
             codes,
-            text,
+            text: std::sync::OnceLock::new(),
             vocab,
             expansions,
             maps,
@@ -490,6 +483,32 @@ impl Snapshot {
         selects[r.0 as usize / 64] & (1 << (r.0 % 64)) != 0
     }
 
+    /// The snapshot's tantivy index, opened on first use (its files were
+    /// checked against the manifest when the snapshot was opened).
+    pub(crate) fn text(&self) -> Result<&TextIndex> {
+        if let Some(text) = self.text.get() {
+            return Ok(text);
+        }
+        let dir = self.dir.join("text");
+        let opened = std::panic::catch_unwind(|| TextIndex::open(&dir))
+            .map_err(|_| anyhow::anyhow!("the text index of snapshot {} cannot be opened", self.dir.display()))??;
+        Ok(self.text.get_or_init(|| opened))
+    }
+
+    /// The `n` concepts within `scope` (ordinal ranges, one per system)
+    /// that best match any of `slots` (each a list of alternative stem
+    /// ids) by BM25, best first ([`super::bm25::Bm25::best`]); `filtered`:
+    /// the scope is a choice among the systems rather than all of them.
+    pub(crate) fn bm25_best(
+        &self,
+        slots: &[Vec<u32>],
+        scope: &[std::ops::Range<u32>],
+        filtered: bool,
+        n: usize,
+    ) -> Vec<(u32, f32)> {
+        self.bm25.best(&self.labels, &self.vocab.postings, slots, scope, filtered, n)
+    }
+
     /// Number of concepts over all systems.
     pub fn len(&self) -> usize {
         self.nodes.len()
@@ -523,17 +542,17 @@ impl Snapshot {
 
     /// The parent of `r`, if any.
     pub fn parent(&self, r: ConceptRef) -> Option<ConceptRef> {
-        self.nodes[r.0 as usize].parent.map(ConceptRef)
+        self.labels.parents[r.0 as usize].map(ConceptRef)
     }
 
     /// The children of `r`, in code order.
     pub fn children(&self, r: ConceptRef) -> impl Iterator<Item = ConceptRef> + '_ {
-        self.nodes[r.0 as usize].children.iter().map(|&c| ConceptRef(c))
+        self.labels.children(r.0).iter().map(|&c| ConceptRef(c))
     }
 
     /// Whether `r` has no children.
     pub fn is_leaf(&self, r: ConceptRef) -> bool {
-        self.nodes[r.0 as usize].children.is_empty()
+        self.labels.children(r.0).is_empty()
     }
 
     /// Ancestors from the root (section, chapter…) down to the parent.

@@ -12,8 +12,9 @@
 //!   last word, while typing) or within an edit distance (1 from 4 letters,
 //!   2 from 8). Matching runs on the snapshot's vocabulary and postings
 //!   ([`plan`]); every slot must match.
-//! * When no concept matches every slot, tantivy's BM25 ranks the concepts
-//!   matching some of them, flagged [`MatchKind::Partial`]: this is what long
+//! * When no concept matches every slot, BM25 ([`crate::index::bm25`], as
+//!   tantivy scores the snapshot's text index, on the postings of the
+//!   systems searched) ranks the concepts matching some of them, flagged [`MatchKind::Partial`]: this is what long
 //!   free-text descriptions get.
 //! * When nothing matches even so, a looser plan runs (two edits from five
 //!   letters, every word as a prefix, any word enough) and the hits say
@@ -190,9 +191,25 @@ pub fn search_exhaustive(snap: &Snapshot, req: &SearchRequest) -> Result<Vec<Hit
     Ok(search_grading(snap, req, usize::MAX)?.0)
 }
 
+/// [`search`] whose BM25 fallback is tantivy's query on the snapshot's
+/// text index: the reference the in-memory fallback must agree with
+/// (checked by the tests).
+pub fn search_tantivy_fallback(snap: &Snapshot, req: &SearchRequest) -> Result<Vec<Hit>> {
+    Ok(search_with(snap, req, MAX_GRADED, true)?.0)
+}
+
+fn search_grading(snap: &Snapshot, req: &SearchRequest, max_graded: usize) -> Result<(Vec<Hit>, usize)> {
+    search_with(snap, req, max_graded, false)
+}
+
 /// Searches, grading at most `max_graded` word candidates; returns the hits
 /// and the most word candidates a plan gathered.
-fn search_grading(snap: &Snapshot, req: &SearchRequest, max_graded: usize) -> Result<(Vec<Hit>, usize)> {
+fn search_with(
+    snap: &Snapshot,
+    req: &SearchRequest,
+    max_graded: usize,
+    tantivy_fallback: bool,
+) -> Result<(Vec<Hit>, usize)> {
     let whole = match req.q.char_indices().nth(ANALYSED_CHARS) {
         Some((cut, _)) => &req.q[..cut],
         None => req.q,
@@ -208,6 +225,7 @@ fn search_grading(snap: &Snapshot, req: &SearchRequest, max_graded: usize) -> Re
     };
     let mut ranker = Ranker::new(snap, req, q);
     ranker.max_graded = max_graded;
+    ranker.tantivy_fallback = tantivy_fallback;
     let mut ranked: Vec<(SortKey, Hit)> = Vec::new();
     let mut seen = std::collections::HashSet::new();
 
@@ -289,6 +307,9 @@ struct Ranker<'a> {
     priors: Vec<usize>,
     /// Word candidates graded at most.
     max_graded: usize,
+    /// Whether the BM25 fallback asks tantivy (the reference) rather than
+    /// [`Snapshot::bm25_best`].
+    tantivy_fallback: bool,
     /// The most word candidates a plan of this search gathered.
     candidates: std::cell::Cell<usize>,
 }
@@ -301,7 +322,7 @@ impl<'a> Ranker<'a> {
             let stems: Vec<String> = crate::text::analyze(q).into_iter().map(|t| t.stem).collect();
             (0..snap.priors.len()).filter(|&i| snap.priors[i].prior.applies(&stems)).collect()
         };
-        Ranker { snap, req, priors, max_graded: MAX_GRADED, candidates: Default::default() }
+        Ranker { snap, req, priors, max_graded: MAX_GRADED, tantivy_fallback: false, candidates: Default::default() }
     }
 
     /// The first prior of this query that selects concept `r`.
@@ -487,9 +508,16 @@ fn text_search(
         let ids: Vec<&str> = scope.iter().map(|&s| snap.systems[s].id.as_str()).collect();
         let filter = (scope.len() < snap.systems.len()).then_some(ids.as_slice());
         // Framing words (`société`, `activité`) do not rank descriptions.
-        let bm25_slots: Vec<Vec<String>> =
-            plan.slots.iter().filter(|s| !s.optional).map(|s| s.bm25_stems(snap, loose)).collect();
-        for (ord, score) in snap.text.best(&bm25_slots, filter, FALLBACK_CANDIDATES)? {
+        let best = if ranker.tantivy_fallback {
+            let bm25_slots: Vec<Vec<String>> =
+                plan.slots.iter().filter(|s| !s.optional).map(|s| s.bm25_stems(snap, loose)).collect();
+            snap.text()?.best(&bm25_slots, filter, FALLBACK_CANDIDATES)?
+        } else {
+            let bm25_slots: Vec<Vec<u32>> =
+                plan.slots.iter().filter(|s| !s.optional).map(|s| s.bm25_ids(loose)).collect();
+            snap.bm25_best(&bm25_slots, &ranges, filter.is_some(), FALLBACK_CANDIDATES)
+        };
+        for (ord, score) in best {
             let r = ConceptRef(ord);
             if seen.contains(&r) || !under(r) {
                 continue;

@@ -132,6 +132,11 @@ impl Slot {
     /// `loose`, the prefix and fuzzy ones too (the closest first, at most
     /// [`MAX_BM25_STEMS`]).
     pub fn bm25_stems(&self, snap: &Snapshot, loose: bool) -> Vec<String> {
+        self.bm25_ids(loose).iter().map(|&id| snap.vocab.terms[id as usize].to_string()).collect()
+    }
+
+    /// [`Slot::bm25_stems`], as vocabulary ids.
+    pub fn bm25_ids(&self, loose: bool) -> Vec<u32> {
         // A word that labels use as typed weighs as itself: its synonyms
         // would only add frequent words (`vente` ⇒ `commerce`) to a ranking
         // by rarity.
@@ -144,11 +149,10 @@ impl Slot {
         let mut ids: Vec<u32> = self.ids.iter().copied().filter(|&id| self.how[id as usize] <= limit).collect();
         ids.sort_by_key(|&id| self.how[id as usize]);
         ids.truncate(MAX_BM25_STEMS);
-        let mut out: Vec<String> = ids.iter().map(|&id| snap.vocab.terms[id as usize].to_string()).collect();
         for alt in &self.multi {
-            out.extend(alt.iter().map(|&id| snap.vocab.terms[id as usize].to_string()));
+            ids.extend(alt);
         }
-        out
+        ids
     }
 }
 

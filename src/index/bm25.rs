@@ -1,0 +1,179 @@
+//! BM25 over the snapshot's own labels, for the free-text fallback: the
+//! scores tantivy gave on the snapshot's text index (a document per
+//! concept, its `terms` the stems of its display and designations, its
+//! `context` those of its ancestors' displays boosted by
+//! [`CONTEXT_BOOST`], a system filter scored as a term), computed as
+//! tantivy's `Bm25Weight` does (same constants, same quantised field
+//! lengths, same order of operations) from the label table and the
+//! postings, so that a search within one system reads the postings of that
+//! system only.
+//!
+//! Guarantees: the statistics (document frequencies, field lengths and
+//! their averages) are those of every concept of the snapshot, whatever
+//! the scope; scores are those tantivy's `BooleanQuery` of `TermQuery`s
+//! gives, but for the order in which floats are added.
+
+use std::ops::Range;
+
+use tantivy::fieldnorm::FieldNormReader;
+
+use super::labels::{LabelTable, Postings};
+
+/// Weight of a match found only in the labels of a concept's ancestors.
+pub const CONTEXT_BOOST: f32 = 0.3;
+
+/// The ordinals of a sorted `list` within `scope`.
+fn within<'a>(list: &'a [u32], scope: &'a [Range<u32>]) -> impl Iterator<Item = u32> + 'a {
+    scope.iter().flat_map(move |r| {
+        let from = list.partition_point(|&o| o < r.start);
+        let to = list.partition_point(|&o| o < r.end);
+        list[from..to].iter().copied()
+    })
+}
+
+const K1: f32 = 1.2;
+const B: f32 = 0.75;
+
+/// The inverse document frequency of a stem `freq` of `docs` documents have.
+fn idf(freq: u64, docs: u64) -> f32 {
+    let x = ((docs - freq.min(docs)) as f32 + 0.5) / (freq as f32 + 0.5);
+    (1.0 + x).ln()
+}
+
+/// Per quantised field length, the length part of BM25's denominator.
+fn length_factors(average: f32) -> [f32; 256] {
+    std::array::from_fn(|id| K1 * (1.0 - B + B * FieldNormReader::id_to_fieldnorm(id as u8) as f32 / average))
+}
+
+/// BM25 of one stem: its weight, and the length factors of its field.
+struct Weight<'a> {
+    weight: f32,
+    lengths: &'a [f32; 256],
+}
+
+impl Weight<'_> {
+    fn score(&self, norm: u8, tf: u32) -> f32 {
+        let tf = tf as f32;
+        self.weight * (tf / (tf + self.lengths[norm as usize]))
+    }
+}
+
+/// The statistics BM25 needs, per concept and per stem.
+pub struct Bm25 {
+    /// Per ordinal, the quantised length of its `terms` and of its `context`.
+    norms: Vec<(u8, u8)>,
+    /// Length factors of `terms` and of `context`, from their average
+    /// length over all concepts.
+    lengths: ([f32; 256], [f32; 256]),
+    /// Per stem id, how many concepts have it in their ancestors' displays.
+    context_freq: Vec<u32>,
+}
+
+impl Bm25 {
+    /// The statistics of the concepts of `table` over `terms` stems.
+    pub fn of(table: &LabelTable, terms: u32) -> Bm25 {
+        let n = table.len();
+        let mut norms = Vec::with_capacity(n);
+        let mut context_freq = vec![0u32; terms as usize];
+        let mut last = vec![u32::MAX; terms as usize];
+        let (mut total_terms, mut total_context) = (0u64, 0u64);
+        for ord in 0..n as u32 {
+            let own: usize = table.all(ord).map(<[u32]>::len).sum();
+            let mut context = 0usize;
+            for a in table.ancestors(ord) {
+                let display = table.display(a);
+                context += display.len();
+                for &t in display {
+                    if std::mem::replace(&mut last[t as usize], ord) != ord {
+                        context_freq[t as usize] += 1;
+                    }
+                }
+            }
+            total_terms += own as u64;
+            total_context += context as u64;
+            norms
+                .push((FieldNormReader::fieldnorm_to_id(own as u32), FieldNormReader::fieldnorm_to_id(context as u32)));
+        }
+        let docs = n.max(1) as f32;
+        let lengths = (length_factors(total_terms as f32 / docs), length_factors(total_context as f32 / docs));
+        Bm25 { norms, lengths, context_freq }
+    }
+
+    /// The `n` concepts within `scope` best matching any of the query
+    /// slots (each a list of alternative stem ids; a concept scores for
+    /// each it has), best first, ties in ordinal order. `filtered`: the
+    /// scope is a choice of systems, whose filter tantivy scored as a term
+    /// of `system` (`system_sizes[s]` concepts).
+    pub fn best(
+        &self,
+        table: &LabelTable,
+        postings: &Postings,
+        slots: &[Vec<u32>],
+        scope: &[Range<u32>],
+        filtered: bool,
+        n: usize,
+    ) -> Vec<(u32, f32)> {
+        let docs = self.norms.len() as u64;
+        let mut scored: Vec<(u32, f32)> = Vec::new();
+        let mut descendants = Vec::new();
+        for &id in slots.iter().flatten() {
+            let own = postings.get(id);
+            let w = Weight { weight: idf(own.len() as u64, docs) * (1.0 + K1), lengths: &self.lengths.0 };
+            for ord in within(own, scope) {
+                let tf = table.all(ord).flatten().filter(|&&t| t == id).count() as u32;
+                scored.push((ord, w.score(self.norms[ord as usize].0, tf)));
+            }
+            // Concepts beneath one whose display has the stem.
+            let freq = u64::from(self.context_freq[id as usize]);
+            if freq == 0 {
+                continue;
+            }
+            let w = Weight { weight: idf(freq, docs) * (1.0 + K1) * CONTEXT_BOOST, lengths: &self.lengths.1 };
+            descendants.clear();
+            // A concept's ancestors are in its system: only the scope's count.
+            for ord in within(own, scope).filter(|&o| table.display(o).contains(&id)) {
+                table.descendants(ord, &mut descendants);
+            }
+            descendants.sort_unstable();
+            descendants.dedup();
+            for &ord in &descendants {
+                let tf =
+                    table.ancestors(ord).map(|a| table.display(a).iter().filter(|&&t| t == id).count()).sum::<usize>();
+                scored.push((ord, w.score(self.norms[ord as usize].1, tf as u32)));
+            }
+        }
+        scored.sort_unstable_by_key(|&(ord, _)| ord);
+        let mut summed: Vec<(u32, f32)> = Vec::new();
+        for (ord, s) in scored {
+            match summed.last_mut() {
+                Some((last, total)) if *last == ord => *total += s,
+                _ => summed.push((ord, s)),
+            }
+        }
+        if filtered {
+            // The system's term: in every document of its system, once, in
+            // a field one token long on average.
+            let one = length_factors(1.0);
+            let of_system: Vec<f32> = scope
+                .iter()
+                .map(|r| {
+                    Weight { weight: idf(r.len() as u64, docs) * (1.0 + K1), lengths: &one }
+                        .score(FieldNormReader::fieldnorm_to_id(1), 1)
+                })
+                .collect();
+            for (ord, s) in summed.iter_mut() {
+                if let Some(i) = scope.iter().position(|r| r.contains(ord)) {
+                    *s += of_system[i];
+                }
+            }
+        }
+        let by_score = |a: &(u32, f32), b: &(u32, f32)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
+        if summed.len() > n && n > 0 {
+            summed.select_nth_unstable_by(n - 1, by_score);
+            summed.truncate(n);
+        }
+        summed.truncate(n);
+        summed.sort_by(by_score);
+        summed
+    }
+}
