@@ -5,9 +5,11 @@
 //! term) for filtering.
 //!
 //! As-you-type matching (exact, prefix, fuzzy, synonym) runs on the
-//! snapshot's own vocabulary ([`super::snapshot::Vocabulary`]); tantivy
-//! answers the free-text fallback, where BM25 weighs the rare words of a
-//! long description above its common ones.
+//! snapshot's own vocabulary ([`super::snapshot::Vocabulary`]), and the
+//! free-text fallback's BM25 on its postings ([`super::bm25`]); this index
+//! is what that BM25 reproduces: opened on first use by the reference
+//! search ([`crate::search::search_tantivy_fallback`]) the tests compare
+//! with.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -19,6 +21,7 @@ use tantivy::query::{BooleanQuery, BoostQuery, Occur, Query, TermQuery};
 use tantivy::schema::{FAST, Field, IndexRecordOption, STRING, Schema, TextFieldIndexing, TextOptions};
 use tantivy::{Index, ReloadPolicy, Searcher, Term, doc};
 
+use super::bm25::CONTEXT_BOOST;
 use crate::model::CodeSystem;
 
 /// The opened tantivy index of a snapshot: a snapshot never changes, so
@@ -37,9 +40,6 @@ struct Fields {
     terms: Field,
     context: Field,
 }
-
-/// Weight of a match found only in the labels of a concept's ancestors.
-const CONTEXT_BOOST: f32 = 0.3;
 
 fn schema() -> (Schema, Fields) {
     let mut b = Schema::builder();
