@@ -8,7 +8,7 @@
 //! snapshot's own vocabulary ([`super::snapshot::Vocabulary`]), and the
 //! free-text fallback's BM25 on its postings ([`super::bm25`]); this index
 //! is what that BM25 reproduces: opened on first use by the reference
-//! search ([`crate::search::search_tantivy_fallback`]) the tests compare
+//! search (`search::search_tantivy_fallback`) the tests compare
 //! with.
 
 use std::collections::HashMap;
