@@ -58,6 +58,67 @@ impl Weight<'_> {
     }
 }
 
+/// The scores of one search, per concept of its scope, in arrays as long
+/// as the scope (no map, no sort).
+struct Tally<'a> {
+    scope: &'a [Range<u32>],
+    /// Where each range of the scope starts in the arrays.
+    offsets: Vec<usize>,
+    scores: Vec<f32>,
+    /// Per concept, 1 + the last pass that counted it in a context; 0: none.
+    pass: Vec<u32>,
+    /// The concepts scored, in the order first scored.
+    touched: Vec<u32>,
+    /// Scratch: the concepts beneath one.
+    below: Vec<u32>,
+}
+
+impl<'a> Tally<'a> {
+    fn new(scope: &'a [Range<u32>]) -> Tally<'a> {
+        let mut offsets = Vec::with_capacity(scope.len());
+        let mut len = 0;
+        for r in scope {
+            offsets.push(len);
+            len += r.len();
+        }
+        Tally {
+            scope,
+            offsets,
+            scores: vec![f32::NAN; len],
+            pass: vec![0; len],
+            touched: Vec::new(),
+            below: Vec::new(),
+        }
+    }
+
+    /// Where `ord` is in the arrays, if within the scope.
+    fn at(&self, ord: u32) -> Option<usize> {
+        let i = self.scope.iter().position(|r| r.contains(&ord))?;
+        Some(self.offsets[i] + (ord - self.scope[i].start) as usize)
+    }
+
+    fn add(&mut self, ord: u32, score: f32) {
+        let Some(at) = self.at(ord) else { return };
+        if self.scores[at].is_nan() {
+            self.scores[at] = score;
+            self.touched.push(ord);
+        } else {
+            self.scores[at] += score;
+        }
+    }
+
+    /// Whether `ord`, within the scope, is met for the first time in `pass`.
+    fn first_in_pass(&mut self, ord: u32, pass: u32) -> bool {
+        let Some(at) = self.at(ord) else { return false };
+        std::mem::replace(&mut self.pass[at], pass + 1) != pass + 1
+    }
+
+    /// Every concept scored, with its score.
+    fn scores(&self) -> Vec<(u32, f32)> {
+        self.touched.iter().map(|&ord| (ord, self.scores[self.at(ord).expect("scored within the scope")])).collect()
+    }
+}
+
 /// The statistics BM25 needs, per concept and per stem.
 pub struct Bm25 {
     /// Per ordinal, the quantised length of its `terms` and of its `context`.
@@ -114,42 +175,38 @@ impl Bm25 {
         n: usize,
     ) -> Vec<(u32, f32)> {
         let docs = self.norms.len() as u64;
-        let mut scored: Vec<(u32, f32)> = Vec::new();
-        let mut descendants = Vec::new();
-        for &id in slots.iter().flatten() {
+        let mut tally = Tally::new(scope);
+        for (pass, &id) in slots.iter().flatten().enumerate() {
             let own = postings.get(id);
             let w = Weight { weight: idf(own.len() as u64, docs) * (1.0 + K1), lengths: &self.lengths.0 };
             for ord in within(own, scope) {
                 let tf = table.all(ord).flatten().filter(|&&t| t == id).count() as u32;
-                scored.push((ord, w.score(self.norms[ord as usize].0, tf)));
+                tally.add(ord, w.score(self.norms[ord as usize].0, tf));
             }
-            // Concepts beneath one whose display has the stem.
+            // Concepts beneath one whose display has the stem, each once.
             let freq = u64::from(self.context_freq[id as usize]);
             if freq == 0 {
                 continue;
             }
             let w = Weight { weight: idf(freq, docs) * (1.0 + K1) * CONTEXT_BOOST, lengths: &self.lengths.1 };
-            descendants.clear();
             // A concept's ancestors are in its system: only the scope's count.
-            for ord in within(own, scope).filter(|&o| table.display(o).contains(&id)) {
-                table.descendants(ord, &mut descendants);
-            }
-            descendants.sort_unstable();
-            descendants.dedup();
-            for &ord in &descendants {
-                let tf =
-                    table.ancestors(ord).map(|a| table.display(a).iter().filter(|&&t| t == id).count()).sum::<usize>();
-                scored.push((ord, w.score(self.norms[ord as usize].1, tf as u32)));
-            }
-        }
-        scored.sort_unstable_by_key(|&(ord, _)| ord);
-        let mut summed: Vec<(u32, f32)> = Vec::new();
-        for (ord, s) in scored {
-            match summed.last_mut() {
-                Some((last, total)) if *last == ord => *total += s,
-                _ => summed.push((ord, s)),
+            for top in within(own, scope).filter(|&o| table.display(o).contains(&id)) {
+                tally.below.clear();
+                table.descendants(top, &mut tally.below);
+                for i in 0..tally.below.len() {
+                    let ord = tally.below[i];
+                    if !tally.first_in_pass(ord, pass as u32) {
+                        continue;
+                    }
+                    let tf = table
+                        .ancestors(ord)
+                        .map(|a| table.display(a).iter().filter(|&&t| t == id).count())
+                        .sum::<usize>();
+                    tally.add(ord, w.score(self.norms[ord as usize].1, tf as u32));
+                }
             }
         }
+        let mut summed = tally.scores();
         if filtered {
             // The system's term: in every document of its system, once, in
             // a field one token long on average.
