@@ -17,7 +17,8 @@
 //!   concept, its parent's ordinal and the stem ids of its display and
 //!   designations, derived at build so that opening analyses no text and
 //!   looks up no code;
-//! * `text/`: a tantivy index of the normalised labels and designations.
+//! * `text/`: a tantivy index of the normalised labels and designations,
+//!   the reference the in-memory BM25 fallback ([`bm25`]) reproduces.
 //!
 //! Guarantees: a snapshot is written into a temporary folder and renamed
 //! into place only when complete, so a crash never leaves a half index; a
