@@ -22,15 +22,6 @@ use super::labels::{LabelTable, Postings};
 /// Weight of a match found only in the labels of a concept's ancestors.
 pub const CONTEXT_BOOST: f32 = 0.3;
 
-/// The ordinals of a sorted `list` within `scope`.
-fn within<'a>(list: &'a [u32], scope: &'a [Range<u32>]) -> impl Iterator<Item = u32> + 'a {
-    scope.iter().flat_map(move |r| {
-        let from = list.partition_point(|&o| o < r.start);
-        let to = list.partition_point(|&o| o < r.end);
-        list[from..to].iter().copied()
-    })
-}
-
 const K1: f32 = 1.2;
 const B: f32 = 0.75;
 
@@ -58,19 +49,15 @@ impl Weight<'_> {
     }
 }
 
-/// The scores of one search, per concept of its scope, in arrays as long
-/// as the scope (no map, no sort).
+/// The scores of one search, per concept of its scope, in an array as
+/// long as the scope (no map, no sort).
 struct Tally<'a> {
     scope: &'a [Range<u32>],
-    /// Where each range of the scope starts in the arrays.
+    /// Where each range of the scope starts in `scores`.
     offsets: Vec<usize>,
     scores: Vec<f32>,
-    /// Per concept, 1 + the last pass that counted it in a context; 0: none.
-    pass: Vec<u32>,
     /// The concepts scored, in the order first scored.
     touched: Vec<u32>,
-    /// Scratch: the concepts beneath one.
-    below: Vec<u32>,
 }
 
 impl<'a> Tally<'a> {
@@ -81,41 +68,35 @@ impl<'a> Tally<'a> {
             offsets.push(len);
             len += r.len();
         }
-        Tally {
-            scope,
-            offsets,
-            scores: vec![f32::NAN; len],
-            pass: vec![0; len],
-            touched: Vec::new(),
-            below: Vec::new(),
+        Tally { scope, offsets, scores: vec![f32::NAN; len], touched: Vec::new() }
+    }
+
+    /// Adds `score` to concept `list[i]`, for every `i` of `list` (sorted
+    /// ordinals) within the scope, `score(i)`.
+    fn add_all(&mut self, list: &[u32], mut score: impl FnMut(usize) -> f32) {
+        for (k, r) in self.scope.iter().enumerate() {
+            let from = list.partition_point(|&o| o < r.start);
+            let to = list.partition_point(|&o| o < r.end);
+            for (i, &ord) in list.iter().enumerate().take(to).skip(from) {
+                let at = self.offsets[k] + (ord - r.start) as usize;
+                let s = score(i);
+                if self.scores[at].is_nan() {
+                    self.scores[at] = s;
+                    self.touched.push(ord);
+                } else {
+                    self.scores[at] += s;
+                }
+            }
         }
-    }
-
-    /// Where `ord` is in the arrays, if within the scope.
-    fn at(&self, ord: u32) -> Option<usize> {
-        let i = self.scope.iter().position(|r| r.contains(&ord))?;
-        Some(self.offsets[i] + (ord - self.scope[i].start) as usize)
-    }
-
-    fn add(&mut self, ord: u32, score: f32) {
-        let Some(at) = self.at(ord) else { return };
-        if self.scores[at].is_nan() {
-            self.scores[at] = score;
-            self.touched.push(ord);
-        } else {
-            self.scores[at] += score;
-        }
-    }
-
-    /// Whether `ord`, within the scope, is met for the first time in `pass`.
-    fn first_in_pass(&mut self, ord: u32, pass: u32) -> bool {
-        let Some(at) = self.at(ord) else { return false };
-        std::mem::replace(&mut self.pass[at], pass + 1) != pass + 1
     }
 
     /// Every concept scored, with its score.
     fn scores(&self) -> Vec<(u32, f32)> {
-        self.touched.iter().map(|&ord| (ord, self.scores[self.at(ord).expect("scored within the scope")])).collect()
+        let at = |ord: u32| {
+            let k = self.scope.iter().position(|r| r.contains(&ord)).expect("scored within the scope");
+            self.offsets[k] + (ord - self.scope[k].start) as usize
+        };
+        self.touched.iter().map(|&ord| (ord, self.scores[at(ord)])).collect()
     }
 }
 
@@ -126,8 +107,8 @@ pub struct Bm25 {
     /// Length factors of `terms` and of `context`, from their average
     /// length over all concepts.
     lengths: ([f32; 256], [f32; 256]),
-    /// Per stem id, how many concepts have it in their ancestors' displays.
-    context_freq: Vec<u32>,
+    /// Per stem id, the concepts having it in their ancestors' displays.
+    context: Postings,
 }
 
 impl Bm25 {
@@ -135,21 +116,10 @@ impl Bm25 {
     pub fn of(table: &LabelTable, terms: u32) -> Bm25 {
         let n = table.len();
         let mut norms = Vec::with_capacity(n);
-        let mut context_freq = vec![0u32; terms as usize];
-        let mut last = vec![u32::MAX; terms as usize];
         let (mut total_terms, mut total_context) = (0u64, 0u64);
         for ord in 0..n as u32 {
             let own: usize = table.all(ord).map(<[u32]>::len).sum();
-            let mut context = 0usize;
-            for a in table.ancestors(ord) {
-                let display = table.display(a);
-                context += display.len();
-                for &t in display {
-                    if std::mem::replace(&mut last[t as usize], ord) != ord {
-                        context_freq[t as usize] += 1;
-                    }
-                }
-            }
+            let context: usize = table.ancestors(ord).map(|a| table.display(a).len()).sum();
             total_terms += own as u64;
             total_context += context as u64;
             norms
@@ -157,7 +127,7 @@ impl Bm25 {
         }
         let docs = n.max(1) as f32;
         let lengths = (length_factors(total_terms as f32 / docs), length_factors(total_context as f32 / docs));
-        Bm25 { norms, lengths, context_freq }
+        Bm25 { norms, lengths, context: Postings::of_context(table, terms) }
     }
 
     /// The `n` concepts within `scope` best matching any of the query
@@ -167,7 +137,6 @@ impl Bm25 {
     /// of `system` (`system_sizes[s]` concepts).
     pub fn best(
         &self,
-        table: &LabelTable,
         postings: &Postings,
         slots: &[Vec<u32>],
         scope: &[Range<u32>],
@@ -176,35 +145,18 @@ impl Bm25 {
     ) -> Vec<(u32, f32)> {
         let docs = self.norms.len() as u64;
         let mut tally = Tally::new(scope);
-        for (pass, &id) in slots.iter().flatten().enumerate() {
-            let own = postings.get(id);
+        for &id in slots.iter().flatten() {
+            let (own, freqs) = (postings.get(id), postings.freqs(id));
             let w = Weight { weight: idf(own.len() as u64, docs) * (1.0 + K1), lengths: &self.lengths.0 };
-            for ord in within(own, scope) {
-                let tf = table.all(ord).flatten().filter(|&&t| t == id).count() as u32;
-                tally.add(ord, w.score(self.norms[ord as usize].0, tf));
-            }
-            // Concepts beneath one whose display has the stem, each once.
-            let freq = u64::from(self.context_freq[id as usize]);
-            if freq == 0 {
+            tally.add_all(own, |i| w.score(self.norms[own[i] as usize].0, u32::from(freqs[i])));
+            // Concepts beneath one whose display has the stem.
+            let (below, freqs) = (self.context.get(id), self.context.freqs(id));
+            if below.is_empty() {
                 continue;
             }
-            let w = Weight { weight: idf(freq, docs) * (1.0 + K1) * CONTEXT_BOOST, lengths: &self.lengths.1 };
-            // A concept's ancestors are in its system: only the scope's count.
-            for top in within(own, scope).filter(|&o| table.display(o).contains(&id)) {
-                tally.below.clear();
-                table.descendants(top, &mut tally.below);
-                for i in 0..tally.below.len() {
-                    let ord = tally.below[i];
-                    if !tally.first_in_pass(ord, pass as u32) {
-                        continue;
-                    }
-                    let tf = table
-                        .ancestors(ord)
-                        .map(|a| table.display(a).iter().filter(|&&t| t == id).count())
-                        .sum::<usize>();
-                    tally.add(ord, w.score(self.norms[ord as usize].1, tf as u32));
-                }
-            }
+            let w =
+                Weight { weight: idf(below.len() as u64, docs) * (1.0 + K1) * CONTEXT_BOOST, lengths: &self.lengths.1 };
+            tally.add_all(below, |i| w.score(self.norms[below[i] as usize].1, u32::from(freqs[i])));
         }
         let mut summed = tally.scores();
         if filtered {

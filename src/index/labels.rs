@@ -168,18 +168,6 @@ impl LabelTable {
         std::iter::successors(self.parents[ord as usize], |&p| self.parents[p as usize])
     }
 
-    /// Appends every concept beneath `ord` to `out`.
-    pub fn descendants(&self, ord: u32, out: &mut Vec<u32>) {
-        let from = out.len();
-        out.extend_from_slice(self.children(ord));
-        let mut i = from;
-        while i < out.len() {
-            let c = out[i];
-            out.extend_from_slice(self.children(c));
-            i += 1;
-        }
-    }
-
     /// Whether every chain of parents reaches a root within
     /// [`MAX_DEPTH`] steps (so none loops).
     fn parents_end_at_roots(&self) -> bool {
@@ -239,22 +227,40 @@ impl LabelTable {
     }
 }
 
-/// Per vocabulary id, the sorted ordinals of the concepts one of whose
-/// labels uses it, in one array.
+/// Per vocabulary id, the sorted ordinals of the concepts using it (in
+/// their labels, or in their ancestors' displays) and how many times, in
+/// one array.
 pub struct Postings {
     /// The ordinals of id `t` are `ords[starts[t]..starts[t + 1]]`.
     starts: Vec<u32>,
     ords: Vec<u32>,
+    /// Beside each ordinal, how many times that concept uses the stem.
+    freqs: Vec<u16>,
 }
 
 impl Postings {
-    /// The postings of `terms` stems over every label of `table`: two passes
-    /// (count, then place) over the ids.
+    /// The postings of `terms` stems over every label of `table`, with the
+    /// number of times each concept uses each stem.
     pub(super) fn of(table: &LabelTable, terms: u32) -> Postings {
+        Postings::build(terms, table.len() as u32, |ord| table.all(ord).flatten().copied())
+    }
+
+    /// The postings of `terms` stems over the displays of every concept's
+    /// ancestors (the `context` BM25 weighs), with frequencies.
+    pub(super) fn of_context(table: &LabelTable, terms: u32) -> Postings {
+        Postings::build(terms, table.len() as u32, |ord| {
+            table.ancestors(ord).flat_map(|a| table.display(a).iter().copied())
+        })
+    }
+
+    /// The postings of `terms` stems over `docs` documents, document `d`
+    /// holding the stems `stems(d)` yields (a stem yielded k times has
+    /// frequency k): two passes (count, then place) over the stems.
+    fn build<I: Iterator<Item = u32>>(terms: u32, docs: u32, stems: impl Fn(u32) -> I) -> Postings {
         let mut last = vec![u32::MAX; terms as usize];
         let mut starts = vec![0u32; terms as usize + 1];
-        for ord in 0..table.len() as u32 {
-            for &t in table.all(ord).flatten() {
+        for ord in 0..docs {
+            for t in stems(ord) {
                 if std::mem::replace(&mut last[t as usize], ord) != ord {
                     starts[t as usize + 1] += 1;
                 }
@@ -265,16 +271,25 @@ impl Postings {
         }
         let mut fill = starts.clone();
         let mut ords = vec![0u32; starts[terms as usize] as usize];
+        let mut freqs = vec![0u16; ords.len()];
         last.fill(u32::MAX);
-        for ord in 0..table.len() as u32 {
-            for &t in table.all(ord).flatten() {
-                if std::mem::replace(&mut last[t as usize], ord) != ord {
-                    ords[fill[t as usize] as usize] = ord;
-                    fill[t as usize] += 1;
+        for ord in 0..docs {
+            for t in stems(ord) {
+                let t = t as usize;
+                if std::mem::replace(&mut last[t], ord) != ord {
+                    ords[fill[t] as usize] = ord;
+                    fill[t] += 1;
                 }
+                let f = &mut freqs[fill[t] as usize - 1];
+                *f = f.saturating_add(1);
             }
         }
-        Postings { starts, ords }
+        Postings { starts, ords, freqs }
+    }
+
+    /// How many times each concept of [`Postings::get`] uses stem `id`.
+    pub fn freqs(&self, id: u32) -> &[u16] {
+        &self.freqs[self.starts[id as usize] as usize..self.starts[id as usize + 1] as usize]
     }
 
     /// The sorted ordinals of the concepts using stem `id`.
@@ -308,9 +323,6 @@ mod label_tests {
         assert_eq!(t.parents, vec![None, Some(0), None]);
         assert_eq!((t.children(0), t.children(1), t.children(2)), (&[1u32][..], &[][..], &[][..]));
         assert_eq!(t.ancestors(1).collect::<Vec<_>>(), vec![0]);
-        let mut below = Vec::new();
-        t.descendants(0, &mut below);
-        assert_eq!(below, vec![1]);
         assert_eq!(t.display(0), &[3, 1]);
         assert_eq!(t.designations(0).collect::<Vec<_>>(), vec![&[2u32][..]]);
         assert_eq!(t.display(1), &[0, 0]);
@@ -321,6 +333,10 @@ mod label_tests {
         let lists: Vec<&[u32]> = p.iter().collect();
         assert_eq!(lists, vec![&[1u32][..], &[0], &[0], &[0, 2]], "each concept once per stem, in order");
         assert_eq!(p.get(3), &[0, 2]);
+        assert_eq!((p.freqs(0), p.freqs(3)), (&[2u16][..], &[1, 1][..]), "the second concept says its stem twice");
+        let c = Postings::of_context(&t, 4);
+        let lists: Vec<&[u32]> = c.iter().collect();
+        assert_eq!(lists, vec![&[] as &[u32], &[1], &[], &[1]], "the child has its parent's display as context");
 
         assert!(LabelTable::read(&good, &[2, 2], 4).is_none(), "fewer concepts than the snapshot has");
         assert!(LabelTable::read(&good, &[2], 4).is_none(), "more concepts than the snapshot has");

@@ -160,8 +160,9 @@ pub struct Snapshot {
     nodes: Vec<Node>,
     /// The stem ids of every label, every concept's parent and children.
     labels: super::labels::LabelTable,
-    /// What the free-text fallback weighs labels with.
-    bm25: super::bm25::Bm25,
+    /// What the free-text fallback weighs labels with, derived on its first
+    /// use (10–20 ms, which a snapshot opened for a lookup need not pay).
+    bm25: std::sync::OnceLock<super::bm25::Bm25>,
     /// The first term and the number of terms of each label of each concept
     /// (see `Node::firsts`), contiguous so that ranking many candidates reads
     /// memory in order.
@@ -353,8 +354,7 @@ impl Snapshot {
                 let labels = super::labels::LabelTable::read(&read("labels.bin")?, &sizes, terms.len() as u32)
                     .with_context(|| format!("snapshot {}: corrupt labels.bin; {rebuild}", dir.display()))?;
                 let postings = super::labels::Postings::of(&labels, terms.len() as u32);
-                let bm25 = super::bm25::Bm25::of(&labels, terms.len() as u32);
-                Ok((codes, expansion_list, vocab_fst, terms, maps, labels, postings, bm25))
+                Ok((codes, expansion_list, vocab_fst, terms, maps, labels, postings))
             })();
             let mut parsed = Vec::new();
             for h in handles {
@@ -367,7 +367,7 @@ impl Snapshot {
             }
             (parsed, rest)
         });
-        let (codes, expansion_list, vocab_fst, terms, maps, labels, postings, bm25) = rest?;
+        let (codes, expansion_list, vocab_fst, terms, maps, labels, postings) = rest?;
         let mut parsed: Vec<(usize, Vec<Concept>)> =
             parsed.into_iter().collect::<Result<Vec<_>>>()?.into_iter().flatten().collect();
         // Chunks in the manifest's order: by system, then by chunk number.
@@ -442,7 +442,7 @@ impl Snapshot {
             offsets,
             nodes,
             labels,
-            bm25,
+            bm25: std::sync::OnceLock::new(),
             firsts,
             codes,
             text: std::sync::OnceLock::new(),
@@ -506,7 +506,8 @@ impl Snapshot {
         filtered: bool,
         n: usize,
     ) -> Vec<(u32, f32)> {
-        self.bm25.best(&self.labels, &self.vocab.postings, slots, scope, filtered, n)
+        let bm25 = self.bm25.get_or_init(|| super::bm25::Bm25::of(&self.labels, self.vocab.terms.len() as u32));
+        bm25.best(&self.vocab.postings, slots, scope, filtered, n)
     }
 
     /// Number of concepts over all systems.
