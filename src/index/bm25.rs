@@ -134,7 +134,8 @@ impl Bm25 {
     /// slots (each a list of alternative stem ids; a concept scores for
     /// each it has), best first, ties in ordinal order. `filtered`: the
     /// scope is a choice of systems, whose filter tantivy scored as a term
-    /// of `system` (`system_sizes[s]` concepts).
+    /// of the `system` field (in as many documents as the system has
+    /// concepts).
     pub fn best(
         &self,
         postings: &Postings,
@@ -179,7 +180,6 @@ impl Bm25 {
         let by_score = |a: &(u32, f32), b: &(u32, f32)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
         if summed.len() > n && n > 0 {
             summed.select_nth_unstable_by(n - 1, by_score);
-            summed.truncate(n);
         }
         summed.truncate(n);
         summed.sort_by(by_score);
