@@ -96,7 +96,14 @@ impl LabelTable {
             return None;
         }
         let words: Vec<u32> = bytes.chunks_exact(4).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
-        let concepts: u32 = sizes.iter().sum();
+        // Each concept takes at least three words (parent, display length,
+        // number of designations): no count can ask for more room than the
+        // file could fill.
+        let concepts: u64 = sizes.iter().map(|&n| u64::from(n)).sum();
+        if concepts > words.len() as u64 / 3 {
+            return None;
+        }
+        let concepts = concepts as u32;
         let mut t = LabelTable {
             parents: Vec::with_capacity(concepts as usize),
             child_start: Vec::new(),
@@ -292,14 +299,18 @@ impl Postings {
         &self.freqs[self.starts[id as usize] as usize..self.starts[id as usize + 1] as usize]
     }
 
+    /// The sorted ordinals within `range` of the concepts using stem `id`:
+    /// two binary searches.
+    pub fn within(&self, id: u32, range: &Range<u32>) -> &[u32] {
+        let all = self.get(id);
+        let from = all.partition_point(|&o| o < range.start);
+        let to = all.partition_point(|&o| o < range.end);
+        &all[from..to]
+    }
+
     /// The sorted ordinals of the concepts using stem `id`.
     pub fn get(&self, id: u32) -> &[u32] {
         &self.ords[self.starts[id as usize] as usize..self.starts[id as usize + 1] as usize]
-    }
-
-    /// Every id's postings, in id order.
-    pub fn iter(&self) -> impl Iterator<Item = &[u32]> {
-        self.starts.windows(2).map(|w| &self.ords[w[0] as usize..w[1] as usize])
     }
 }
 
@@ -330,12 +341,13 @@ mod label_tests {
         assert_eq!(t.display(2), &[] as &[u32]);
         assert_eq!(t.designations(2).collect::<Vec<_>>(), vec![&[] as &[u32], &[3]]);
         let p = Postings::of(&t, 4);
-        let lists: Vec<&[u32]> = p.iter().collect();
+        let lists: Vec<&[u32]> = (0..4).map(|id| p.get(id)).collect();
         assert_eq!(lists, vec![&[1u32][..], &[0], &[0], &[0, 2]], "each concept once per stem, in order");
         assert_eq!(p.get(3), &[0, 2]);
+        assert_eq!((p.within(3, &(1..3)), p.within(3, &(1..2))), (&[2u32][..], &[][..]));
         assert_eq!((p.freqs(0), p.freqs(3)), (&[2u16][..], &[1, 1][..]), "the second concept says its stem twice");
         let c = Postings::of_context(&t, 4);
-        let lists: Vec<&[u32]> = c.iter().collect();
+        let lists: Vec<&[u32]> = (0..4).map(|id| c.get(id)).collect();
         assert_eq!(lists, vec![&[] as &[u32], &[1], &[], &[1]], "the child has its parent's display as context");
 
         assert!(LabelTable::read(&good, &[2, 2], 4).is_none(), "fewer concepts than the snapshot has");
@@ -351,5 +363,6 @@ mod label_tests {
         cycle[0] = 1;
         assert!(LabelTable::read(&bytes(&cycle), &[2, 1], 4).is_none(), "parents in a cycle");
         assert!(LabelTable::read(&bytes(&[none, u32::MAX]), &[1], 4).is_none(), "a length past the end");
+        assert!(LabelTable::read(&good, &[u32::MAX, u32::MAX], 4).is_none(), "counts no file could hold");
     }
 }

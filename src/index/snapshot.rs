@@ -133,9 +133,8 @@ impl Vocabulary {
     /// The fst of the stems some concept within `range` uses.
     fn fst_within(&self, range: &std::ops::Range<u32>) -> fst::Map<Vec<u8>> {
         let mut builder = fst::MapBuilder::memory();
-        for (id, (term, postings)) in self.terms.iter().zip(self.postings.iter()).enumerate() {
-            let from = postings.partition_point(|&o| o < range.start);
-            if postings.get(from).is_some_and(|&o| o < range.end) {
+        for (id, term) in self.terms.iter().enumerate() {
+            if !self.postings.within(id as u32, range).is_empty() {
                 // Terms are sorted and distinct: insertion cannot fail.
                 builder.insert(term.as_bytes(), id as u64).expect("sorted distinct stems");
             }
@@ -468,10 +467,7 @@ impl Snapshot {
                     (range.start + from as u32..range.start + to as u32).for_each(&mut set);
                 }
                 for &id in &p.label_ids {
-                    let postings = self.vocab.postings.get(id);
-                    let from = postings.partition_point(|&o| o < range.start);
-                    let to = postings.partition_point(|&o| o < range.end);
-                    for &ord in &postings[from..to] {
+                    for &ord in self.vocab.postings.within(id, &range) {
                         if self.labels.display(ord).contains(&id) {
                             set(ord);
                         }

@@ -103,24 +103,22 @@ impl Slot {
     /// ordinal order, so only the part of each within `scope` is read: a
     /// frequent term of another system costs two binary searches.
     pub fn candidates_within(&self, snap: &Snapshot, scope: &[Range<u32>], worst: How) -> Bits {
-        let within = |postings: &[u32], bits: &mut Bits| {
+        let within = |id: u32, bits: &mut Bits| {
             for range in scope {
-                let from = postings.partition_point(|&o| o < range.start);
-                let to = postings.partition_point(|&o| o < range.end);
-                for &ord in &postings[from..to] {
+                for &ord in snap.vocab.postings.within(id, range) {
                     bits.set(ord);
                 }
             }
         };
         let mut bits = Bits::none(snap.len());
         for &id in self.ids.iter().filter(|&&id| self.how[id as usize] <= worst as u8) {
-            within(snap.vocab.postings.get(id), &mut bits);
+            within(id, &mut bits);
         }
         for alt in &self.multi {
             let mut all = Bits::all(snap.len());
             for &id in alt {
                 let mut one = Bits::none(snap.len());
-                within(snap.vocab.postings.get(id), &mut one);
+                within(id, &mut one);
                 all.and(&one);
             }
             bits.or(&all);
