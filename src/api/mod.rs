@@ -107,9 +107,22 @@ impl ServerConfig {
     }
 }
 
-/// State shared by every handler.
+/// State shared by every handler: one `Arc`, since every request clones
+/// it (axum hands each handler its own copy), and a clone is then one count
+/// rather than one per field.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// What [`AppState`] shares.
+pub struct Shared {
     /// The snapshot served, swapped whole on reload.
     pub snapshot: Arc<ArcSwap<Snapshot>>,
     /// Prometheus counters.
@@ -139,7 +152,7 @@ impl AppState {
 
     /// State serving a snapshot already shared.
     pub fn shared(snapshot: Arc<Snapshot>, config: ServerConfig) -> AppState {
-        AppState {
+        AppState(Arc::new(Shared {
             snapshot: Arc::new(ArcSwap::new(snapshot)),
             metrics: Arc::new(metrics::Metrics::default()),
             searches: Arc::new(crate::search::SearchCache::new()),
@@ -149,7 +162,7 @@ impl AppState {
             fhir: Arc::new(crate::fhir::Cache::default()),
             reload: Arc::new(tokio::sync::watch::Sender::new(ops::ReloadState { state: "idle", ..Default::default() })),
             auth_failures: Arc::default(),
-        }
+        }))
     }
 }
 

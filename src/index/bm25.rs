@@ -182,7 +182,7 @@ impl Bm25 {
             summed.select_nth_unstable_by(n - 1, by_score);
         }
         summed.truncate(n);
-        summed.sort_by(by_score);
+        summed.sort_unstable_by(by_score);
         summed
     }
 }

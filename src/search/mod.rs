@@ -169,6 +169,13 @@ struct SortKey {
     ord: ConceptRef,
 }
 
+impl SortKey {
+    /// A BM25 score as the key compares it (thousandths).
+    fn bm25_of(score: f32) -> u32 {
+        (score * 1000.0) as u32
+    }
+}
+
 /// Searches `snap`. Deterministic: the same snapshot and request give the
 /// same hits in the same order.
 ///
@@ -400,7 +407,7 @@ impl<'a> Ranker<'a> {
             related: false,
             level_miss,
             flagged: concept.display.starts_with("***"),
-            bm25: std::cmp::Reverse((bm25 * 1000.0) as u32),
+            bm25: std::cmp::Reverse(SortKey::bm25_of(bm25)),
             label_len: if code_order { 0 } else { concept.display.len() },
             ord: r,
         };
@@ -471,19 +478,19 @@ fn text_search(
     let mut out = Vec::new();
     let fraction = |matched: usize| matched as f32 / plan.slots.len() as f32;
 
-    let mut bits = Bits::all(snap.len());
+    let mut bits = Bits::all(&ranges);
     for slot in plan.slots.iter().filter(|s| !s.optional) {
         bits.and(&slot.candidates(snap, &ranges));
     }
-    bits.keep_ranges(ranges.iter().cloned());
     let mut candidates: Vec<ConceptRef> =
         bits.iter().map(ConceptRef).filter(|r| (seen.is_empty() || !seen.contains(r)) && under(*r)).collect();
     ranker.candidates.set(ranker.candidates.get().max(candidates.len()));
-    if candidates.len() > ranker.max_graded {
+    let capped = candidates.len() > ranker.max_graded;
+    if capped {
         // A frequent word: grade the likeliest, by a key that costs no grading.
         // Without a typo among the slots' terms, every candidate is strict.
         let typos = plan.slots.iter().any(|s| s.ids.iter().any(|&id| s.how[id as usize] == How::Fuzzy as u8));
-        let mut strict = if typos { Bits::all(snap.len()) } else { bits.clone() };
+        let mut strict = if typos { Bits::all(&ranges) } else { bits.clone() };
         for slot in plan.slots.iter().filter(|s| typos && !s.optional) {
             strict.and(&slot.candidates_within(snap, &ranges, How::Prefix));
         }
@@ -517,9 +524,33 @@ fn text_search(
                 plan.slots.iter().filter(|s| !s.optional).map(|s| s.bm25_ids(loose)).collect();
             snap.bm25_best(&bm25_slots, &ranges, filter.is_some(), FALLBACK_CANDIDATES)
         };
+        // `best` comes by BM25 score. Once `limit` partial matches that
+        // neither miss the level nor are flagged are in, a lower score
+        // cannot enter the hits: stop there. (Unless the words had more
+        // candidates than were graded: a full match may then come late.)
+        let (mut clean, mut floor) = (0, None);
         for (ord, score) in best {
+            if !capped && floor.is_some_and(|f| SortKey::bm25_of(score) < f) {
+                break;
+            }
             let r = ConceptRef(ord);
             if seen.contains(&r) || !under(r) {
+                continue;
+            }
+            // A concept outside the word candidates has no label holding
+            // every required slot: its match is partial, and partial matches
+            // rank by BM25, not by their grade. Only those kept are graded
+            // (below), which gives their share of slots matched.
+            if !bits.contains(ord) {
+                if let Some((key, hit)) = ranker.entry(r, MatchKind::Partial, score, 0.0) {
+                    if !key.level_miss && !key.flagged {
+                        clean += 1;
+                        if clean == req.limit {
+                            floor = Some(key.bm25.0);
+                        }
+                    }
+                    out.push((key, hit));
+                }
                 continue;
             }
             let g = grade(snap, &plan, r, false);
@@ -530,7 +561,11 @@ fn text_search(
     // Only the hits shown are explained.
     keep_best(&mut out, req.limit);
     for (_, hit) in out.iter_mut() {
-        hit.matched = grade(snap, &plan, hit.concept, true).matched;
+        let g = grade(snap, &plan, hit.concept, true);
+        if hit.kind == MatchKind::Partial {
+            hit.score = MatchKind::Partial.score(fraction(g.matched_slots));
+        }
+        hit.matched = g.matched;
         hit.fallback = loose;
     }
     Ok(out)

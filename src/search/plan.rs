@@ -46,9 +46,21 @@ pub(crate) fn fuzziness(stem: &str) -> u8 {
     }
 }
 
+thread_local! {
+    /// `how` arrays of dropped slots, all zero, for the next plans of this
+    /// thread: an array as long as the vocabulary costs more to allocate
+    /// and zero than the search of a short query.
+    static FREE_HOW: std::cell::RefCell<Vec<Vec<u8>>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+/// `how` arrays kept per thread.
+const MAX_FREE_HOW: usize = 16;
+
 impl Slot {
     fn new(snap: &Snapshot, word: String) -> Slot {
-        Slot { word, how: vec![0; snap.vocab.terms.len()], ids: Vec::new(), multi: Vec::new(), optional: false }
+        let n = snap.vocab.terms.len();
+        let how =
+            FREE_HOW.with(|free| free.borrow_mut().pop()).filter(|how| how.len() == n).unwrap_or_else(|| vec![0; n]);
+        Slot { word, how, ids: Vec::new(), multi: Vec::new(), optional: false }
     }
 
     fn set(&mut self, id: u32, how: How) {
@@ -110,14 +122,14 @@ impl Slot {
                 }
             }
         };
-        let mut bits = Bits::none(snap.len());
+        let mut bits = Bits::none(scope);
         for &id in self.ids.iter().filter(|&&id| self.how[id as usize] <= worst as u8) {
             within(id, &mut bits);
         }
         for alt in &self.multi {
-            let mut all = Bits::all(snap.len());
+            let mut all = Bits::all(scope);
             for &id in alt {
-                let mut one = Bits::none(snap.len());
+                let mut one = Bits::none(scope);
                 within(id, &mut one);
                 all.and(&one);
             }
@@ -151,6 +163,23 @@ impl Slot {
             ids.extend(alt);
         }
         ids
+    }
+}
+
+impl Drop for Slot {
+    /// Gives `how` back to the thread's arrays, zeroed where it was set
+    /// (every id set is in `ids`).
+    fn drop(&mut self) {
+        let mut how = std::mem::take(&mut self.how);
+        for &id in &self.ids {
+            how[id as usize] = 0;
+        }
+        FREE_HOW.with(|free| {
+            let mut free = free.borrow_mut();
+            if free.len() < MAX_FREE_HOW {
+                free.push(how);
+            }
+        });
     }
 }
 
@@ -267,66 +296,69 @@ impl Plan {
     }
 }
 
-/// A set of concept ordinals.
+/// A set of concept ordinals within a search's scope: its words cover the
+/// span from the first to the last ordinal of the scope only (a search
+/// within one system handles that system's bits, not the snapshot's).
+/// Sets combined with `and` and `or` are of the same scope.
 #[derive(Clone)]
 pub(crate) struct Bits {
+    /// The ordinal of the first bit (a multiple of 64).
+    base: u32,
     words: Vec<u64>,
 }
 
 impl Bits {
-    pub fn none(n: usize) -> Bits {
-        Bits { words: vec![0; n.div_ceil(64)] }
+    /// The empty set over `scope` (ordinal ranges).
+    pub fn none(scope: &[Range<u32>]) -> Bits {
+        let start = scope.iter().map(|r| r.start).min().unwrap_or(0);
+        let end = scope.iter().map(|r| r.end).max().unwrap_or(0).max(start);
+        let base = start / 64 * 64;
+        Bits { base, words: vec![0; (end - base).div_ceil(64) as usize] }
     }
 
-    pub fn all(n: usize) -> Bits {
-        let mut b = Bits { words: vec![u64::MAX; n.div_ceil(64)] };
-        if !n.is_multiple_of(64)
-            && let Some(last) = b.words.last_mut()
-        {
-            *last = (1u64 << (n % 64)) - 1;
+    /// Every ordinal of `scope`.
+    pub fn all(scope: &[Range<u32>]) -> Bits {
+        let mut b = Bits::none(scope);
+        for r in scope {
+            let (mut i, end) = ((r.start - b.base) as usize, (r.end - b.base) as usize);
+            while i < end {
+                let (w, bit) = (i / 64, i % 64);
+                let n = (64 - bit).min(end - i);
+                b.words[w] |= if n == 64 { u64::MAX } else { ((1u64 << n) - 1) << bit };
+                i += n;
+            }
         }
         b
     }
 
     pub fn contains(&self, i: u32) -> bool {
-        self.words[(i / 64) as usize] & (1 << (i % 64)) != 0
+        let Some(at) = i.checked_sub(self.base) else { return false };
+        self.words.get((at / 64) as usize).is_some_and(|w| w & (1 << (at % 64)) != 0)
     }
 
+    /// Adds `i`, which must be within the scope's span.
     pub fn set(&mut self, i: u32) {
-        self.words[(i / 64) as usize] |= 1 << (i % 64);
+        let at = i - self.base;
+        self.words[(at / 64) as usize] |= 1 << (at % 64);
     }
 
     pub fn and(&mut self, other: &Bits) {
+        debug_assert!(self.base == other.base && self.words.len() == other.words.len());
         for (a, b) in self.words.iter_mut().zip(&other.words) {
             *a &= b;
         }
     }
 
     pub fn or(&mut self, other: &Bits) {
+        debug_assert!(self.base == other.base && self.words.len() == other.words.len());
         for (a, b) in self.words.iter_mut().zip(&other.words) {
             *a |= b;
         }
     }
 
-    /// Clears every ordinal outside the given ranges.
-    pub fn keep_ranges(&mut self, ranges: impl Iterator<Item = std::ops::Range<u32>>) {
-        let mut keep = Bits::none(self.words.len() * 64);
-        for r in ranges {
-            let (start, end) = (r.start as usize, (r.end as usize).min(self.words.len() * 64));
-            let mut i = start;
-            while i < end {
-                let (w, bit) = (i / 64, i % 64);
-                let n = (64 - bit).min(end - i);
-                let mask = if n == 64 { u64::MAX } else { ((1u64 << n) - 1) << bit };
-                keep.words[w] |= mask;
-                i += n;
-            }
-        }
-        self.and(&keep);
-    }
-
     pub fn iter(&self) -> impl Iterator<Item = u32> + '_ {
-        self.words.iter().enumerate().flat_map(|(w, &bits)| {
+        let base = self.base;
+        self.words.iter().enumerate().flat_map(move |(w, &bits)| {
             let mut bits = bits;
             std::iter::from_fn(move || {
                 if bits == 0 {
@@ -334,7 +366,7 @@ impl Bits {
                 }
                 let t = bits.trailing_zeros();
                 bits &= bits - 1;
-                Some(w as u32 * 64 + t)
+                Some(base + w as u32 * 64 + t)
             })
         })
     }
@@ -346,20 +378,28 @@ mod tests {
 
     #[test]
     fn bits_set_and_iterate() {
-        let mut a = Bits::all(130);
+        let one = std::slice::from_ref(&(0..130));
+        let mut a = Bits::all(one);
         assert_eq!(a.iter().count(), 130);
-        let mut b = Bits::none(130);
+        let mut b = Bits::none(one);
         b.set(3);
         b.set(129);
         a.and(&b);
         assert_eq!(a.iter().collect::<Vec<_>>(), [3, 129]);
-        a.keep_ranges(std::iter::once(100..130));
-        assert_eq!(a.iter().collect::<Vec<_>>(), [129]);
-        let mut all = Bits::all(200);
-        all.keep_ranges([3..5, 60..130, 199..200].into_iter());
+        assert!(a.contains(129) && !a.contains(130) && !a.contains(5000));
+        // A scope of ranges, not from 0: only its ordinals, and its span only.
+        let all = Bits::all(&[70..75, 100..190, 250..251]);
         let kept: Vec<u32> = all.iter().collect();
-        assert_eq!(kept.len(), 2 + 70 + 1);
-        assert_eq!((kept[0], kept[2], kept[71], kept[72]), (3, 60, 129, 199));
+        assert_eq!(kept.len(), 5 + 90 + 1);
+        assert_eq!((kept[0], kept[5], kept[94], kept[95]), (70, 100, 189, 250));
+        assert!(!all.contains(3) && !all.contains(75) && all.contains(250) && !all.contains(251));
+        assert_eq!(all.words.len(), 3, "from 64 to 256: three words");
+        let mut some = Bits::none(&[70..75, 100..190, 250..251]);
+        some.set(250);
+        some.set(71);
+        some.and(&all);
+        assert_eq!(some.iter().collect::<Vec<_>>(), [71, 250]);
+        assert_eq!(Bits::all(&[]).iter().count(), 0);
     }
 
     #[test]
