@@ -31,21 +31,33 @@ fn idf(freq: u64, docs: u64) -> f32 {
     (1.0 + x).ln()
 }
 
-/// Per quantised field length, the length part of BM25's denominator.
-fn length_factors(average: f32) -> [f32; 256] {
-    std::array::from_fn(|id| K1 * (1.0 - B + B * FieldNormReader::id_to_fieldnorm(id as u8) as f32 / average))
+/// Per quantised field length, the length part of BM25's denominator, and
+/// the term-frequency part of a term found once (`1 / (1 + length part)`,
+/// as the division computes it: the common case, without dividing).
+struct Lengths {
+    factor: [f32; 256],
+    once: [f32; 256],
+}
+
+fn length_factors(average: f32) -> Lengths {
+    let factor: [f32; 256] =
+        std::array::from_fn(|id| K1 * (1.0 - B + B * FieldNormReader::id_to_fieldnorm(id as u8) as f32 / average));
+    Lengths { once: std::array::from_fn(|id| 1.0 / (1.0 + factor[id])), factor }
 }
 
 /// BM25 of one stem: its weight, and the length factors of its field.
 struct Weight<'a> {
     weight: f32,
-    lengths: &'a [f32; 256],
+    lengths: &'a Lengths,
 }
 
 impl Weight<'_> {
     fn score(&self, norm: u8, tf: u32) -> f32 {
+        if tf == 1 {
+            return self.weight * self.lengths.once[norm as usize];
+        }
         let tf = tf as f32;
-        self.weight * (tf / (tf + self.lengths[norm as usize]))
+        self.weight * (tf / (tf + self.lengths.factor[norm as usize]))
     }
 }
 
@@ -106,7 +118,7 @@ pub struct Bm25 {
     norms: Vec<(u8, u8)>,
     /// Length factors of `terms` and of `context`, from their average
     /// length over all concepts.
-    lengths: ([f32; 256], [f32; 256]),
+    lengths: (Lengths, Lengths),
     /// Per stem id, the concepts having it in their ancestors' displays.
     context: Postings,
 }
@@ -132,7 +144,7 @@ impl Bm25 {
 
     /// The `n` concepts within `scope` best matching any of the query
     /// slots (each a list of alternative stem ids; a concept scores for
-    /// each it has), best first, ties in ordinal order. `filtered`: the
+    /// each it has), best first, ties in ordinal order, as they are taken. `filtered`: the
     /// scope is a choice of systems, whose filter tantivy scored as a term
     /// of the `system` field (in as many documents as the system has
     /// concepts).
@@ -143,7 +155,7 @@ impl Bm25 {
         scope: &[Range<u32>],
         filtered: bool,
         n: usize,
-    ) -> Vec<(u32, f32)> {
+    ) -> Ranked {
         let docs = self.norms.len() as u64;
         let mut tally = Tally::new(scope);
         for &id in slots.iter().flatten() {
@@ -177,12 +189,46 @@ impl Bm25 {
                 }
             }
         }
-        let by_score = |a: &(u32, f32), b: &(u32, f32)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
-        if summed.len() > n && n > 0 {
-            summed.select_nth_unstable_by(n - 1, by_score);
-        }
-        summed.truncate(n);
-        summed.sort_unstable_by(by_score);
-        summed
+        Ranked { heap: summed.into_iter().map(|(ord, score)| Scored { score, ord }).collect(), left: n }
+    }
+}
+
+/// Concepts by score, best first, ties in ordinal order, ordered as they
+/// are taken (a heap): a caller that stops after a few does not sort the
+/// others.
+pub struct Ranked {
+    heap: std::collections::BinaryHeap<Scored>,
+    /// How many may still be taken.
+    left: usize,
+}
+
+impl Iterator for Ranked {
+    type Item = (u32, f32);
+
+    fn next(&mut self) -> Option<(u32, f32)> {
+        self.left = self.left.checked_sub(1)?;
+        self.heap.pop().map(|s| (s.ord, s.score))
+    }
+}
+
+/// A scored concept, greater when better: a higher score, then a lower
+/// ordinal.
+#[derive(PartialEq)]
+struct Scored {
+    score: f32,
+    ord: u32,
+}
+
+impl Eq for Scored {}
+
+impl Ord for Scored {
+    fn cmp(&self, other: &Scored) -> std::cmp::Ordering {
+        self.score.total_cmp(&other.score).then(other.ord.cmp(&self.ord))
+    }
+}
+
+impl PartialOrd for Scored {
+    fn partial_cmp(&self, other: &Scored) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
     }
 }

@@ -111,12 +111,11 @@ impl Vocabulary {
             }
             None => &self.fst,
         };
-        let automaton = super::fuzzy::dfa(stem, distance, prefix);
         let mut ids = Vec::new();
-        let mut stream = fst.search(super::fuzzy::Lev(&automaton)).into_stream();
-        while let Some((_, id)) = stream.next() {
+        super::fuzzy::each_within(fst, stem, distance, prefix, |_, id| {
             ids.push(id as u32);
-        }
+            true
+        });
         let ids: std::sync::Arc<[u32]> = ids.into();
         let mut memo = memo();
         let weight = ids.len() + key.0.len();
@@ -501,7 +500,7 @@ impl Snapshot {
         scope: &[std::ops::Range<u32>],
         filtered: bool,
         n: usize,
-    ) -> Vec<(u32, f32)> {
+    ) -> super::bm25::Ranked {
         let bm25 = self.bm25.get_or_init(|| super::bm25::Bm25::of(&self.labels, self.vocab.terms.len() as u32));
         bm25.best(&self.vocab.postings, slots, scope, filtered, n)
     }
@@ -657,17 +656,13 @@ impl Snapshot {
         let prefix = code_key(&self.systems[system].id, "");
         let key = code_key(&self.systems[system].id, code);
         let Ok(key) = std::str::from_utf8(&key) else { return Vec::new() };
-        let automaton = super::fuzzy::dfa(key, 1, false);
-        let mut stream = self.codes.search(super::fuzzy::Lev(&automaton)).into_stream();
         let mut out = Vec::new();
-        while let Some((k, ord)) = stream.next() {
+        super::fuzzy::each_within(&self.codes, key, 1, false, |k, ord| {
             if k.starts_with(&prefix) && k != key.as_bytes() {
                 out.push(ConceptRef(ord as u32));
-                if out.len() >= limit {
-                    break;
-                }
             }
-        }
+            out.len() < limit
+        });
         out
     }
 

@@ -51,6 +51,9 @@ const JUNK: &[&str] = &[
     "a completer",
 ];
 
+/// Words of the longest entry of [`JUNK`].
+const MAX_JUNK_WORDS: usize = 2;
+
 /// Decides rows for one target system, caching repeated (code, label,
 /// text) rows.
 pub struct Recoder<'a> {
@@ -416,6 +419,22 @@ pub fn is_junk(label: &str) -> bool {
     if words.is_empty() || words.iter().all(|w| w.len() <= 1 && !w.chars().all(|c| c.is_ascii_digit())) {
         return true;
     }
-    let joined = words.join(" ");
-    JUNK.contains(&joined.as_str()) || words.iter().all(|w| JUNK.contains(&w.as_str()) || w.chars().all(|c| c == 'x'))
+    words.iter().all(|w| JUNK.contains(&w.as_str()) || w.chars().all(|c| c == 'x'))
+        || (words.len() <= MAX_JUNK_WORDS && JUNK.contains(&words.join(" ").as_str()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn junk_labels_are_told_from_labels() {
+        assert!(JUNK.iter().all(|j| j.split(' ').count() <= MAX_JUNK_WORDS), "raise MAX_JUNK_WORDS");
+        for junk in ["", " - ", "DIVERS", "Non renseigné", "à compléter", "xxxx", "autres divers", "x x"] {
+            assert!(is_junk(junk), "{junk:?}");
+        }
+        for label in ["Boulangerie", "non renseigné boulanger", "autres industries", "12", "ras le bol"] {
+            assert!(!is_junk(label), "{label:?}");
+        }
+    }
 }

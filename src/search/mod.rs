@@ -323,12 +323,15 @@ struct Ranker<'a> {
 
 impl<'a> Ranker<'a> {
     fn new(snap: &'a Snapshot, req: &'a SearchRequest<'a>, q: &str) -> Ranker<'a> {
-        let priors = if req.no_context || snap.priors.is_empty() {
-            Vec::new()
-        } else {
+        // The priors of the systems searched; the query is analysed only if
+        // there are any.
+        let mut priors: Vec<usize> = (0..snap.priors.len())
+            .filter(|&i| !req.no_context && req.system.is_none_or(|s| snap.priors[i].systems[s]))
+            .collect();
+        if !priors.is_empty() {
             let stems: Vec<String> = crate::text::analyze(q).into_iter().map(|t| t.stem).collect();
-            (0..snap.priors.len()).filter(|&i| snap.priors[i].prior.applies(&stems)).collect()
-        };
+            priors.retain(|&i| snap.priors[i].prior.applies(&stems));
+        }
         Ranker { snap, req, priors, max_graded: MAX_GRADED, tantivy_fallback: false, candidates: Default::default() }
     }
 
@@ -515,14 +518,14 @@ fn text_search(
         let ids: Vec<&str> = scope.iter().map(|&s| snap.systems[s].id.as_str()).collect();
         let filter = (scope.len() < snap.systems.len()).then_some(ids.as_slice());
         // Framing words (`société`, `activité`) do not rank descriptions.
-        let best = if ranker.tantivy_fallback {
+        let best: Box<dyn Iterator<Item = (u32, f32)>> = if ranker.tantivy_fallback {
             let bm25_slots: Vec<Vec<String>> =
                 plan.slots.iter().filter(|s| !s.optional).map(|s| s.bm25_stems(snap, loose)).collect();
-            snap.text()?.best(&bm25_slots, filter, FALLBACK_CANDIDATES)?
+            Box::new(snap.text()?.best(&bm25_slots, filter, FALLBACK_CANDIDATES)?.into_iter())
         } else {
             let bm25_slots: Vec<Vec<u32>> =
                 plan.slots.iter().filter(|s| !s.optional).map(|s| s.bm25_ids(loose)).collect();
-            snap.bm25_best(&bm25_slots, &ranges, filter.is_some(), FALLBACK_CANDIDATES)
+            Box::new(snap.bm25_best(&bm25_slots, &ranges, filter.is_some(), FALLBACK_CANDIDATES))
         };
         // `best` comes by BM25 score. Once `limit` partial matches that
         // neither miss the level nor are flagged are in, a lower score
