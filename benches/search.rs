@@ -55,7 +55,16 @@ fn run(snap: &Snapshot, system: &str, q: &str) -> usize {
     let s = snap.system_index(system);
     search(
         snap,
-        &SearchRequest { q, system: s, limit: 10, level: None, leaf: false, level_only: false, no_context: false },
+        &SearchRequest {
+            q,
+            system: s,
+            limit: 10,
+            level: None,
+            leaf: false,
+            level_only: false,
+            no_context: false,
+            unexplained: false,
+        },
     )
     .unwrap()
     .len()

@@ -123,6 +123,7 @@ pub fn evaluate(snap: &Snapshot, cases: &[Case]) -> Result<Report> {
                 leaf: false,
                 level_only: false,
                 no_context: false,
+                unexplained: false,
             },
         )?;
         let rank = hits.iter().position(|h| {

@@ -296,6 +296,7 @@ fn run(cli: Cli) -> Result<()> {
                     leaf,
                     level_only: false,
                     no_context: context == "none",
+                    unexplained: false,
                 },
             )?;
             let took = t.elapsed().as_micros();

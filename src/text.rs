@@ -138,16 +138,17 @@ pub fn stem(word: &str) -> String {
     if w.chars().any(|c| c.is_ascii_digit()) || !w.is_ascii() {
         return w;
     }
-    loop {
-        let next = stem_once(&w);
-        if next == w {
-            return w;
-        }
-        w = next;
+    // Every rule shortens the word: this ends.
+    while let Some((keep, repl)) = stem_rule(&w) {
+        w.truncate(keep);
+        w.push_str(repl);
     }
+    w
 }
 
-fn stem_once(w: &str) -> String {
+/// The first rule that applies to `w`: the length of `w` to keep and what
+/// to put after it.
+fn stem_rule(w: &str) -> Option<(usize, &'static str)> {
     const RULES: &[(&str, &str)] = &[
         ("eaux", "eau"),
         ("aux", "al"),
@@ -160,17 +161,14 @@ fn stem_once(w: &str) -> String {
         ("x", ""),
         ("e", ""),
     ];
-    for (suffix, repl) in RULES {
-        if let Some(base) = w.strip_suffix(suffix)
-            && base.len() + repl.len() >= 3
+    RULES.iter().find_map(|&(suffix, repl)| {
+        let base = w.strip_suffix(suffix)?;
+        // "stress", "virus": a final s after s or u is not a plural.
+        let applies = base.len() + repl.len() >= 3
             && base.len() >= 2
-            // "stress", "virus": a final s after s or u is not a plural.
-            && !(*suffix == "s" && (base.ends_with('s') || base.ends_with('u')))
-        {
-            return format!("{base}{repl}");
-        }
-    }
-    w.to_string()
+            && !(suffix == "s" && (base.ends_with('s') || base.ends_with('u')));
+        applies.then_some((base.len(), repl))
+    })
 }
 
 /// Tidies a label for display: trims, collapses runs of white space

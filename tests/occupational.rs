@@ -18,7 +18,16 @@ fn counts(system: &str) -> Vec<usize> {
 fn codes(system: Option<&str>, q: &str, n: usize) -> Vec<String> {
     let snap = common::snapshot();
     let s = system.map(|s| snap.system_index(s).unwrap());
-    let req = SearchRequest { q, system: s, limit: n, level: None, leaf: false, level_only: false, no_context: false };
+    let req = SearchRequest {
+        q,
+        system: s,
+        limit: n,
+        level: None,
+        leaf: false,
+        level_only: false,
+        no_context: false,
+        unexplained: false,
+    };
     search(&snap, &req)
         .unwrap()
         .iter()

@@ -103,6 +103,7 @@ fn search_answers_codes_and_words_in_each_system() {
                 leaf: false,
                 level_only: false,
                 no_context: false,
+                unexplained: false,
             },
         )
         .unwrap();

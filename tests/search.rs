@@ -92,7 +92,16 @@ fn codable_levels_come_before_groups_by_default_and_level_is_honoured() {
     let first = |q: &str, level: Option<&str>, leaf: bool| {
         let h = search(
             &snap,
-            &SearchRequest { q, system: Some(naf), limit: 1, level, leaf, level_only: false, no_context: false },
+            &SearchRequest {
+                q,
+                system: Some(naf),
+                limit: 1,
+                level,
+                leaf,
+                level_only: false,
+                no_context: false,
+                unexplained: false,
+            },
         )
         .unwrap();
         snap.concept(h[0].concept).code.clone()
@@ -128,7 +137,16 @@ fn search_with(system: &str, q: &str, n: usize, no_context: bool) -> Vec<harmoni
     let s = snap.system_index(system).unwrap();
     search(
         &snap,
-        &SearchRequest { q, system: Some(s), limit: n, level: None, leaf: false, level_only: false, no_context },
+        &SearchRequest {
+            q,
+            system: Some(s),
+            limit: n,
+            level: None,
+            leaf: false,
+            level_only: false,
+            no_context,
+            unexplained: false,
+        },
     )
     .unwrap()
 }

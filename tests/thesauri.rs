@@ -51,6 +51,7 @@ fn searching_every_system_finds_thesauri_with_the_same_analyser() {
             leaf: false,
             level_only: false,
             no_context: false,
+            unexplained: false,
         },
     )
     .unwrap();
@@ -67,6 +68,7 @@ fn searching_every_system_finds_thesauri_with_the_same_analyser() {
             leaf: false,
             level_only: false,
             no_context: false,
+            unexplained: false,
         },
     )
     .unwrap();
@@ -187,6 +189,7 @@ path = "data/local/presanse_sample.csv"
             leaf: false,
             level_only: false,
             no_context: false,
+            unexplained: false,
         },
     )
     .unwrap();

@@ -281,6 +281,7 @@ pub async fn search(
         leaf: p.leaf.unwrap_or(false),
         level_only: p.level_only.unwrap_or(false),
         no_context: parse_context(p.context.as_deref())?,
+        unexplained: false,
     };
     let explain = p.explain.unwrap_or(false);
     let body = state.searches.rendered(&snap, &req, explain, |hits| {

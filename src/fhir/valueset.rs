@@ -522,6 +522,7 @@ impl<'r> Expander<'r> {
             leaf: false,
             level_only: false,
             no_context: false,
+            unexplained: false,
         };
         let snap = &self.reg.snapshot;
         let hits = crate::search::search(snap, &req).unwrap_or_default();

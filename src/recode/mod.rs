@@ -324,6 +324,7 @@ impl<'a> Recoder<'a> {
                 leaf: false,
                 level_only: false,
                 no_context: false,
+                unexplained: true,
             },
         )
         .unwrap_or_default()

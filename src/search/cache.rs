@@ -43,6 +43,7 @@ struct Key {
     leaf: bool,
     level_only: bool,
     no_context: bool,
+    unexplained: bool,
     /// Rendered with the explanation of each hit (rendered answers only).
     explain: bool,
 }
@@ -57,6 +58,7 @@ impl Key {
             leaf: req.leaf,
             level_only: req.level_only,
             no_context: req.no_context,
+            unexplained: req.unexplained,
             explain,
         }
     }

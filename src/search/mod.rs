@@ -121,6 +121,9 @@ pub struct SearchRequest<'a> {
     pub level_only: bool,
     /// Apply no context prior (`context=none`).
     pub no_context: bool,
+    /// Leave [`Hit::matched`] empty (but for codes): a caller that shows
+    /// no explanation, such as the recoder, spares its allocations.
+    pub unexplained: bool,
 }
 
 /// One result.
@@ -564,7 +567,7 @@ fn text_search(
     // Only the hits shown are explained.
     keep_best(&mut out, req.limit);
     for (_, hit) in out.iter_mut() {
-        let g = grade(snap, &plan, hit.concept, true);
+        let g = grade(snap, &plan, hit.concept, !req.unexplained);
         if hit.kind == MatchKind::Partial {
             hit.score = MatchKind::Partial.score(fraction(g.matched_slots));
         }

@@ -220,8 +220,18 @@ impl Plan {
             let last = i + span == terms.len();
             let word = covered.iter().map(|t| t.word.as_str()).collect::<Vec<_>>().join(" ");
             let mut slot = Slot::new(snap, word);
-            let stems: Vec<String> = covered.iter().map(|t| t.stem.clone()).collect();
-            slot.add_alternative(snap, &stems, How::Exact);
+            // Whether the vocabulary has the word (a phrase is not a word).
+            let known = match covered {
+                [one] => {
+                    let id = snap.vocab.id(&one.stem);
+                    id.inspect(|&id| slot.set(id, How::Exact)).is_some()
+                }
+                _ => {
+                    let stems: Vec<String> = covered.iter().map(|t| t.stem.clone()).collect();
+                    slot.add_alternative(snap, &stems, How::Exact);
+                    false
+                }
+            };
             if let Some(e) = phrase {
                 for alt in &e.alternatives {
                     slot.add_alternative(snap, alt, How::Synonym);
@@ -230,7 +240,6 @@ impl Plan {
             }
             if span == 1 {
                 let stem = &covered[0].stem;
-                let known = snap.vocab.id(stem).is_some();
                 let mut prefixed = false;
                 if last && typing {
                     prefixed = slot.add_prefix(snap, stem);

@@ -128,6 +128,7 @@ pub async fn search(
             leaf: false,
             level_only: level.is_some(),
             no_context: false,
+            unexplained: false,
         };
         let hits = state.searches.search(&snap, &req).map_err(|e| PageError::internal(format!("{e:#}")))?;
         let response = search_response(&snap, &q, hits.to_vec(), true, 0);
