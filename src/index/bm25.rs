@@ -83,15 +83,14 @@ impl<'a> Tally<'a> {
         Tally { scope, offsets, scores: vec![f32::NAN; len], touched: Vec::new() }
     }
 
-    /// Adds `score` to concept `list[i]`, for every `i` of `list` (sorted
-    /// ordinals) within the scope, `score(i)`.
-    fn add_all(&mut self, list: &[u32], mut score: impl FnMut(usize) -> f32) {
+    /// Adds to each concept of the scope using stem `id` in `postings` its
+    /// score, `score(ordinal, frequency)`.
+    fn add_all(&mut self, postings: &Postings, id: u32, score: impl Fn(u32, u16) -> f32) {
         for (k, r) in self.scope.iter().enumerate() {
-            let from = list.partition_point(|&o| o < r.start);
-            let to = list.partition_point(|&o| o < r.end);
-            for (i, &ord) in list.iter().enumerate().take(to).skip(from) {
+            let (ords, freqs) = postings.within_counted(id, r);
+            for (&ord, &tf) in ords.iter().zip(freqs) {
                 let at = self.offsets[k] + (ord - r.start) as usize;
-                let s = score(i);
+                let s = score(ord, tf);
                 if self.scores[at].is_nan() {
                     self.scores[at] = s;
                     self.touched.push(ord);
@@ -159,17 +158,17 @@ impl Bm25 {
         let docs = self.norms.len() as u64;
         let mut tally = Tally::new(scope);
         for &id in slots.iter().flatten() {
-            let (own, freqs) = (postings.get(id), postings.freqs(id));
-            let w = Weight { weight: idf(own.len() as u64, docs) * (1.0 + K1), lengths: &self.lengths.0 };
-            tally.add_all(own, |i| w.score(self.norms[own[i] as usize].0, u32::from(freqs[i])));
+            // Document frequencies over every concept, whatever the scope.
+            let own = postings.get(id).len() as u64;
+            let w = Weight { weight: idf(own, docs) * (1.0 + K1), lengths: &self.lengths.0 };
+            tally.add_all(postings, id, |ord, tf| w.score(self.norms[ord as usize].0, u32::from(tf)));
             // Concepts beneath one whose display has the stem.
-            let (below, freqs) = (self.context.get(id), self.context.freqs(id));
-            if below.is_empty() {
+            let below = self.context.get(id).len() as u64;
+            if below == 0 {
                 continue;
             }
-            let w =
-                Weight { weight: idf(below.len() as u64, docs) * (1.0 + K1) * CONTEXT_BOOST, lengths: &self.lengths.1 };
-            tally.add_all(below, |i| w.score(self.norms[below[i] as usize].1, u32::from(freqs[i])));
+            let w = Weight { weight: idf(below, docs) * (1.0 + K1) * CONTEXT_BOOST, lengths: &self.lengths.1 };
+            tally.add_all(&self.context, id, |ord, tf| w.score(self.norms[ord as usize].1, u32::from(tf)));
         }
         let mut summed = tally.scores();
         if filtered {

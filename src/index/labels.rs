@@ -84,6 +84,8 @@ pub(crate) struct LabelTable {
     /// The labels of concept `c` are `first[c]..first[c + 1]`, its display
     /// first.
     first: Vec<u32>,
+    /// The first ordinal of each system, then the number of concepts.
+    systems: Vec<u32>,
 }
 
 impl LabelTable {
@@ -111,6 +113,12 @@ impl LabelTable {
             ids: Vec::with_capacity(words.len()),
             ends: Vec::with_capacity(concepts as usize * 2),
             first: Vec::with_capacity(concepts as usize + 1),
+            systems: std::iter::once(0)
+                .chain(sizes.iter().scan(0u32, |end, &n| {
+                    *end += n;
+                    Some(*end)
+                }))
+                .collect(),
         };
         let mut at = 0usize;
         let mut next = || {
@@ -237,33 +245,43 @@ impl LabelTable {
 /// Per vocabulary id, the sorted ordinals of the concepts using it (in
 /// their labels, or in their ancestors' displays) and how many times, in
 /// one array.
+///
+/// Guarantee: the part of a list within one system is found without a
+/// search (the lists are cut at each system's first ordinal when built).
 pub struct Postings {
     /// The ordinals of id `t` are `ords[starts[t]..starts[t + 1]]`.
     starts: Vec<u32>,
     ords: Vec<u32>,
     /// Beside each ordinal, how many times that concept uses the stem.
     freqs: Vec<u16>,
+    /// The first ordinal of each system, then the number of concepts.
+    systems: Vec<u32>,
+    /// Per id `t`, where in `ords` the concepts of each system start, then
+    /// where its list ends: `cuts[t * systems.len()..][..systems.len()]`.
+    cuts: Vec<u32>,
 }
 
 impl Postings {
     /// The postings of `terms` stems over every label of `table`, with the
     /// number of times each concept uses each stem.
     pub(super) fn of(table: &LabelTable, terms: u32) -> Postings {
-        Postings::build(terms, table.len() as u32, |ord| table.all(ord).flatten().copied())
+        Postings::build(terms, &table.systems, |ord| table.all(ord).flatten().copied())
     }
 
     /// The postings of `terms` stems over the displays of every concept's
     /// ancestors (the `context` BM25 weighs), with frequencies.
     pub(super) fn of_context(table: &LabelTable, terms: u32) -> Postings {
-        Postings::build(terms, table.len() as u32, |ord| {
+        Postings::build(terms, &table.systems, |ord| {
             table.ancestors(ord).flat_map(|a| table.display(a).iter().copied())
         })
     }
 
-    /// The postings of `terms` stems over `docs` documents, document `d`
-    /// holding the stems `stems(d)` yields (a stem yielded k times has
-    /// frequency k): two passes (count, then place) over the stems.
-    fn build<I: Iterator<Item = u32>>(terms: u32, docs: u32, stems: impl Fn(u32) -> I) -> Postings {
+    /// The postings of `terms` stems over the documents of `systems` (the
+    /// first ordinal of each, then their number), document `d` holding the
+    /// stems `stems(d)` yields (a stem yielded k times has frequency k):
+    /// two passes (count, then place) over the stems.
+    fn build<I: Iterator<Item = u32>>(terms: u32, systems: &[u32], stems: impl Fn(u32) -> I) -> Postings {
+        let docs = systems.last().copied().unwrap_or(0);
         let mut last = vec![u32::MAX; terms as usize];
         let mut starts = vec![0u32; terms as usize + 1];
         for ord in 0..docs {
@@ -279,8 +297,19 @@ impl Postings {
         let mut fill = starts.clone();
         let mut ords = vec![0u32; starts[terms as usize] as usize];
         let mut freqs = vec![0u16; ords.len()];
+        let width = systems.len();
+        let mut cuts = vec![0u32; terms as usize * width];
+        let mut system = 0;
         last.fill(u32::MAX);
         for ord in 0..docs {
+            // At each system's first concept (empty systems included), every
+            // list is cut where it is.
+            while system < width && systems[system] == ord {
+                for (t, &at) in fill.iter().take(terms as usize).enumerate() {
+                    cuts[t * width + system] = at;
+                }
+                system += 1;
+            }
             for t in stems(ord) {
                 let t = t as usize;
                 if std::mem::replace(&mut last[t], ord) != ord {
@@ -291,21 +320,40 @@ impl Postings {
                 *f = f.saturating_add(1);
             }
         }
-        Postings { starts, ords, freqs }
-    }
-
-    /// How many times each concept of [`Postings::get`] uses stem `id`.
-    pub fn freqs(&self, id: u32) -> &[u16] {
-        &self.freqs[self.starts[id as usize] as usize..self.starts[id as usize + 1] as usize]
+        for s in system..width {
+            for (t, &at) in fill.iter().take(terms as usize).enumerate() {
+                cuts[t * width + s] = at;
+            }
+        }
+        Postings { starts, ords, freqs, systems: systems.to_vec(), cuts }
     }
 
     /// The sorted ordinals within `range` of the concepts using stem `id`:
-    /// two binary searches.
+    /// without a search when `range` is a system's, else two binary
+    /// searches.
     pub fn within(&self, id: u32, range: &Range<u32>) -> &[u32] {
-        let all = self.get(id);
-        let from = all.partition_point(|&o| o < range.start);
-        let to = all.partition_point(|&o| o < range.end);
-        &all[from..to]
+        &self.ords[self.positions(id, range)]
+    }
+
+    /// [`Postings::within`], with the frequencies beside.
+    pub fn within_counted(&self, id: u32, range: &Range<u32>) -> (&[u32], &[u16]) {
+        let at = self.positions(id, range);
+        (&self.ords[at.clone()], &self.freqs[at])
+    }
+
+    /// Where in `ords` the concepts of `range` using stem `id` are.
+    fn positions(&self, id: u32, range: &Range<u32>) -> Range<usize> {
+        let width = self.systems.len();
+        let mut s = self.systems.partition_point(|&o| o < range.start);
+        while s + 1 < width && self.systems[s] == range.start {
+            if self.systems[s + 1] == range.end {
+                let cut = &self.cuts[id as usize * width..][s..s + 2];
+                return cut[0] as usize..cut[1] as usize;
+            }
+            s += 1;
+        }
+        let (start, all) = (self.starts[id as usize] as usize, self.get(id));
+        start + all.partition_point(|&o| o < range.start)..start + all.partition_point(|&o| o < range.end)
     }
 
     /// The sorted ordinals of the concepts using stem `id`.
@@ -345,7 +393,27 @@ mod label_tests {
         assert_eq!(lists, vec![&[1u32][..], &[0], &[0], &[0, 2]], "each concept once per stem, in order");
         assert_eq!(p.get(3), &[0, 2]);
         assert_eq!((p.within(3, &(1..3)), p.within(3, &(1..2))), (&[2u32][..], &[][..]));
-        assert_eq!((p.freqs(0), p.freqs(3)), (&[2u16][..], &[1, 1][..]), "the second concept says its stem twice");
+        assert_eq!((p.within(3, &(0..2)), p.within(3, &(2..3))), (&[0u32][..], &[2u32][..]), "the systems' parts");
+        assert_eq!(p.within_counted(0, &(0..2)), (&[1u32][..], &[2u16][..]));
+        // Cut at the systems or searched, the same parts.
+        for id in 0..4 {
+            for range in [0..2, 2..3, 0..3, 1..3, 0..1, 3..3] {
+                let all = p.get(id);
+                let searched: Vec<u32> = all.iter().copied().filter(|o| range.contains(o)).collect();
+                assert_eq!(p.within(id, &range), &searched[..], "{id} {range:?}");
+            }
+        }
+        let empty = LabelTable::read(&good, &[0, 2, 0, 1, 0], 4).unwrap();
+        let q = Postings::of(&empty, 4);
+        assert_eq!(
+            (q.within(3, &(0..2)), q.within(3, &(2..3)), q.within(3, &(3..3))),
+            (&[0u32][..], &[2u32][..], &[][..])
+        );
+        assert_eq!(
+            (p.within_counted(0, &(0..3)).1, p.within_counted(3, &(0..3)).1),
+            (&[2u16][..], &[1, 1][..]),
+            "the second concept says its stem twice"
+        );
         let c = Postings::of_context(&t, 4);
         let lists: Vec<&[u32]> = (0..4).map(|id| c.get(id)).collect();
         assert_eq!(lists, vec![&[] as &[u32], &[1], &[], &[1]], "the child has its parent's display as context");
