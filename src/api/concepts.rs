@@ -140,26 +140,24 @@ pub fn mappings_of(snap: &Snapshot, r: ConceptRef) -> Vec<MappingOut> {
         }
         if map.target == snap.systems[s].id {
             let source = snap.system_index(&map.source);
-            for e in map.elements.values() {
-                out.extend(e.targets.iter().filter(|t| &t.code == code).map(|t| {
-                    MappingOut {
-                        map: map.id.clone(),
-                        title: map.title.clone(),
-                        direction: Direction::From,
-                        system: map.source.clone(),
-                        code: e.code.clone(),
-                        display: source
-                            .and_then(|ss| snap.lookup(ss, &e.code))
-                            .map(|x| snap.concept(x).display.clone())
-                            .or_else(|| e.display.clone()),
-                        equivalence: t.equivalence,
-                        share: t.share,
-                        note: t.note.clone(),
-                        notice: map.notice.clone(),
-                        conditions: conditions(snap, source, &e.code),
-                    }
-                }));
-            }
+            out.extend(map.sources_of(code).map(|(e, t)| {
+                MappingOut {
+                    map: map.id.clone(),
+                    title: map.title.clone(),
+                    direction: Direction::From,
+                    system: map.source.clone(),
+                    code: e.code.clone(),
+                    display: source
+                        .and_then(|ss| snap.lookup(ss, &e.code))
+                        .map(|x| snap.concept(x).display.clone())
+                        .or_else(|| e.display.clone()),
+                    equivalence: t.equivalence,
+                    share: t.share,
+                    note: t.note.clone(),
+                    notice: map.notice.clone(),
+                    conditions: conditions(snap, source, &e.code),
+                }
+            }));
         }
     }
     out

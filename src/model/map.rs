@@ -78,6 +78,11 @@ pub struct ConceptMap {
     /// correspondence of it), from `notice` in `sources.toml`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notice: Option<String>,
+    /// Per target code, the keys of the elements that have it, in key
+    /// order: built on first use ([`ConceptMap::sources_of`]), emptied by
+    /// [`ConceptMap::add`].
+    #[serde(skip)]
+    by_target: std::sync::OnceLock<std::collections::HashMap<String, Vec<String>>>,
 }
 
 /// Upper case, no dots, spaces or dashes: the key of source codes. A dash
@@ -111,6 +116,7 @@ impl ConceptMap {
             target: target.into(),
             elements: BTreeMap::new(),
             notice: None,
+            by_target: Default::default(),
         }
     }
 
@@ -119,7 +125,32 @@ impl ConceptMap {
         self.elements.get(&compact(code))
     }
 
+    /// The elements with a target whose code is `code` (as written in the
+    /// table), with that target, in element order: a lookup, not a walk of
+    /// the table.
+    pub fn sources_of<'a>(&'a self, code: &'a str) -> impl Iterator<Item = (&'a Element, &'a Target)> + 'a {
+        let index = self.by_target.get_or_init(|| {
+            let mut index: std::collections::HashMap<String, Vec<String>> = Default::default();
+            for (key, e) in &self.elements {
+                for t in &e.targets {
+                    let keys = index.entry(t.code.clone()).or_default();
+                    if keys.last() != Some(key) {
+                        keys.push(key.clone());
+                    }
+                }
+            }
+            index
+        });
+        index
+            .get(code)
+            .into_iter()
+            .flatten()
+            .filter_map(|key| self.elements.get(key))
+            .flat_map(move |e| e.targets.iter().filter(move |t| t.code == code).map(move |t| (e, t)))
+    }
+
     pub(crate) fn add(&mut self, source: &str, display: Option<String>, target: Option<Target>) {
+        self.by_target = Default::default();
         let e = self.elements.entry(compact(source)).or_insert_with(|| Element {
             code: source.trim().to_string(),
             display: None,
@@ -145,5 +176,24 @@ mod tests {
         for e in [Equivalence::Equivalent, Equivalence::Wider, Equivalence::Narrower, Equivalence::Inexact] {
             assert_eq!(serde_json::to_value(e).unwrap(), e.as_str());
         }
+    }
+
+    #[test]
+    fn sources_of_a_target_are_found_in_element_order_and_follow_additions() {
+        let to =
+            |code: &str| Target { code: code.into(), equivalence: Equivalence::Equivalent, share: None, note: None };
+        let mut m = ConceptMap::new("t", "t", "a", "b");
+        m.add("20.1", None, Some(to("X1")));
+        m.add("10.1", None, Some(to("X1")));
+        m.add("10.1", None, Some(to("X2")));
+        let codes = |m: &ConceptMap, code: &str| {
+            m.sources_of(code).map(|(e, t)| (e.code.clone(), t.code.clone())).collect::<Vec<_>>()
+        };
+        assert_eq!(codes(&m, "X1"), [("10.1".to_string(), "X1".to_string()), ("20.1".into(), "X1".into())]);
+        assert_eq!(codes(&m, "X3"), []);
+        m.add("05", None, Some(to("X3")));
+        assert_eq!(codes(&m, "X3"), [("05".to_string(), "X3".to_string())], "an addition rebuilds the index");
+        let back: ConceptMap = serde_json::from_str(&serde_json::to_string(&m).unwrap()).unwrap();
+        assert_eq!(codes(&back, "X2"), [("10.1".to_string(), "X2".to_string())], "read back, indexed on first use");
     }
 }
