@@ -313,6 +313,9 @@ impl QuickKey {
 struct Ranker<'a> {
     snap: &'a Snapshot,
     req: &'a SearchRequest<'a>,
+    /// The query, and its terms: analysed once for the priors and the plans.
+    q: &'a str,
+    terms: Vec<crate::text::Term>,
     /// Indices in `snap.priors` of the priors that apply to this query.
     priors: Vec<usize>,
     /// Word candidates graded at most.
@@ -325,17 +328,26 @@ struct Ranker<'a> {
 }
 
 impl<'a> Ranker<'a> {
-    fn new(snap: &'a Snapshot, req: &'a SearchRequest<'a>, q: &str) -> Ranker<'a> {
-        // The priors of the systems searched; the query is analysed only if
-        // there are any.
+    fn new(snap: &'a Snapshot, req: &'a SearchRequest<'a>, q: &'a str) -> Ranker<'a> {
+        let terms = crate::text::analyze(q);
+        // The priors of the systems searched that the query calls for.
         let mut priors: Vec<usize> = (0..snap.priors.len())
             .filter(|&i| !req.no_context && req.system.is_none_or(|s| snap.priors[i].systems[s]))
             .collect();
         if !priors.is_empty() {
-            let stems: Vec<String> = crate::text::analyze(q).into_iter().map(|t| t.stem).collect();
+            let stems: Vec<String> = terms.iter().map(|t| t.stem.clone()).collect();
             priors.retain(|&i| snap.priors[i].prior.applies(&stems));
         }
-        Ranker { snap, req, priors, max_graded: MAX_GRADED, tantivy_fallback: false, candidates: Default::default() }
+        Ranker {
+            snap,
+            req,
+            q,
+            terms,
+            priors,
+            max_graded: MAX_GRADED,
+            tantivy_fallback: false,
+            candidates: Default::default(),
+        }
     }
 
     /// The first prior of this query that selects concept `r`.
@@ -476,7 +488,15 @@ fn text_search(
         None => scope.to_vec(),
     };
     let ranges: Vec<std::ops::Range<u32>> = scope.iter().map(|&s| snap.ordinals_of(s)).collect();
-    let plan = if loose { Plan::loose(snap, q, &ranges) } else { Plan::new(snap, q, typing, &ranges) };
+    // The whole query was analysed once; words apart from a code, again.
+    let own;
+    let terms = if q == ranker.q {
+        &ranker.terms
+    } else {
+        own = crate::text::analyze(q);
+        &own
+    };
+    let plan = if loose { Plan::loose(snap, terms, &ranges) } else { Plan::new(snap, terms, typing, &ranges) };
     if plan.slots.is_empty() {
         return Ok(Vec::new());
     }

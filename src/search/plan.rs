@@ -5,7 +5,7 @@ use std::ops::Range;
 
 use super::How;
 use crate::index::Snapshot;
-use crate::text::analyze;
+use crate::text::Term;
 
 /// Slots beyond which fuzzy matching is skipped: a long description is
 /// served by the BM25 fallback, not by typo tolerance on every word.
@@ -184,20 +184,20 @@ impl Drop for Slot {
 }
 
 impl Plan {
-    /// Analyses `q`: terms, lexicon phrases (longest first), and for each
-    /// slot the vocabulary it matches within `scope` (ordinal ranges, one
-    /// per system searched).
+    /// The plan of a query's `terms` (as [`crate::text::analyze`] gives
+    /// them): lexicon phrases (longest first), and for each slot the
+    /// vocabulary it matches within `scope` (ordinal ranges, one per
+    /// system searched).
     /// `typing`: the last word may be unfinished (no space or punctuation
     /// after it in what the user typed).
-    pub fn new(snap: &Snapshot, q: &str, typing: bool, scope: &[Range<u32>]) -> Plan {
-        Plan::build(snap, q, typing, scope, true)
+    pub fn new(snap: &Snapshot, terms: &[Term], typing: bool, scope: &[Range<u32>]) -> Plan {
+        Plan::build(snap, terms, typing, scope, true)
     }
 
     /// [`Plan::new`]; `typos`: whether unknown words get their typo
     /// tolerance (the loose plan gives a wider one itself).
-    fn build(snap: &Snapshot, q: &str, typing: bool, scope: &[Range<u32>], typos: bool) -> Plan {
-        let mut terms = analyze(q);
-        terms.truncate(MAX_TERMS);
+    fn build(snap: &Snapshot, terms: &[Term], typing: bool, scope: &[Range<u32>], typos: bool) -> Plan {
+        let terms = &terms[..terms.len().min(MAX_TERMS)];
         let fuzzy = typos && terms.len() <= MAX_FUZZY_SLOTS;
         let mut slots = Vec::new();
         let mut i = 0;
@@ -270,9 +270,9 @@ impl Plan {
     /// (from three letters), and the terms that start like it (its longest
     /// start of five letters or more that some term has). Lexicon phrases
     /// still apply.
-    pub fn loose(snap: &Snapshot, q: &str, scope: &[Range<u32>]) -> Plan {
+    pub fn loose(snap: &Snapshot, terms: &[Term], scope: &[Range<u32>]) -> Plan {
         // The strict plan's typo tolerance is within this one's.
-        let mut plan = Plan::build(snap, q, false, scope, false);
+        let mut plan = Plan::build(snap, terms, false, scope, false);
         plan.slots.truncate(MAX_LOOSE_TERMS);
         for slot in plan.slots.iter_mut() {
             if slot.word.contains(' ') || slot.word.chars().any(|c| c.is_ascii_digit()) {
