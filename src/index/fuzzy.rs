@@ -29,21 +29,20 @@ pub(crate) fn each_within(
     prefix: bool,
     mut found: impl FnMut(&[u8], u64) -> bool,
 ) {
+    match BitLev::new(word, distance, prefix) {
+        Some(automaton) => drain(map, automaton, &mut found),
+        None => drain(map, Lev(&dfa(word, distance, prefix)), &mut found),
+    }
+}
+
+/// Feeds the keys of `map` that `automaton` accepts to `found`, until it
+/// returns false.
+fn drain<A: fst::Automaton>(map: &fst::Map<Vec<u8>>, automaton: A, found: &mut impl FnMut(&[u8], u64) -> bool) {
     use fst::{IntoStreamer, Streamer};
-    if let Some(automaton) = BitLev::new(word, distance, prefix) {
-        let mut stream = map.search(automaton).into_stream();
-        while let Some((key, value)) = stream.next() {
-            if !found(key, value) {
-                return;
-            }
-        }
-    } else {
-        let automaton = dfa(word, distance, prefix);
-        let mut stream = map.search(Lev(&automaton)).into_stream();
-        while let Some((key, value)) = stream.next() {
-            if !found(key, value) {
-                return;
-            }
+    let mut stream = map.search(automaton).into_stream();
+    while let Some((key, value)) = stream.next() {
+        if !found(key, value) {
+            return;
         }
     }
 }
@@ -70,9 +69,12 @@ impl fst::Automaton for Lev<'_> {
 /// The Levenshtein automaton of a short ASCII word, simulated rather than
 /// built: bit-parallel (Wu and Manber's NFA with Damerau transpositions,
 /// one edit each), so that a word asked once costs no construction. It
-/// accepts what [`dfa`] accepts for the same word, distance and `prefix`;
-/// bytes of other UTF-8 characters count as one character that matches
-/// none of the word's.
+/// accepts the strings within the distance of the word (restricted
+/// Damerau-Levenshtein, by characters), as [`dfa`] does; with `prefix`,
+/// every string that starts with such a string, which the prefix DFA of
+/// `levenshtein_automata` does not always accept (`10g` for `0y0` within
+/// 2). Bytes of other UTF-8 characters count as one character that
+/// matches none of the word's.
 ///
 /// In a state, bit `i` of `rows[k]` says that the first `i` letters of the
 /// word are within `k` edits of the bytes read.

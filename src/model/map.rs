@@ -80,7 +80,8 @@ pub struct ConceptMap {
     pub notice: Option<String>,
     /// Per target code, the keys of the elements that have it, in key
     /// order: built on first use ([`ConceptMap::sources_of`]), emptied by
-    /// [`ConceptMap::add`].
+    /// [`ConceptMap::add`] (a table is read whole before it is looked up;
+    /// changing `elements` directly after a lookup leaves it stale).
     #[serde(skip)]
     by_target: std::sync::OnceLock<std::collections::HashMap<String, Vec<String>>>,
 }
