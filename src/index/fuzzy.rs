@@ -35,16 +35,54 @@ pub(crate) fn each_within(
     }
 }
 
-/// Feeds the keys of `map` that `automaton` accepts to `found`, until it
-/// returns false.
+/// Feeds the keys of `map` that `automaton` accepts, with their values,
+/// to `found` in key order (as `map.search(automaton)` streams them),
+/// until it returns false.
+///
+/// A depth-first walk of the fst's nodes: a transition into a state that
+/// cannot match is not followed, so its node is never read (the fst's own
+/// stream reads the node of every transition it tries, and copies the
+/// automaton's state in and out of its stack at each).
 fn drain<A: fst::Automaton>(map: &fst::Map<Vec<u8>>, automaton: A, found: &mut impl FnMut(&[u8], u64) -> bool) {
-    use fst::{IntoStreamer, Streamer};
-    let mut stream = map.search(automaton).into_stream();
-    while let Some((key, value)) = stream.next() {
-        if !found(key, value) {
-            return;
-        }
+    let fst = map.as_fst();
+    let (root, start) = (fst.root(), automaton.start());
+    if !automaton.can_match(&start) {
+        return;
     }
+    if root.is_final() && automaton.is_match(&start) && !found(&[], root.final_output().value()) {
+        return;
+    }
+    let mut key = Vec::with_capacity(32);
+    descend(fst, &automaton, root, &start, fst::raw::Output::zero(), &mut key, found);
+}
+
+/// [`drain`] below `node`, reached by `key` in `state` with output `out`;
+/// false once `found` asked to stop.
+fn descend<A: fst::Automaton>(
+    fst: &fst::raw::Fst<Vec<u8>>,
+    automaton: &A,
+    node: fst::raw::Node<'_>,
+    state: &A::State,
+    out: fst::raw::Output,
+    key: &mut Vec<u8>,
+    found: &mut impl FnMut(&[u8], u64) -> bool,
+) -> bool {
+    for t in node.transitions() {
+        let next = automaton.accept(state, t.inp);
+        if !automaton.can_match(&next) {
+            continue;
+        }
+        let (child, out) = (fst.node(t.addr), out.cat(t.out));
+        key.push(t.inp);
+        if child.is_final() && automaton.is_match(&next) && !found(key, out.cat(child.final_output()).value()) {
+            return false;
+        }
+        if !descend(fst, automaton, child, &next, out, key, found) {
+            return false;
+        }
+        key.pop();
+    }
+    true
 }
 
 /// A Levenshtein DFA as an fst automaton.
@@ -186,6 +224,27 @@ mod tests {
         out
     }
 
+    /// Keys of `map` the automaton accepts, with their values, as the
+    /// fst's stream gives them.
+    fn accepted_with_values<A: fst::Automaton>(map: &fst::Map<Vec<u8>>, a: A) -> Vec<(Vec<u8>, u64)> {
+        let mut out = Vec::new();
+        let mut stream = map.search(a).into_stream();
+        while let Some((k, v)) = stream.next() {
+            out.push((k.to_vec(), v));
+        }
+        out
+    }
+
+    /// The first `n` keys and values [`each_within`] gives.
+    fn walked(map: &fst::Map<Vec<u8>>, word: &str, distance: u8, prefix: bool, n: usize) -> Vec<(Vec<u8>, u64)> {
+        let mut out = Vec::new();
+        each_within(map, word, distance, prefix, |k, v| {
+            out.push((k.to_vec(), v));
+            out.len() < n
+        });
+        out
+    }
+
     /// The words of NAF 2025's labels, stemmed as the index stems them, and
     /// as written (lowercased, accents kept: keys of several bytes per
     /// character).
@@ -264,7 +323,10 @@ mod tests {
                 for distance in [1, 2] {
                     for prefix in [false, true] {
                         let Some(bits) = BitLev::new(&query, distance, prefix) else { continue };
-                        let got = accepted(&map, bits);
+                        let streamed = accepted_with_values(&map, bits);
+                        assert_eq!(walked(&map, &query, distance, prefix, usize::MAX), streamed, "{query:?}");
+                        assert_eq!(walked(&map, &query, distance, prefix, 2), streamed[..streamed.len().min(2)]);
+                        let got: Vec<Vec<u8>> = streamed.into_iter().map(|(k, _)| k).collect();
                         // Every word against the definition, for some queries;
                         // against the DFA for all (whose prefix mode misses
                         // some words: `10g` is not within 2 of `0y0` for it).
@@ -289,6 +351,17 @@ mod tests {
             }
         }
         assert!(compared > 10_000 && found > compared, "{compared} queries, {found} keys");
+        // Words the DFA serves: the walk gives what the fst's stream gives.
+        for (seed, word) in words.iter().enumerate().filter(|(i, w)| i % 7 == 0 && !w.is_ascii()) {
+            for query in typos(word, seed).into_iter().filter(|q| BitLev::new(q, 1, false).is_none()) {
+                for (distance, prefix) in [(1, false), (2, true)] {
+                    let streamed = accepted_with_values(&map, Lev(&dfa(&query, distance, prefix)));
+                    assert_eq!(walked(&map, &query, distance, prefix, usize::MAX), streamed, "{query:?}");
+                    compared += 1;
+                }
+            }
+        }
+        assert!(compared > 10_500, "{compared} queries");
         assert!(BitLev::new("électricien", 1, false).is_none(), "not ASCII: the DFA's");
         assert!(BitLev::new(&"a".repeat(30), 2, false).is_some());
         assert!(BitLev::new(&"a".repeat(31), 1, false).is_none(), "too long: the DFA's");
