@@ -45,63 +45,95 @@ pub fn is_stopword(word: &str) -> bool {
 /// Accent- and case-folds `text` and splits it into words, dropping elided
 /// articles; stopwords are still present.
 pub fn fold_words(text: &str) -> Vec<String> {
-    fold_spans(text).into_iter().map(|(word, _)| word).collect()
+    FoldedWords::new(text).map(|(word, _)| word).collect()
 }
 
 /// [`fold_words`] with where each word sits in `text` (a byte range), so
 /// that a match can be shown in the original label (see
 /// `search::highlights`).
 pub fn fold_spans(text: &str) -> Vec<(String, Range<usize>)> {
-    let mut words = Vec::new();
-    let mut cur = String::new();
-    let mut span = 0..0;
-    let mut one = [' '];
-    let mut other = Vec::new();
-    for (at, original) in text.char_indices() {
-        // ASCII folds to itself lowercased: no decomposition to run.
-        let folded: &[char] = if original.is_ascii() {
-            one[0] = original.to_ascii_lowercase();
-            &one
-        } else {
-            other.clear();
-            other.extend(
-                original
-                    .to_lowercase()
-                    .nfkd()
-                    .flat_map(char::to_lowercase)
-                    .filter(|c| !unicode_normalization::char::is_combining_mark(*c)),
-            );
-            &other
-        };
-        for &ch in folded {
-            if cur.is_empty() {
-                span = at..at;
-            }
-            match ch {
-                'œ' => cur.push_str("oe"),
-                'æ' => cur.push_str("ae"),
-                '\'' | '’' | 'ʼ' | '‘' | '´' | '`' => {
-                    if !ELIDED.contains(&cur.as_str()) && !cur.is_empty() {
-                        words.push((std::mem::take(&mut cur), span.clone()));
-                    }
-                    cur.clear();
-                    continue;
-                }
-                c if c.is_alphanumeric() => cur.push(c),
-                _ => {
-                    if !cur.is_empty() {
-                        words.push((std::mem::take(&mut cur), span.clone()));
-                    }
-                    continue;
-                }
-            }
-            span.end = at + original.len_utf8();
+    FoldedWords::new(text).collect()
+}
+
+/// The words of [`fold_spans`], one at a time: a reader that needs the
+/// first few words does not fold the rest.
+pub struct FoldedWords<'a> {
+    chars: std::str::CharIndices<'a>,
+    /// The folded characters of the character read last (at byte `at`,
+    /// `len` bytes long), of which `next` on are still to be read.
+    folded: Vec<char>,
+    next: usize,
+    at: usize,
+    len: usize,
+    /// The word being read, and where it sits.
+    cur: String,
+    span: Range<usize>,
+}
+
+impl<'a> FoldedWords<'a> {
+    /// The words of `text`, none read yet.
+    pub fn new(text: &'a str) -> FoldedWords<'a> {
+        FoldedWords {
+            chars: text.char_indices(),
+            folded: Vec::new(),
+            next: 0,
+            at: 0,
+            len: 0,
+            cur: String::new(),
+            span: 0..0,
         }
     }
-    if !cur.is_empty() {
-        words.push((cur, span));
+}
+
+impl Iterator for FoldedWords<'_> {
+    type Item = (String, Range<usize>);
+
+    fn next(&mut self) -> Option<(String, Range<usize>)> {
+        loop {
+            while let Some(&ch) = self.folded.get(self.next) {
+                self.next += 1;
+                if self.cur.is_empty() {
+                    self.span = self.at..self.at;
+                }
+                match ch {
+                    'œ' => self.cur.push_str("oe"),
+                    'æ' => self.cur.push_str("ae"),
+                    '\'' | '’' | 'ʼ' | '‘' | '´' | '`' => {
+                        let word = std::mem::take(&mut self.cur);
+                        if !word.is_empty() && !ELIDED.contains(&word.as_str()) {
+                            return Some((word, self.span.clone()));
+                        }
+                        continue;
+                    }
+                    c if c.is_alphanumeric() => self.cur.push(c),
+                    _ => {
+                        if !self.cur.is_empty() {
+                            return Some((std::mem::take(&mut self.cur), self.span.clone()));
+                        }
+                        continue;
+                    }
+                }
+                self.span.end = self.at + self.len;
+            }
+            let Some((at, original)) = self.chars.next() else {
+                return (!self.cur.is_empty()).then(|| (std::mem::take(&mut self.cur), self.span.clone()));
+            };
+            (self.at, self.len, self.next) = (at, original.len_utf8(), 0);
+            self.folded.clear();
+            // ASCII folds to itself lowercased: no decomposition to run.
+            if original.is_ascii() {
+                self.folded.push(original.to_ascii_lowercase());
+            } else {
+                self.folded.extend(
+                    original
+                        .to_lowercase()
+                        .nfkd()
+                        .flat_map(char::to_lowercase)
+                        .filter(|c| !unicode_normalization::char::is_combining_mark(*c)),
+                );
+            }
+        }
     }
-    words
 }
 
 /// The one analyser: folded, stopword-free, stemmed terms of `text`.
@@ -112,8 +144,8 @@ pub fn fold_spans(text: &str) -> Vec<(String, Range<usize>)> {
 /// assert_eq!(stems, ["infirmier", "hopital"]);
 /// ```
 pub fn analyze(text: &str) -> Vec<Term> {
-    fold_words(text)
-        .into_iter()
+    FoldedWords::new(text)
+        .map(|(word, _)| word)
         .filter(|w| !is_stopword(w))
         .filter_map(|word| {
             let stem = stem(&word);

@@ -62,7 +62,8 @@ impl Weight<'_> {
 }
 
 /// The scores of one search, per concept of its scope, in an array as
-/// long as the scope (no map, no sort).
+/// long as the scope (no map, no sort). The array is the thread's (see
+/// [`FREE_SCORES`]): it is all NaN when taken and given back so.
 struct Tally<'a> {
     scope: &'a [Range<u32>],
     /// Where each range of the scope starts in `scores`.
@@ -70,6 +71,13 @@ struct Tally<'a> {
     scores: Vec<f32>,
     /// The concepts scored, in the order first scored.
     touched: Vec<u32>,
+}
+
+thread_local! {
+    /// A score array of a finished tally, all NaN, for the next one of
+    /// this thread: an array as long as the scope costs more to allocate
+    /// and fill than many a tally.
+    static FREE_SCORES: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 impl<'a> Tally<'a> {
@@ -80,7 +88,17 @@ impl<'a> Tally<'a> {
             offsets.push(len);
             len += r.len();
         }
-        Tally { scope, offsets, scores: vec![f32::NAN; len], touched: Vec::new() }
+        let mut scores = FREE_SCORES.with(|free| std::mem::take(&mut *free.borrow_mut()));
+        if scores.len() < len {
+            scores.resize(len, f32::NAN);
+        }
+        Tally { scope, offsets, scores, touched: Vec::new() }
+    }
+
+    /// Where `ord` (within the scope) is in `scores`.
+    fn at(&self, ord: u32) -> usize {
+        let k = self.scope.iter().position(|r| r.contains(&ord)).expect("scored within the scope");
+        self.offsets[k] + (ord - self.scope[k].start) as usize
     }
 
     /// Adds to each concept of the scope using stem `id` in `postings` its
@@ -101,13 +119,31 @@ impl<'a> Tally<'a> {
         }
     }
 
-    /// Every concept scored, with its score.
-    fn scores(&self) -> Vec<(u32, f32)> {
-        let at = |ord: u32| {
-            let k = self.scope.iter().position(|r| r.contains(&ord)).expect("scored within the scope");
-            self.offsets[k] + (ord - self.scope[k].start) as usize
-        };
-        self.touched.iter().map(|&ord| (ord, self.scores[at(ord)])).collect()
+    /// Every concept scored, with its score plus `extra(range)` of the
+    /// range of the scope it is in, by score.
+    fn ranked(&self, extra: impl Fn(usize) -> f32, n: usize) -> Ranked {
+        let heap = self
+            .touched
+            .iter()
+            .map(|&ord| {
+                let k = self.scope.iter().position(|r| r.contains(&ord)).expect("scored within the scope");
+                let at = self.offsets[k] + (ord - self.scope[k].start) as usize;
+                Scored { score: self.scores[at] + extra(k), ord }
+            })
+            .collect();
+        Ranked { heap, left: n }
+    }
+}
+
+impl Drop for Tally<'_> {
+    /// Gives the score array back to the thread, NaN where it was set.
+    fn drop(&mut self) {
+        let mut scores = std::mem::take(&mut self.scores);
+        for &ord in &self.touched {
+            let at = self.at(ord);
+            scores[at] = f32::NAN;
+        }
+        FREE_SCORES.with(|free| *free.borrow_mut() = scores);
     }
 }
 
@@ -170,25 +206,21 @@ impl Bm25 {
             let w = Weight { weight: idf(below, docs) * (1.0 + K1) * CONTEXT_BOOST, lengths: &self.lengths.1 };
             tally.add_all(&self.context, id, |ord, tf| w.score(self.norms[ord as usize].1, u32::from(tf)));
         }
-        let mut summed = tally.scores();
-        if filtered {
-            // The system's term: in every document of its system, once, in
-            // a field one token long on average.
-            let one = length_factors(1.0);
-            let of_system: Vec<f32> = scope
+        // With a filter, the system's term: in every document of its
+        // system, once, in a field one token long on average.
+        let of_system: Vec<f32> = if filtered {
+            static ONE: std::sync::LazyLock<Lengths> = std::sync::LazyLock::new(|| length_factors(1.0));
+            scope
                 .iter()
                 .map(|r| {
-                    Weight { weight: idf(r.len() as u64, docs) * (1.0 + K1), lengths: &one }
+                    Weight { weight: idf(r.len() as u64, docs) * (1.0 + K1), lengths: &ONE }
                         .score(FieldNormReader::fieldnorm_to_id(1), 1)
                 })
-                .collect();
-            for (ord, s) in summed.iter_mut() {
-                if let Some(i) = scope.iter().position(|r| r.contains(ord)) {
-                    *s += of_system[i];
-                }
-            }
-        }
-        Ranked { heap: summed.into_iter().map(|(ord, score)| Scored { score, ord }).collect(), left: n }
+                .collect()
+        } else {
+            vec![0.0; scope.len()]
+        };
+        tally.ranked(|k| of_system[k], n)
     }
 }
 

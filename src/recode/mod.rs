@@ -416,12 +416,18 @@ impl<'a> Recoder<'a> {
 
 /// Whether a label says nothing (`DIVERS`, `???`, `néant`, `xxx`).
 pub fn is_junk(label: &str) -> bool {
-    let words = crate::text::fold_words(label);
-    if words.is_empty() || words.iter().all(|w| w.len() <= 1 && !w.chars().all(|c| c.is_ascii_digit())) {
-        return true;
+    // Every word of one letter (not a digit), or every word junk; or a
+    // junk phrase. Past its longest, a word that is neither settles it.
+    let (mut letters, mut junk, mut words) = (true, true, Vec::new());
+    for (n, (word, _)) in crate::text::FoldedWords::new(label).enumerate() {
+        letters &= word.len() <= 1 && !word.chars().all(|c| c.is_ascii_digit());
+        junk &= JUNK.contains(&word.as_str()) || word.chars().all(|c| c == 'x');
+        if n >= MAX_JUNK_WORDS && !letters && !junk {
+            return false;
+        }
+        words.push(word);
     }
-    words.iter().all(|w| JUNK.contains(&w.as_str()) || w.chars().all(|c| c == 'x'))
-        || (words.len() <= MAX_JUNK_WORDS && JUNK.contains(&words.join(" ").as_str()))
+    words.is_empty() || letters || junk || (words.len() <= MAX_JUNK_WORDS && JUNK.contains(&words.join(" ").as_str()))
 }
 
 #[cfg(test)]
@@ -431,10 +437,29 @@ mod tests {
     #[test]
     fn junk_labels_are_told_from_labels() {
         assert!(JUNK.iter().all(|j| j.split(' ').count() <= MAX_JUNK_WORDS), "raise MAX_JUNK_WORDS");
-        for junk in ["", " - ", "DIVERS", "Non renseigné", "à compléter", "xxxx", "autres divers", "x x"] {
+        for junk in [
+            "",
+            " - ",
+            "DIVERS",
+            "Non renseigné",
+            "à compléter",
+            "xxxx",
+            "autres divers",
+            "x x",
+            "divers xxx néant ?",
+            "a b c d",
+        ] {
             assert!(is_junk(junk), "{junk:?}");
         }
-        for label in ["Boulangerie", "non renseigné boulanger", "autres industries", "12", "ras le bol"] {
+        for label in [
+            "Boulangerie",
+            "non renseigné boulanger",
+            "autres industries",
+            "12",
+            "ras le bol",
+            "divers divers boulangerie",
+            "a b c 12",
+        ] {
             assert!(!is_junk(label), "{label:?}");
         }
     }

@@ -32,7 +32,12 @@ pub const COLUMNS: [&str; 7] = [
     "harmonie_note",
 ];
 
+/// Rows read before the workers decide them.
 const BATCH: usize = 4096;
+/// Rows a worker takes at a time from a batch: small enough that neither
+/// worker waits long for the other at the end of a batch (a row may cost
+/// 1 µs or 100 µs), large enough that taking them costs nothing.
+const CHUNK: usize = 64;
 
 /// What to recode.
 #[derive(Clone, Debug)]
@@ -249,10 +254,11 @@ impl<'a> Job<'a> {
 
     /// Recodes every row into CSV on `out` (the input's separator, UTF-8):
     /// the header, then each batch of rows in input order. The two workers
-    /// decide and write their half of a batch into their own buffer; this
-    /// thread reads the input, writes the buffers out and counts the rows
-    /// written. `progress` is called after each batch. An input or output
-    /// error ends the run with [`Summary::error`] set.
+    /// take the chunks of a batch in turn, deciding and writing each into
+    /// their own buffer; this thread reads the input, writes the chunks out
+    /// in order and counts the rows written. `progress` is called after
+    /// each batch. An input or output error ends the run with
+    /// [`Summary::error`] set.
     fn run(mut self, mut out: impl Write, mut progress: impl FnMut(u64)) -> Summary {
         let width = self.table.header().len();
         let delimiter = self.table.delimiter;
@@ -276,6 +282,7 @@ impl<'a> Job<'a> {
             bytes: Vec::new(),
             scratch: String::new(),
             decided: Vec::new(),
+            chunks: Vec::new(),
         };
         let mut workers = [worker(), worker()];
         let mut tally = Tally::default();
@@ -305,16 +312,20 @@ impl<'a> Job<'a> {
                 }
             }
             let batch = &rows[..filled];
-            let (left, right) = batch.split_at(batch.len().div_ceil(2));
+            let next = std::sync::atomic::AtomicUsize::new(0);
             let [w1, w2] = &mut workers;
             std::thread::scope(|s| {
-                s.spawn(|| job.rows(w2, right));
-                job.rows(w1, left);
+                s.spawn(|| job.chunks(w2, batch, &next));
+                job.chunks(w1, batch, &next);
             });
-            for (w, rows) in [(w1, left), (w2, right)] {
-                let written = out.write_all(&w.bytes);
-                w.bytes.clear();
-                if let Err(e) = written {
+            // Each chunk from the worker that took it, in order.
+            let mut taken = [0, 0];
+            for (c, rows) in batch.chunks(CHUNK).enumerate() {
+                let k = usize::from(workers[0].chunks.get(taken[0]).is_none_or(|d| d.chunk != c));
+                let (w, done) = (&workers[k], &workers[k].chunks[taken[k]]);
+                debug_assert_eq!(done.chunk, c, "every chunk decided once");
+                taken[k] += 1;
+                if let Err(e) = out.write_all(&w.bytes[done.bytes.clone()]) {
                     summary.error = Some(format!(
                         "cannot write rows {} to {}: {e:#}",
                         summary.rows + 1,
@@ -322,7 +333,7 @@ impl<'a> Job<'a> {
                     ));
                     break;
                 }
-                for (row, (o, failed)) in rows.iter().zip(&w.decided) {
+                for (row, (o, failed)) in rows.iter().zip(&w.decided[done.decided.clone()]) {
                     let old = self.code.and_then(|c| row.fields.get(c)).map(String::as_str).unwrap_or_default();
                     tally.count(o, old);
                     summary.failed += u64::from(*failed);
@@ -358,13 +369,22 @@ struct Decide {
     text: Vec<usize>,
 }
 
-/// One worker of a run: its recoder, and its half of the batch as CSV and
-/// as outcomes (each with whether its recoding failed).
+/// One worker of a run: its recoder, and the chunks of the batch it took,
+/// as CSV and as outcomes (each with whether its recoding failed).
 struct Worker<'a> {
     recoder: Recoder<'a>,
     bytes: Vec<u8>,
     scratch: String,
     decided: Vec<(Arc<Outcome>, bool)>,
+    chunks: Vec<Chunk>,
+}
+
+/// A chunk of a batch a worker decided: which one, and where its rows are
+/// in the worker's `bytes` and `decided`.
+struct Chunk {
+    chunk: usize,
+    bytes: std::ops::Range<usize>,
+    decided: std::ops::Range<usize>,
 }
 
 impl Decide {
@@ -379,13 +399,26 @@ impl Decide {
         }
     }
 
-    /// Decides `rows` and writes them, recoded, into the worker's bytes.
-    fn rows(&self, w: &mut Worker, rows: &[Row]) {
+    /// Takes the chunks of `batch` not yet taken (`next` is the first),
+    /// one at a time, and decides and writes their rows, recoded, into the
+    /// worker's bytes, until none is left.
+    fn chunks(&self, w: &mut Worker, batch: &[Row], next: &std::sync::atomic::AtomicUsize) {
         w.decided.clear();
-        let (bytes, scratch, decided, recoder) =
-            (std::mem::take(&mut w.bytes), &mut w.scratch, &mut w.decided, &mut w.recoder);
+        w.chunks.clear();
+        let mut bytes = std::mem::take(&mut w.bytes);
+        bytes.clear();
+        let (scratch, decided, chunks, recoder) = (&mut w.scratch, &mut w.decided, &mut w.chunks, &mut w.recoder);
         w.bytes = self.csv(bytes, |csv| {
-            decided.extend(rows.iter().map(|row| self.row(csv, recoder, scratch, row)));
+            loop {
+                let chunk = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(rows) = batch.chunks(CHUNK).nth(chunk) else { break };
+                // Writing into memory cannot fail.
+                let _ = csv.flush();
+                let (start, first) = (csv.get_ref().len(), decided.len());
+                decided.extend(rows.iter().map(|row| self.row(csv, recoder, scratch, row)));
+                let _ = csv.flush();
+                chunks.push(Chunk { chunk, bytes: start..csv.get_ref().len(), decided: first..decided.len() });
+            }
         });
     }
 

@@ -334,10 +334,7 @@ impl<'a> Ranker<'a> {
         let mut priors: Vec<usize> = (0..snap.priors.len())
             .filter(|&i| !req.no_context && req.system.is_none_or(|s| snap.priors[i].systems[s]))
             .collect();
-        if !priors.is_empty() {
-            let stems: Vec<String> = terms.iter().map(|t| t.stem.clone()).collect();
-            priors.retain(|&i| snap.priors[i].prior.applies(&stems));
-        }
+        priors.retain(|&i| snap.priors[i].prior.applies(|stem| terms.iter().any(|t| t.stem == stem)));
         Ranker {
             snap,
             req,
@@ -526,6 +523,9 @@ fn text_search(
         keyed.select_nth_unstable(ranker.max_graded);
         candidates = keyed[..ranker.max_graded].iter().map(|k| k.concept()).collect();
     }
+    // The candidates graded, when not all were.
+    let graded: std::collections::HashSet<ConceptRef> =
+        if capped { candidates.iter().copied().collect() } else { Default::default() };
     for r in candidates {
         let g = grade(snap, &plan, r, false);
         out.extend(ranker.entry(r, g.kind, 0.0, fraction(g.matched_slots)).map(|e| e.related(g.related)));
@@ -536,8 +536,6 @@ fn text_search(
     // (A query that is a label, word for word, is not a description.)
     let exact = out.iter().any(|(_, h)| h.kind == MatchKind::ExactLabel);
     if out.len() < req.limit && (out.is_empty() || (plan.slots.len() >= LONG_QUERY_SLOTS && !exact)) {
-        let mut seen: std::collections::HashSet<ConceptRef> = seen.clone();
-        seen.extend(out.iter().map(|(_, h)| h.concept));
         let ids: Vec<&str> = scope.iter().map(|&s| snap.systems[s].id.as_str()).collect();
         let filter = (scope.len() < snap.systems.len()).then_some(ids.as_slice());
         // Framing words (`société`, `activité`) do not rank descriptions.
@@ -560,7 +558,8 @@ fn text_search(
                 break;
             }
             let r = ConceptRef(ord);
-            if seen.contains(&r) || !under(r) {
+            let done = bits.contains(ord) && (!capped || graded.contains(&r));
+            if done || seen.contains(&r) || !under(r) {
                 continue;
             }
             // A concept outside the word candidates has no label holding
