@@ -311,3 +311,61 @@ fn the_http_route_streams_csv_and_ndjson() {
     assert_eq!(resp.status().as_u16(), 400);
     assert!(resp.body_mut().read_to_string().unwrap().contains("no column"));
 }
+
+/// Rows of many costs (codes, labels, typos, junk, empty) over several
+/// batches: both workers take chunks of every batch, and each row comes
+/// back once, in order, recoded as it is alone.
+#[test]
+fn rows_of_every_cost_come_back_in_order_over_several_batches() {
+    use harmonie::recode::{Recoder, pipeline};
+    use harmonie::table::{CsvOptions, TableReader};
+    let snap = common::snapshot();
+    let naf = snap.system_index("naf").unwrap();
+    let concepts: Vec<_> = snap.concepts_of(naf).filter(|&r| snap.is_codable(r)).collect();
+    let mut csv = String::from("id;code_ape;activite\n");
+    let mut rows = Vec::new();
+    for i in 0..10_000usize {
+        let c = snap.concept(concepts[(i * 7919) % concepts.len()]);
+        let (code, label) = match i % 7 {
+            0 => (c.code.clone(), String::new()),
+            1 => (String::new(), c.display.to_uppercase()),
+            // A typo in a label: the slow rows.
+            2 => (String::new(), format!("SARL {}x", c.display)),
+            3 => (String::new(), "divers".to_string()),
+            4 => (String::new(), String::new()),
+            5 => (c.code.replace('.', ""), c.display.clone()),
+            _ => (format!("{}9", c.code), format!("{} et négoce", c.display)),
+        };
+        let label = label.replace(['"', ';', '\n'], " ");
+        csv.push_str(&format!("{i};{code};{label}\n"));
+        rows.push((i.to_string(), code, label));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("rows.csv");
+    std::fs::write(&path, &csv).unwrap();
+    let table = TableReader::open(&path, CsvOptions::user(None)).unwrap();
+    let opts = pipeline::Options {
+        system: "naf".into(),
+        code_col: Some("code_ape".into()),
+        label_col: Some("activite".into()),
+        text_cols: Vec::new(),
+        threshold: 0.6,
+    };
+    let mut out = Vec::new();
+    let mut progress = Vec::new();
+    let summary = pipeline::to_csv(pipeline::Job::new(&snap, table, &opts).unwrap(), &mut out, |n| progress.push(n));
+    assert!(summary.complete(), "{}", summary.describe());
+    assert_eq!(summary.rows, 10_000);
+    assert_eq!(progress, [4096, 8192, 10_000], "progress after each batch");
+    let (header, written) = common::csv_records(&out, b';');
+    let at = |name: &str| header.iter().position(|h| h == name).unwrap();
+    let (code_at, method_at) = (at("harmonie_code"), at("harmonie_method"));
+    assert_eq!(written.len(), rows.len(), "every row once");
+    let mut alone = Recoder::new(&snap, naf, 0.6);
+    for (row, (id, code, label)) in written.iter().zip(&rows) {
+        assert_eq!(&row[..3], [id.as_str(), code.as_str(), label.as_str()], "in order");
+        let o = alone.recode_shared(code, label, "");
+        assert_eq!(row[code_at], o.code.clone().unwrap_or_default(), "row {id}");
+        assert_eq!(row[method_at], o.method.as_str(), "row {id}");
+    }
+}

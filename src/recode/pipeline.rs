@@ -284,79 +284,113 @@ impl<'a> Job<'a> {
             decided: Vec::new(),
             chunks: Vec::new(),
         };
-        let mut workers = [worker(), worker()];
         let mut tally = Tally::default();
-        // Rows of the batch, kept from one batch to the next so that their
-        // fields' memory is reused.
-        let mut rows: Vec<Row> = Vec::with_capacity(BATCH);
-        loop {
-            let mut filled = 0;
-            let mut end = false;
-            let mut read_error = None;
-            while filled < BATCH {
-                if filled == rows.len() {
-                    rows.push(Row::default());
-                }
-                match self.table.read_row(&mut rows[filled]) {
-                    None => {
-                        end = true;
-                        break;
-                    }
-                    Some(Ok(())) => filled += 1,
-                    // The reader cannot go on (I/O): what was read is written, then the run stops.
-                    Some(Err(e)) => {
-                        read_error = Some(format!("{e:#}"));
-                        end = true;
+        // The second worker runs on one thread for the whole run (what its
+        // thread keeps for searches is kept): each batch, it is sent the
+        // rows and its worker, and sends the worker back when no chunk is
+        // left.
+        std::thread::scope(|s| {
+            let (go, batches) = std::sync::mpsc::channel::<Shift>();
+            let (back, decided) = std::sync::mpsc::channel::<Worker>();
+            let job = &job;
+            s.spawn(move || {
+                for Shift { rows, filled, next, mut worker } in batches {
+                    job.chunks(&mut worker, &rows[..filled], &next);
+                    drop(rows);
+                    if back.send(worker).is_err() {
                         break;
                     }
                 }
-            }
-            let batch = &rows[..filled];
-            let next = std::sync::atomic::AtomicUsize::new(0);
-            let [w1, w2] = &mut workers;
-            std::thread::scope(|s| {
-                s.spawn(|| job.chunks(w2, batch, &next));
-                job.chunks(w1, batch, &next);
             });
-            // Each chunk from the worker that took it, in order.
-            let mut taken = [0, 0];
-            for (c, rows) in batch.chunks(CHUNK).enumerate() {
-                let k = usize::from(workers[0].chunks.get(taken[0]).is_none_or(|d| d.chunk != c));
-                let (w, done) = (&workers[k], &workers[k].chunks[taken[k]]);
-                debug_assert_eq!(done.chunk, c, "every chunk decided once");
-                taken[k] += 1;
-                if let Err(e) = out.write_all(&w.bytes[done.bytes.clone()]) {
-                    summary.error = Some(format!(
-                        "cannot write rows {} to {}: {e:#}",
-                        summary.rows + 1,
-                        summary.rows + rows.len() as u64
-                    ));
-                    break;
+            let (mut own, mut helper) = (worker(), Some(worker()));
+            // Rows of the batch, kept from one batch to the next so that their
+            // fields' memory is reused.
+            let mut rows: Vec<Row> = Vec::with_capacity(BATCH);
+            loop {
+                let mut filled = 0;
+                let mut end = false;
+                let mut read_error = None;
+                while filled < BATCH {
+                    if filled == rows.len() {
+                        rows.push(Row::default());
+                    }
+                    match self.table.read_row(&mut rows[filled]) {
+                        None => {
+                            end = true;
+                            break;
+                        }
+                        Some(Ok(())) => filled += 1,
+                        // The reader cannot go on (I/O): what was read is written, then the run stops.
+                        Some(Err(e)) => {
+                            read_error = Some(format!("{e:#}"));
+                            end = true;
+                            break;
+                        }
+                    }
                 }
-                for (row, (o, failed)) in rows.iter().zip(&w.decided[done.decided.clone()]) {
-                    let old = self.code.and_then(|c| row.fields.get(c)).map(String::as_str).unwrap_or_default();
-                    tally.count(o, old);
-                    summary.failed += u64::from(*failed);
-                    summary.malformed += u64::from(row.problem.is_some());
+                let shared = Arc::new(std::mem::take(&mut rows));
+                let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+                let other = helper.take().expect("the helper's worker is back");
+                let sent = go.send(Shift { rows: shared.clone(), filled, next: next.clone(), worker: other });
+                job.chunks(&mut own, &shared[..filled], &next);
+                let Some(other) = sent.ok().and_then(|()| decided.recv().ok()) else {
+                    summary.error = Some(format!("internal error: a worker stopped after {} rows", summary.rows));
+                    return summary;
+                };
+                rows = Arc::try_unwrap(shared).unwrap_or_else(|shared| shared.to_vec());
+                let batch = &rows[..filled];
+                let workers = [&own, &other];
+                // Each chunk from the worker that took it, in order.
+                let mut taken = [0, 0];
+                for (c, rows) in batch.chunks(CHUNK).enumerate() {
+                    let k = usize::from(workers[0].chunks.get(taken[0]).is_none_or(|d| d.chunk != c));
+                    let (w, done) = (workers[k], &workers[k].chunks[taken[k]]);
+                    debug_assert_eq!(done.chunk, c, "every chunk decided once");
+                    taken[k] += 1;
+                    if let Err(e) = out.write_all(&w.bytes[done.bytes.clone()]) {
+                        summary.error = Some(format!(
+                            "cannot write rows {} to {}: {e:#}",
+                            summary.rows + 1,
+                            summary.rows + rows.len() as u64
+                        ));
+                        break;
+                    }
+                    for (row, (o, failed)) in rows.iter().zip(&w.decided[done.decided.clone()]) {
+                        let old = self.code.and_then(|c| row.fields.get(c)).map(String::as_str).unwrap_or_default();
+                        tally.count(o, old);
+                        summary.failed += u64::from(*failed);
+                        summary.malformed += u64::from(row.problem.is_some());
+                    }
+                    summary.rows += rows.len() as u64;
                 }
-                summary.rows += rows.len() as u64;
-            }
-            progress(summary.rows);
-            if summary.error.is_none() {
-                summary.error = read_error.map(|e| format!("cannot read the input after {} rows: {e}", summary.rows));
-            }
-            if end || summary.error.is_some() {
-                if let Err(e) = out.flush()
-                    && summary.error.is_none()
-                {
-                    summary.error = Some(format!("cannot write the output: {e}"));
+                helper = Some(other);
+                progress(summary.rows);
+                if summary.error.is_none() {
+                    summary.error =
+                        read_error.map(|e| format!("cannot read the input after {} rows: {e}", summary.rows));
                 }
-                summary.encoding = self.table.describe_encoding();
-                tally.fill(&mut summary);
-                return summary;
+                if end || summary.error.is_some() {
+                    if let Err(e) = out.flush()
+                        && summary.error.is_none()
+                    {
+                        summary.error = Some(format!("cannot write the output: {e}"));
+                    }
+                    summary.encoding = self.table.describe_encoding();
+                    tally.fill(&mut summary);
+                    return summary;
+                }
             }
-        }
+        })
     }
+}
+
+/// A batch for the helper worker: the rows (the first `filled`), the next
+/// chunk to take, and its worker.
+struct Shift<'a> {
+    rows: Arc<Vec<Row>>,
+    filled: usize,
+    next: Arc<std::sync::atomic::AtomicUsize>,
+    worker: Worker<'a>,
 }
 
 /// Where a job's columns are and how its output is written: what its
