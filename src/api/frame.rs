@@ -11,11 +11,15 @@
 //!
 //! Guarantees:
 //! * every answer carries the security headers and is counted once;
-//! * a request of any route but [`BOUNDED`] is answered 408 once it has
-//!   run for the deadline (reading its body included);
-//! * the routes of [`BOUNDED`] (GET searches and lookups, health) do work
-//!   bounded by their own limits (query length, candidates graded, no
-//!   body), inline, and carry no deadline.
+//! * a request of any route but [`BOUNDED`] and the FHIR operations light
+//!   on GET is answered 408 once it has run for the deadline (reading its
+//!   body included);
+//! * GET requests to the routes of [`BOUNDED`] (searches and lookups,
+//!   health) and to the FHIR operations light on GET (`$lookup`,
+//!   `$validate-code` of a code system…, see
+//!   [`crate::fhir::operations::light_on_get`]) do work bounded by their
+//!   own limits (query length, candidates graded, no body), inline, and
+//!   carry no deadline.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -85,7 +89,10 @@ where
         let route = req.extensions().get::<MatchedPath>().cloned();
         let method = metrics::method_label(req.method());
         let who = error::audience(&req);
-        let bounded = req.method() == Method::GET && route.as_ref().is_some_and(|r| BOUNDED.contains(&r.as_str()));
+        let bounded = req.method() == Method::GET
+            && route
+                .as_ref()
+                .is_some_and(|r| BOUNDED.contains(&r.as_str()) || crate::fhir::operations::light_on_get(r.as_str()));
         let deadline = (!bounded).then_some(self.deadline);
         let answer = self.inner.call(req);
         let metrics = self.metrics.clone();

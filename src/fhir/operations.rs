@@ -106,6 +106,21 @@ pub static OPERATIONS: &[Operation] = &[
     },
 ];
 
+/// Whether a GET to `route` (a matched path, `/fhir/CodeSystem/$lookup`)
+/// runs an operation light on GET: the work of a lookup, bounded by its
+/// parameters.
+pub fn light_on_get(route: &str) -> bool {
+    static ROUTES: std::sync::LazyLock<Vec<String>> = std::sync::LazyLock::new(|| {
+        OPERATIONS
+            .iter()
+            .filter(|op| op.cost == Cost::LightOnGet)
+            .flat_map(|op| op.paths())
+            .map(|p| format!("/fhir/{p}"))
+            .collect()
+    });
+    ROUTES.iter().any(|r| r == route)
+}
+
 impl Operation {
     /// Its paths under `/fhir/` (`CodeSystem/$lookup`, then its aliases).
     pub fn paths(&self) -> impl Iterator<Item = String> + '_ {
@@ -165,6 +180,23 @@ mod tests {
     use super::*;
 
     const CORE: &str = "http://hl7.org/fhir/OperationDefinition/";
+
+    #[test]
+    fn the_operations_light_on_get_are_told_by_their_route() {
+        for light in ["/fhir/CodeSystem/$lookup", "/fhir/CodeSystem/$validate-code", "/fhir/ConceptMap/$translate"] {
+            assert!(light_on_get(light), "{light}");
+        }
+        for other in [
+            "/fhir/ValueSet/$expand",
+            "/fhir/ValueSet/$validate-code",
+            "/fhir/ValueSet/$batch-validate",
+            "/fhir/CodeSystem/{id}",
+            "/v1/search",
+            "/fhir/CodeSystem/$lookup/x",
+        ] {
+            assert!(!light_on_get(other), "{other}");
+        }
+    }
 
     #[test]
     fn every_operation_has_one_path_per_name_and_a_definition() {
