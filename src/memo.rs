@@ -29,7 +29,11 @@ impl<K: Clone + Eq + Hash, V: Clone> Memo<K, V> {
     }
 
     /// The answer kept for `key` in `version`.
-    pub fn get(&self, version: &Path, key: &K) -> Option<V> {
+    pub fn get<Q>(&self, version: &Path, key: &Q) -> Option<V>
+    where
+        K: std::borrow::Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
         if self.version != version {
             return None;
         }

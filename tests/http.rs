@@ -248,6 +248,19 @@ fn concept_lookup_accepts_any_spelling_and_gives_relatives() {
         c["designations"].as_array().unwrap().iter().any(|d| d["use"] == "short" && d["value"] == "LOMBALGIE BASSE")
     );
     assert_eq!(get("/v1/systems/pcs/concepts/526A").json()["code"], "526a");
+    // Answers are kept: the same bytes again; errors are not kept.
+    let first = get("/v1/systems/cim10/concepts/M545");
+    for _ in 0..3 {
+        let again = get("/v1/systems/cim10/concepts/M545");
+        assert_eq!((again.status, again.ctype(), &again.text), (200, "application/json", &first.text));
+        assert_problem(&get("/v1/systems/naf/concepts/99.99Z"), 404, "unknown code");
+        assert_problem(&get("/v1/systems/naf/concepts/not-a-code"), 400, "malformed code");
+    }
+    // A long key (a date padded with spaces) is answered, not kept.
+    let long = format!("/v1/systems/naf/concepts/1071c?as_of=2026-12-31{}", "%20".repeat(300));
+    for _ in 0..2 {
+        assert_eq!(get(&long).json()["code"], "10.71C");
+    }
 }
 
 #[test]
@@ -681,6 +694,9 @@ fn naf_2025_is_served_and_a_2008_code_as_of_2027_is_retired_with_what_goes_where
     assert_eq!(get("/v1/systems/naf/concepts/01.19Z?as_of=2026-12-31").json()["status"], "active");
     assert_eq!(get("/v1/systems/naf-2025/concepts/01.19Y").json()["status"], "active");
     assert_problem(&get("/v1/systems/naf/concepts/01.19Z?as_of=2027-02-30x"), 400, "invalid parameters");
+    // Answers are kept per date asked: each comes back as it was.
+    assert_eq!(get("/v1/systems/naf/concepts/01.19Z?as_of=2027-03-01").json()["status"], "retired");
+    assert_eq!(get("/v1/systems/naf/concepts/01.19Z?as_of=2026-12-31").json()["status"], "active");
     // Validation takes the same date, per item.
     let v = post_json(
         "/v1/validate",

@@ -223,12 +223,44 @@ pub async fn lookup(
     State(state): State<AppState>,
     Path((system, code)): Path<(String, String)>,
     params: Result<Query<LookupParams>, QueryRejection>,
-) -> Result<Json<ConceptOut>, ApiError> {
+) -> Result<Response, ApiError> {
     let Query(p) = params?;
     let snap = state.snapshot.load();
-    let Some(date) = p.as_of.as_deref().map(str::trim).filter(|d| !d.is_empty()) else {
-        let s = resolve_system(&snap, &system)?;
-        return Ok(Json(concept_out(&snap, find(&snap, s, &code)?)));
+    let key = (system, code, p.as_of);
+    let weight = key.0.len() + key.1.len() + key.2.as_ref().map_or(0, String::len);
+    let kept = (weight <= MAX_LOOKUP_KEY_BYTES).then(|| crate::memo::lock(&state.lookups).get(&snap.dir, &key));
+    let body = match kept.flatten() {
+        Some(body) => body,
+        None => {
+            let (system, code, as_of) = &key;
+            let out = lookup_out(&snap, system, code, as_of.as_deref())?;
+            let body = bytes::Bytes::from(serde_json::to_vec(&out).map_err(anyhow::Error::from)?);
+            if weight <= MAX_LOOKUP_KEY_BYTES {
+                crate::memo::lock(&state.lookups).put(&snap.dir, key, body.clone(), weight + body.len());
+            }
+            body
+        }
+    };
+    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
+}
+
+/// The rendered answers of lookups, by (system, code, `as_of`) as asked,
+/// for the snapshot they were rendered from.
+pub type LookupMemo = crate::memo::Memo<(String, String, Option<String>), bytes::Bytes>;
+
+/// Bytes of answers and keys [`LookupMemo`] keeps at most.
+pub const LOOKUP_MEMO_BYTES: usize = 8 << 20;
+
+/// Lookups asked with more bytes than this (system, code and date) are
+/// answered, not kept.
+const MAX_LOOKUP_KEY_BYTES: usize = 256;
+
+/// The answer of a lookup of `code` in `system` (on `as_of`, a date, when
+/// given).
+fn lookup_out(snap: &Snapshot, system: &str, code: &str, as_of: Option<&str>) -> Result<ConceptOut, ApiError> {
+    let Some(date) = as_of.map(str::trim).filter(|d| !d.is_empty()) else {
+        let s = resolve_system(snap, system)?;
+        return Ok(concept_out(snap, find(snap, s, code)?));
     };
     if !crate::clock::is_date(date) {
         return Err(ApiError::bad_request(
@@ -236,18 +268,18 @@ pub async fn lookup(
             format!("as_of={date:?} : une date AAAA-MM-JJ / a date YYYY-MM-DD"),
         ));
     }
-    let s = snap.resolve_system_as_of(&system, date)?;
-    match snap.lookup_as_of(&system, &code, date) {
+    let s = snap.resolve_system_as_of(system, date)?;
+    match snap.lookup_as_of(system, code, date) {
         Some((r, retired)) => {
-            let mut out = concept_out(&snap, r);
+            let mut out = concept_out(snap, r);
             if retired {
                 out.status = Status::Retired;
-                out.replaced_by = snap.replacements(r).into_iter().map(|(x, _)| brief(&snap, x)).collect();
+                out.replaced_by = snap.replacements(r).into_iter().map(|(x, _)| brief(snap, x)).collect();
             }
             out.as_of = Some(date.to_string());
-            Ok(Json(out))
+            Ok(out)
         }
-        None => Err(find(&snap, s, &code).err().unwrap_or_else(|| ApiError::not_found("unknown code", code))),
+        None => Err(find(snap, s, code).err().unwrap_or_else(|| ApiError::not_found("unknown code", code))),
     }
 }
 

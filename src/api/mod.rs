@@ -129,6 +129,8 @@ pub struct Shared {
     pub metrics: Arc<metrics::Metrics>,
     /// The memo of costly searches (first letters typed, frequent words).
     pub searches: Arc<crate::search::SearchCache>,
+    /// The rendered answers of concept lookups ([`concepts::lookup`]).
+    pub lookups: Arc<std::sync::Mutex<concepts::LookupMemo>>,
     /// The server's settings.
     pub config: Arc<ServerConfig>,
     /// The built-in systems in the form the FHIR operations use.
@@ -156,6 +158,7 @@ impl AppState {
             snapshot: Arc::new(ArcSwap::new(snapshot)),
             metrics: Arc::new(metrics::Metrics::default()),
             searches: Arc::new(crate::search::SearchCache::new()),
+            lookups: Arc::new(std::sync::Mutex::new(crate::memo::Memo::new(concepts::LOOKUP_MEMO_BYTES))),
             jobs: Jobs::new(config.max_jobs, config.cpu_workers, config.request_timeout),
             recodes: Arc::new(tokio::sync::Semaphore::new(config.max_recodes.max(1))),
             config: Arc::new(config),

@@ -63,7 +63,7 @@ impl Cache {
 
     /// The answer kept for the request `key` on `snap`.
     pub fn answer(&self, snap: &Snapshot, key: &str) -> Option<Bytes> {
-        lock(&self.answers).get(&snap.dir, &key.to_string())
+        lock(&self.answers).get(&snap.dir, key)
     }
 
     /// Keeps `body` as the answer to the request `key` on `snap`: a

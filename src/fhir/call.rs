@@ -39,9 +39,10 @@ impl<S: Send + Sync> FromRequest<S> for Request {
     type Rejection = Response;
 
     async fn from_request(req: axum::extract::Request, state: &S) -> Result<Request, Response> {
-        let (parts, body) = req.into_parts();
+        let (mut parts, body) = req.into_parts();
+        // The body is read without its headers: they move here.
         let (method, query, headers) =
-            (parts.method.clone(), parts.uri.query().map(str::to_string), parts.headers.clone());
+            (parts.method.clone(), parts.uri.query().map(str::to_string), std::mem::take(&mut parts.headers));
         let req = axum::extract::Request::from_parts(parts, body);
         let body = Bytes::from_request(req, state).await.map_err(IntoResponse::into_response)?;
         Ok(Request { method, query, headers, body })
