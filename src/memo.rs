@@ -1,5 +1,6 @@
 //! A bounded memo of answers that belong to one version of the data (a
-//! snapshot): the search memo and the FHIR answers use it.
+//! snapshot): the search memo, the native lookups and the FHIR answers
+//! use it.
 //!
 //! Guarantees: an answer is only given for the version it was kept for
 //! (keeping an answer of another version empties the memo first); the sum
