@@ -95,10 +95,10 @@ impl<'a> Tally<'a> {
         Tally { scope, offsets, scores, touched: Vec::new() }
     }
 
-    /// Where `ord` (within the scope) is in `scores`.
-    fn at(&self, ord: u32) -> usize {
+    /// The range of the scope `ord` is in, and where it is in `scores`.
+    fn at(&self, ord: u32) -> (usize, usize) {
         let k = self.scope.iter().position(|r| r.contains(&ord)).expect("scored within the scope");
-        self.offsets[k] + (ord - self.scope[k].start) as usize
+        (k, self.offsets[k] + (ord - self.scope[k].start) as usize)
     }
 
     /// Adds to each concept of the scope using stem `id` in `postings` its
@@ -126,8 +126,7 @@ impl<'a> Tally<'a> {
             .touched
             .iter()
             .map(|&ord| {
-                let k = self.scope.iter().position(|r| r.contains(&ord)).expect("scored within the scope");
-                let at = self.offsets[k] + (ord - self.scope[k].start) as usize;
+                let (k, at) = self.at(ord);
                 Scored { score: self.scores[at] + extra(k), ord }
             })
             .collect();
@@ -140,8 +139,7 @@ impl Drop for Tally<'_> {
     fn drop(&mut self) {
         let mut scores = std::mem::take(&mut self.scores);
         for &ord in &self.touched {
-            let at = self.at(ord);
-            scores[at] = f32::NAN;
+            scores[self.at(ord).1] = f32::NAN;
         }
         FREE_SCORES.with(|free| *free.borrow_mut() = scores);
     }
