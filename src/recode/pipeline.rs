@@ -293,7 +293,7 @@ impl<'a> Job<'a> {
             let (go, batches) = std::sync::mpsc::channel::<Shift>();
             let (back, decided) = std::sync::mpsc::channel::<Worker>();
             let job = &job;
-            s.spawn(move || {
+            let helper_thread = s.spawn(move || {
                 for Shift { rows, filled, next, mut worker } in batches {
                     job.chunks(&mut worker, &rows[..filled], &next);
                     drop(rows);
@@ -307,34 +307,20 @@ impl<'a> Job<'a> {
             // fields' memory is reused.
             let mut rows: Vec<Row> = Vec::with_capacity(BATCH);
             loop {
-                let mut filled = 0;
-                let mut end = false;
-                let mut read_error = None;
-                while filled < BATCH {
-                    if filled == rows.len() {
-                        rows.push(Row::default());
-                    }
-                    match self.table.read_row(&mut rows[filled]) {
-                        None => {
-                            end = true;
-                            break;
-                        }
-                        Some(Ok(())) => filled += 1,
-                        // The reader cannot go on (I/O): what was read is written, then the run stops.
-                        Some(Err(e)) => {
-                            read_error = Some(format!("{e:#}"));
-                            end = true;
-                            break;
-                        }
-                    }
-                }
+                let Batch { filled, end, read_error } = read_batch(&mut self.table, &mut rows);
                 let shared = Arc::new(std::mem::take(&mut rows));
                 let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
                 let other = helper.take().expect("the helper's worker is back");
                 let sent = go.send(Shift { rows: shared.clone(), filled, next: next.clone(), worker: other });
                 job.chunks(&mut own, &shared[..filled], &next);
                 let Some(other) = sent.ok().and_then(|()| decided.recv().ok()) else {
-                    summary.error = Some(format!("internal error: a worker stopped after {} rows", summary.rows));
+                    // The helper ended: a panic outside a row's decision.
+                    // Joined here, it is this run's error, not the caller's panic.
+                    let _ = helper_thread.join();
+                    summary.error = Some(format!(
+                        "internal error: a recoding worker stopped after {} rows; the output ends there: recode the file again",
+                        summary.rows
+                    ));
                     return summary;
                 };
                 rows = Arc::try_unwrap(shared).unwrap_or_else(|shared| shared.to_vec());
@@ -382,6 +368,32 @@ impl<'a> Job<'a> {
             }
         })
     }
+}
+
+/// What reading a batch gave: rows filled, whether the input ended (or
+/// cannot be read further), and the read error, if any.
+struct Batch {
+    filled: usize,
+    end: bool,
+    read_error: Option<String>,
+}
+
+/// Reads up to [`BATCH`] rows into `rows` (reusing the rows' buffers from
+/// the last batch). A read error ends the input: what was read is written,
+/// then the run stops.
+fn read_batch(table: &mut TableReader, rows: &mut Vec<Row>) -> Batch {
+    let mut filled = 0;
+    while filled < BATCH {
+        if filled == rows.len() {
+            rows.push(Row::default());
+        }
+        match table.read_row(&mut rows[filled]) {
+            None => return Batch { filled, end: true, read_error: None },
+            Some(Ok(())) => filled += 1,
+            Some(Err(e)) => return Batch { filled, end: true, read_error: Some(format!("{e:#}")) },
+        }
+    }
+    Batch { filled, end: false, read_error: None }
 }
 
 /// A batch for the helper worker: the rows (the first `filled`), the next
