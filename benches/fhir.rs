@@ -1,6 +1,9 @@
 //! The FHIR `$expand?filter=` against `/v1/search` for the same queries,
 //! through the whole HTTP stack in process (router, layers, JSON), on the
-//! real default snapshot. Prints p50/p99 per route and their ratio, then
+//! real default snapshot. Prints p50/p99 per route and their ratio; then
+//! the mean cost of a request whose answer is kept (the autocomplete mix of
+//! `scripts/perf.sh`, FHIR `$lookup` and the native lookup of the same
+//! codes), which is what the server adds to hyper and the kernel; then
 //! runs the criterion benchmarks. Run with `cargo bench --bench fhir`
 //! (`HARMONIE_BENCH_PERCENTILES_ONLY=1` for the percentiles alone).
 
@@ -96,6 +99,26 @@ fn main() {
     println!("/v1/search                   {s50:>7.0}  {s99:>7.0}");
     println!("/fhir/ValueSet/$expand       {f50:>7.0}  {f99:>7.0}");
     println!("ratio fhir / search          {:>7.2}  {:>7.2}", f50 / s50, f99 / s99);
+    let cim10 = &snap.systems[snap.system_index("cim-10").unwrap()].url;
+    let codes = ["M54.5", "J45.0", "C67.9", "E10.9", "I10"];
+    let kept: [(&str, Vec<String>); 3] = [
+        ("autocomplete mix", autocomplete_mix()),
+        ("FHIR $lookup", codes.iter().map(|c| format!("/fhir/CodeSystem/$lookup?system={cim10}&code={c}")).collect()),
+        ("native lookup", codes.iter().map(|c| format!("/v1/systems/cim-10/concepts/{c}")).collect()),
+    ];
+    println!("answers kept, in process        µs per request (best of 7 runs of 30,000)");
+    for (name, list) in &kept {
+        let best = (0..7)
+            .map(|_| {
+                let s = Instant::now();
+                for u in list.iter().cycle().take(30_000) {
+                    black_box(call(u));
+                }
+                s.elapsed().as_secs_f64() * 1e6 / 30_000.0
+            })
+            .fold(f64::MAX, f64::min);
+        println!("{name:<32} {best:>7.2}");
+    }
     if std::env::var_os("HARMONIE_BENCH_PERCENTILES_ONLY").is_some() {
         return;
     }
@@ -103,4 +126,21 @@ fn main() {
     c.bench_function("v1_search_10_queries", |b| b.iter(|| search_urls.iter().map(|u| call(u)).sum::<usize>()));
     c.bench_function("fhir_expand_filter_10_queries", |b| b.iter(|| fhir_urls.iter().map(|u| call(u)).sum::<usize>()));
     c.final_summary();
+}
+
+/// The requests of `scripts/perf.sh`: words typed letter by letter in
+/// CIM-10, NAF and PCS, and a code.
+fn autocomplete_mix() -> Vec<String> {
+    let words: [(&str, &[&str]); 6] = [
+        ("cim10", &["lo", "lom", "lomb", "lomba", "lombal"]),
+        ("naf", &["bo", "bou", "boul", "boula", "boulang"]),
+        ("pcs", &["ai", "aid", "aide", "aide%20s", "aide%20soi"]),
+        ("cim10", &["ca", "can", "cana", "canal", "canal%20car"]),
+        ("naf", &["10", "107", "1071", "1071c"]),
+        ("cim10", &["as", "ast", "asth", "asthm"]),
+    ];
+    words
+        .iter()
+        .flat_map(|(system, typed)| typed.iter().map(move |q| format!("/v1/search?limit=8&system={system}&q={q}")))
+        .collect()
 }

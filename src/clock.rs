@@ -35,7 +35,21 @@ pub fn today() -> String {
         .get_or_init(|| std::env::var("HARMONIE_TODAY").ok().map(|d| d.trim().to_string()).filter(|d| is_date(d)));
     match pinned {
         Some(d) => d.clone(),
-        None => date_of(now_secs()),
+        None => {
+            // The date is written once a day per thread, not at each call
+            // (every cached FHIR answer and family name asks for it).
+            thread_local! {
+                static WRITTEN: std::cell::RefCell<(i64, String)> = const { std::cell::RefCell::new((i64::MIN, String::new())) };
+            }
+            let day = now_secs().div_euclid(86_400);
+            WRITTEN.with_borrow_mut(|(written_day, date)| {
+                if *written_day != day {
+                    *date = date_of(day * 86_400);
+                    *written_day = day;
+                }
+                date.clone()
+            })
+        }
     }
 }
 

@@ -498,6 +498,33 @@ fn responses_are_gzipped_when_asked() {
 }
 
 #[test]
+fn search_answers_come_whole_with_their_length_plain_or_gzipped() {
+    // A search answer is written in two parts (the answer kept in the memo,
+    // then this request's time): plain, it is declared whole by its
+    // Content-Length; gzipped, it decodes to the same answer.
+    let path = "/v1/search?q=lomb&system=cim10&limit=8";
+    for _ in 0..2 {
+        let plain = get(path);
+        assert_eq!(plain.status, 200);
+        let declared = plain.headers.get("content-length").expect("a Content-Length").to_str().unwrap();
+        assert_eq!(declared.parse::<usize>().unwrap(), plain.text.len());
+        let mut plain = plain.json();
+        assert_eq!(plain["results"].as_array().unwrap().len(), 8);
+        let mut resp =
+            agent().get(&format!("http://{}{path}", server())).header("accept-encoding", "gzip").call().unwrap();
+        assert_eq!(resp.headers().get("content-encoding").unwrap(), "gzip");
+        let zipped = resp.body_mut().read_to_vec().unwrap();
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&zipped[..]), &mut text).unwrap();
+        let mut unzipped: Value = serde_json::from_str(&text).unwrap();
+        assert!(plain["took_us"].is_u64() && unzipped["took_us"].is_u64(), "{text}");
+        plain["took_us"] = json!(0);
+        unzipped["took_us"] = json!(0);
+        assert_eq!(unzipped, plain);
+    }
+}
+
+#[test]
 fn openapi_documents_every_route() {
     let doc = get("/openapi.json").json();
     assert!(doc["openapi"].as_str().unwrap().starts_with('3'));

@@ -243,7 +243,7 @@ fn config() -> ServerConfig {
     c
 }
 
-fn app() -> axum::Router {
+fn app() -> api::App {
     let state = AppState::shared(snap(), config());
     let routes = api::routes(&state.config);
     api::app(state, routes)

@@ -36,10 +36,9 @@ use anyhow::{Context, Result};
 
 use arc_swap::ArcSwap;
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderValue, Method};
-use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::compression::CompressionLayer;
+use tower::Layer;
+use tower_http::compression::{Compression, CompressionLayer};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::trace::TraceLayer;
 use utoipa::OpenApi;
@@ -208,15 +207,21 @@ pub fn routes(config: &ServerConfig) -> Router<AppState> {
     r.merge(crate::fhir::routes()).merge(web::routes()).fallback(error::not_found)
 }
 
-/// `routes` with the layers: panics caught, problem+json errors, metrics,
-/// gzip, security headers, CORS, request timeout and body limit.
-pub fn app(state: AppState, routes: Router<AppState>) -> Router {
+/// The whole server as one service: the router, its answers compressed
+/// for the clients that accept it.
+pub type App = Compression<Router>;
+
+/// `routes` with the layers: body limit, request timeout, panics caught,
+/// problem+json errors, metrics and security headers ([`frame`]), CORS,
+/// and gzip.
+///
+/// A layer of a `Router` wraps every route in a boxed service cloned on
+/// every request: the layers that need no route (compression) wrap the
+/// router once, from outside.
+pub fn app(state: AppState, routes: Router<AppState>) -> App {
     let config = state.config.clone();
-    let mut router = routes
-        .layer(DefaultBodyLimit::max(config.max_body_bytes))
-        .layer(CatchPanicLayer::custom(error::panic_response))
-        .layer(frame::FrameLayer::new(state.metrics.clone(), config.request_timeout))
-        .layer(CompressionLayer::new());
+    let mut router =
+        routes.layer(frame::FrameLayer::new(state.metrics.clone(), config.request_timeout, config.max_body_bytes));
     // The request spans are debug events: the layer is there only when the
     // log asks for them (`RUST_LOG=tower_http=debug`), since building them
     // costs every request.
@@ -234,7 +239,7 @@ pub fn app(state: AppState, routes: Router<AppState>) -> Router {
             cors.allow_origin(AllowOrigin::list(origins))
         });
     }
-    router.with_state(state)
+    CompressionLayer::new().layer(router.with_state(state))
 }
 
 /// Checks the configuration of CORS origins: `*`, or origins such as
@@ -249,7 +254,7 @@ pub fn check_cors_origins(origins: &[String]) -> Result<()> {
 }
 
 /// The whole server for `state`.
-pub fn router(state: AppState) -> Router {
+pub fn router(state: AppState) -> App {
     let routes = routes(&state.config);
     app(state, routes)
 }
@@ -274,7 +279,7 @@ pub async fn serve(
 /// routes, as tests do).
 pub async fn serve_app(
     listener: tokio::net::TcpListener,
-    app: Router,
+    app: App,
     config: &ServerConfig,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> Result<()> {

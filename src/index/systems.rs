@@ -63,7 +63,7 @@ impl Snapshot {
     /// family name (`tep`, `naf`) resolves to its version of today (see
     /// [`Snapshot::system_index_as_of`]).
     pub fn system_index(&self, name: &str) -> Option<usize> {
-        self.named_index(name).or_else(|| self.system_index_as_of(name, &crate::clock::today()))
+        self.named_index(name).or_else(|| self.family_version_on(name, &crate::clock::today()))
     }
 
     /// The index of the system whose id or alias (any case), canonical URL
@@ -83,19 +83,22 @@ impl Snapshot {
     /// the date, else to the one marked `default`. An id or alias always
     /// names its own version.
     pub fn system_index_as_of(&self, name: &str, date: &str) -> Option<usize> {
-        if let Some(i) = self.named_index(name) {
-            return Some(i);
-        }
+        self.named_index(name).or_else(|| self.family_version_on(name, date))
+    }
+
+    /// The version of the family `name` in force on `date`: the one with
+    /// the latest `default_from` on or before it, else the one marked
+    /// `default`.
+    fn family_version_on(&self, name: &str, date: &str) -> Option<usize> {
         let name = name.trim();
-        let family: Vec<usize> = (0..self.systems.len())
-            .filter(|&i| self.systems[i].family.as_deref().is_some_and(|f| f.eq_ignore_ascii_case(name)))
-            .collect();
-        let dated = family
-            .iter()
-            .copied()
+        let family = || {
+            (0..self.systems.len())
+                .filter(move |&i| self.systems[i].family.as_deref().is_some_and(|f| f.eq_ignore_ascii_case(name)))
+        };
+        let dated = family()
             .filter(|&i| self.systems[i].default_from.as_deref().is_some_and(|d| d <= date))
             .max_by(|&a, &b| self.systems[a].default_from.cmp(&self.systems[b].default_from));
-        dated.or_else(|| family.iter().copied().find(|&i| self.systems[i].default))
+        dated.or_else(|| family().find(|&i| self.systems[i].default))
     }
 
     /// Finds `code` in the system `name` names on `date`: in the version in
