@@ -180,6 +180,29 @@ fn the_memo_of_costly_searches_answers_as_the_engine_does() {
 }
 
 #[test]
+fn the_fhir_form_of_a_system_holds_each_repeated_value_once() {
+    // The FHIR form of the built-in systems (built on the first FHIR
+    // request) shares a designation's use and a property's value between
+    // the concepts that carry the same one: one allocation each.
+    let snap = snap();
+    let (mut values, mut designations) = (0, 0);
+    for s in 0..snap.systems.len() {
+        let cs = harmonie::fhir::cs::CodeSystem::from_snapshot(&snap, s);
+        let mut by_text: std::collections::HashMap<String, *const Value> = Default::default();
+        let uses = cs.concepts.iter().flat_map(|c| c.designations.iter().filter_map(|d| d.usage.as_ref()));
+        for v in cs.concepts.iter().flat_map(|c| c.properties.iter().map(|(_, v)| v)).chain(uses) {
+            let first = *by_text.entry(v.to_string()).or_insert(Arc::as_ptr(v));
+            assert_eq!(first, Arc::as_ptr(v), "{} holds {v} twice", cs.url);
+            values += 1;
+        }
+        designations += cs.concepts.iter().map(|c| c.designations.len()).sum::<usize>();
+        let levels = cs.concepts.iter().filter(|c| c.property("level").next().is_some()).count();
+        assert_eq!(levels, cs.concepts.len(), "every concept of {} has its level", cs.url);
+    }
+    assert!(values > 1_000 && designations > 100, "{values} values, {designations} designations");
+}
+
+#[test]
 fn family_names_follow_the_date_and_retired_codes_have_replacements() {
     let snap = snap();
     assert_eq!(snap.systems[snap.resolve_system_as_of("naf", "2026-06-01").unwrap()].id, "naf-2008");

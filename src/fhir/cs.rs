@@ -3,6 +3,7 @@
 //! which the `CodeSystem` resources a request brings share.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use serde_json::{Value, json};
 
@@ -17,20 +18,23 @@ impl CodeSystem {
         let refs: Vec<_> = snap.concepts_of(system).collect();
         let base = refs.first().map(|r| r.0).unwrap_or(0);
         let mut concepts = Vec::with_capacity(refs.len());
+        let mut shared = Shared::default();
         for &r in &refs {
             let c = snap.concept(r);
-            let mut properties = vec![("level".to_string(), json!({"valueString": s.levels[c.level as usize]}))];
-            properties
-                .extend(c.properties.iter().map(|p| (p.kind.as_str().to_string(), json!({"valueString": p.value}))));
+            let mut properties =
+                vec![("level".to_string(), shared.of(json!({"valueString": s.levels[c.level as usize]})))];
+            properties.extend(
+                c.properties.iter().map(|p| (p.kind.as_str().to_string(), shared.of(json!({"valueString": p.value})))),
+            );
             if c.status == Status::Retired {
-                properties.push(("status".into(), json!({"valueCode": "retired"})));
+                properties.push(("status".into(), shared.of(json!({"valueCode": "retired"}))));
             }
             let not_selectable = !snap.is_codable(r);
             if not_selectable {
-                properties.push(("notSelectable".into(), json!({"valueBoolean": true})));
+                properties.push(("notSelectable".into(), shared.of(json!({"valueBoolean": true}))));
             }
             for by in &c.replaced_by {
-                properties.push(("replacedBy".into(), json!({"valueCode": by})));
+                properties.push(("replacedBy".into(), shared.of(json!({"valueCode": by}))));
             }
             concepts.push(Concept {
                 code: c.code.clone(),
@@ -41,7 +45,7 @@ impl CodeSystem {
                     .iter()
                     .map(|d| Designation {
                         language: Some("fr".into()),
-                        usage: Some(json!({"system": DESIGNATION_USE, "code": d.kind.as_str()})),
+                        usage: Some(shared.of(json!({"system": DESIGNATION_USE, "code": d.kind.as_str()}))),
                         value: d.value.clone(),
                     })
                     .collect(),
@@ -112,6 +116,19 @@ impl CodeSystem {
             "valueSet": format!("{}?fhir_vs", s.url),
             "property": self.properties.iter().map(|p| json!({"code": p.code, "uri": p.uri, "type": p.kind})).collect::<Vec<_>>(),
         })
+    }
+}
+
+/// One allocation per distinct JSON element of a built-in system (a JSON
+/// object is a map of a few hundred bytes: one per concept and designation
+/// made the FHIR form of the snapshot 140 MB).
+#[derive(Default)]
+struct Shared(HashMap<String, Arc<Value>>);
+
+impl Shared {
+    /// The shared copy of `v`.
+    fn of(&mut self, v: Value) -> Arc<Value> {
+        self.0.entry(v.to_string()).or_insert_with(|| Arc::new(v)).clone()
     }
 }
 

@@ -58,7 +58,7 @@ pub fn lookup(reg: &Registry, params: &Params, langs: &Languages) -> Result<Valu
                 parts.push(part("language", Type::Code, l.clone()));
             }
             if let Some(u) = &d.usage {
-                parts.push(part("use", Type::Coding, u.clone()));
+                parts.push(part("use", Type::Coding, Value::clone(u)));
             }
             parts.push(part("value", Type::String, d.value.clone()));
             out.part("designation", parts);

@@ -10,6 +10,7 @@
 //! [`CodeSystem::find`] honours `caseSensitive`.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use serde_json::{Value, json};
 
@@ -21,8 +22,8 @@ pub const DESIGNATION_USE: &str = "urn:harmonie:designation-use";
 pub struct Designation {
     /// Its language tag, if given.
     pub language: Option<String>,
-    /// A `Coding`.
-    pub usage: Option<Value>,
+    /// A `Coding`, shared by the designations of the same use.
+    pub usage: Option<Arc<Value>>,
     /// The label.
     pub value: String,
 }
@@ -49,8 +50,10 @@ pub struct Concept {
     pub definition: Option<String>,
     /// Its designations.
     pub designations: Vec<Designation>,
-    /// `(property code, {"valueX": …})`.
-    pub properties: Vec<(String, Value)>,
+    /// `(property code, {"valueX": …})`, each value shared by the concepts
+    /// that carry the same one (the built-in systems' 59,000 concepts hold
+    /// a few hundred distinct ones).
+    pub properties: Vec<(String, Arc<Value>)>,
     /// Indices of its parents in `concepts`.
     pub parents: Vec<usize>,
     /// Indices of its children in `concepts`.
@@ -78,7 +81,7 @@ impl Concept {
                 v["language"] = json!(l);
             }
             if let Some(u) = &d.usage {
-                v["use"] = u.clone();
+                v["use"] = Value::clone(u);
             }
             out.push(v);
         }
@@ -159,7 +162,7 @@ impl CodeSystem {
             }
             "inactive" => vec![(p.to_string(), json!({"valueBoolean": c.is_inactive()}))],
             "definition" => c.definition.iter().map(|d| (p.to_string(), json!({"valueString": d}))).collect(),
-            _ => c.properties.iter().filter(|(k, _)| k == p).cloned().collect(),
+            _ => c.properties.iter().filter(|(k, _)| k == p).map(|(k, v)| (k.clone(), Value::clone(v))).collect(),
         }
     }
 
@@ -264,7 +267,7 @@ impl CodeSystem {
                             a.iter()
                                 .map(|d| Designation {
                                     language: d["language"].as_str().map(str::to_string),
-                                    usage: d.get("use").cloned(),
+                                    usage: d.get("use").cloned().map(Arc::new),
                                     value: d["value"].as_str().unwrap_or_default().to_string(),
                                 })
                                 .collect()
@@ -297,7 +300,7 @@ impl CodeSystem {
                     if selectable_code && value.values().next().is_some_and(|v| v == true || v == "true") {
                         concept.not_selectable = true;
                     }
-                    concept.properties.push((code, Value::Object(value)));
+                    concept.properties.push((code, Arc::new(Value::Object(value))));
                 }
                 cs.concepts.push(concept);
                 if let Some(p) = parent {
