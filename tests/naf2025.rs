@@ -189,11 +189,13 @@ fn another_text_column_can_settle_a_split() {
     std::fs::write(&input, "ape;enseigne;description\n01.19Z;EARL des Prés;culture de luzerne et de trèfle\n").unwrap();
     let args = ["recode", input.to_str().unwrap(), "--to", "naf-2025", "--code-col", "ape", "--label-col", "enseigne"];
     let without = common::harmonie(&common::root(), &args);
+    assert!(without.status.success(), "{}", String::from_utf8_lossy(&without.stderr));
     let (header, rows) = common::csv_records(&without.stdout, b';');
     let code = header.iter().position(|h| h == "harmonie_code").unwrap();
     assert_eq!(rows[0][code], "", "the company name settles nothing");
     let with: Vec<&str> = args.iter().copied().chain(["--text-col", "description"]).collect();
     let out = common::harmonie(&common::root(), &with);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let (_, rows) = common::csv_records(&out.stdout, b';');
     assert_eq!(rows[0][code], "01.19Y", "{}", String::from_utf8_lossy(&out.stderr));
 }

@@ -417,10 +417,23 @@ fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
 /// Records `id` as the snapshot in service in `index/CURRENT` (atomically).
 /// Called once the snapshot is open (and, for a server, swapped in), so
 /// that the disk never names a snapshot that is not the one served.
+///
+/// Any number of processes and threads may mark at once (a server, CLI
+/// commands, tests): each writes its own temporary file, and the last
+/// rename wins. Nothing is written when `CURRENT` already names `id`.
 pub fn mark_current(paths: &Paths, id: &str) -> Result<()> {
-    let tmp = paths.index.join(".CURRENT.part");
+    static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let current = paths.index.join("CURRENT");
+    if std::fs::read_to_string(&current).is_ok_and(|c| c.trim() == id) {
+        return Ok(());
+    }
+    let n = WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = paths.index.join(format!(".CURRENT.part-{}-{n}", std::process::id()));
     std::fs::write(&tmp, format!("{id}\n")).with_context(|| format!("cannot write {}", tmp.display()))?;
-    std::fs::rename(&tmp, paths.index.join("CURRENT")).context("cannot update index/CURRENT")
+    std::fs::rename(&tmp, &current).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        anyhow::Error::new(e).context(format!("cannot update {}", current.display()))
+    })
 }
 
 /// Removes `.build-*` folders left by builds that crashed (the index lock is
@@ -448,4 +461,34 @@ fn remove_old_snapshots(index: &Path, keep: &[&str]) -> Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Two CLI commands started together each mark the snapshot they opened;
+    /// a shared temporary name made one of them fail.
+    #[test]
+    fn many_processes_and_threads_can_mark_the_current_snapshot_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = Paths::new(dir.path());
+        std::fs::create_dir_all(&paths.index).unwrap();
+        std::thread::scope(|s| {
+            for t in 0..8 {
+                let paths = &paths;
+                s.spawn(move || {
+                    for i in 0..200 {
+                        // Alternating ids, so that most calls do write.
+                        let id = format!("{:016x}", (t + i) % 2);
+                        mark_current(paths, &id).unwrap();
+                    }
+                });
+            }
+        });
+        let current = std::fs::read_to_string(paths.index.join("CURRENT")).unwrap();
+        assert!(["0000000000000000\n", "0000000000000001\n"].contains(&current.as_str()), "{current:?}");
+        let left: Vec<_> = std::fs::read_dir(&paths.index).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(left, ["CURRENT"], "no temporary file is left behind");
+    }
 }
