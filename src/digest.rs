@@ -109,12 +109,11 @@ impl DigestCache {
         if !self.changed {
             return;
         }
-        let tmp = self.file.with_extension(format!("tmp-{}", std::process::id()));
-        let written = self.file.parent().is_some_and(|d| std::fs::create_dir_all(d).is_ok())
-            && serde_json::to_vec(&self.entries).ok().is_some_and(|b| std::fs::write(&tmp, b).is_ok())
-            && std::fs::rename(&tmp, &self.file).is_ok();
-        if !written {
-            let _ = std::fs::remove_file(&tmp);
+        if let Some(dir) = self.file.parent() {
+            let _ = std::fs::create_dir_all(dir);
+        }
+        if let Ok(bytes) = serde_json::to_vec(&self.entries) {
+            let _ = crate::paths::replace_file(&self.file, &bytes);
         }
     }
 }

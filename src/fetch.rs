@@ -104,9 +104,7 @@ pub fn fetch(paths: &Paths, sources: &SourcesFile, opts: &FetchOptions) -> Resul
             let target = f.local_path(paths);
             let dir = target.parent().expect("a package file path has a parent");
             std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-            let tmp = dir.join(format!(".{}.part", target.file_name().unwrap_or_default().to_string_lossy()));
-            std::fs::write(&tmp, &bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
-            std::fs::rename(&tmp, &target).with_context(|| format!("cannot move {} into place", target.display()))?;
+            crate::paths::replace_file(&target, &bytes)?;
         }
         eprintln!("{step}: {} file(s) verified", files.len());
         report.fetched.push(pkg.to_string());

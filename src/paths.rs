@@ -53,3 +53,22 @@ impl Paths {
         Ok(file)
     }
 }
+
+/// Replaces the file at `path` with `bytes` atomically: readers see the old
+/// file or the new one, never a part. Any number of processes and threads
+/// may replace the same file at once (each writes its own temporary file
+/// beside it, and the last rename wins); no temporary file is left behind.
+pub fn replace_file(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    use anyhow::Context;
+    static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    let tmp = path.with_file_name(format!(".{name}.part-{}-{n}", std::process::id()));
+    let written = std::fs::write(&tmp, bytes)
+        .with_context(|| format!("cannot write {}", tmp.display()))
+        .and_then(|()| std::fs::rename(&tmp, path).with_context(|| format!("cannot replace {}", path.display())));
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written
+}

@@ -419,21 +419,14 @@ fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
 /// that the disk never names a snapshot that is not the one served.
 ///
 /// Any number of processes and threads may mark at once (a server, CLI
-/// commands, tests): each writes its own temporary file, and the last
-/// rename wins. Nothing is written when `CURRENT` already names `id`.
+/// commands, tests): see [`crate::paths::replace_file`]. Nothing is
+/// written when `CURRENT` already names `id`.
 pub fn mark_current(paths: &Paths, id: &str) -> Result<()> {
-    static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let current = paths.index.join("CURRENT");
     if std::fs::read_to_string(&current).is_ok_and(|c| c.trim() == id) {
         return Ok(());
     }
-    let n = WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let tmp = paths.index.join(format!(".CURRENT.part-{}-{n}", std::process::id()));
-    std::fs::write(&tmp, format!("{id}\n")).with_context(|| format!("cannot write {}", tmp.display()))?;
-    std::fs::rename(&tmp, &current).map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        anyhow::Error::new(e).context(format!("cannot update {}", current.display()))
-    })
+    crate::paths::replace_file(&current, format!("{id}\n").as_bytes())
 }
 
 /// Removes `.build-*` folders left by builds that crashed (the index lock is
