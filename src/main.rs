@@ -436,13 +436,15 @@ fn run(cli: Cli) -> Result<()> {
                     eprint!("\r{rows} rows recoded ({rate:.0} rows/s)   ");
                 }
             };
+            // Unbuffered (the pipeline writes whole chunks), so that the rows
+            // it counts as written are the rows the output holds.
             let summary = match &output {
                 Some(path) => {
                     let file =
                         std::fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
-                    pipeline::to_csv(job, std::io::BufWriter::new(file), progress)
+                    pipeline::to_csv(job, file, progress)
                 }
-                None => pipeline::to_csv(job, std::io::BufWriter::new(std::io::stdout().lock()), progress),
+                None => pipeline::to_csv(job, std::io::stdout().lock(), progress),
             };
             if tty {
                 eprintln!();

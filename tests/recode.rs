@@ -369,3 +369,75 @@ fn rows_of_every_cost_come_back_in_order_over_several_batches() {
         assert_eq!(row[method_at], o.method.as_str(), "row {id}");
     }
 }
+
+/// An output that takes `room` bytes and then fails as a full disk does,
+/// keeping what it took.
+struct FullAfter {
+    room: usize,
+    took: Vec<u8>,
+}
+
+impl std::io::Write for FullAfter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = buf.len().min(self.room - self.took.len());
+        if n == 0 && !buf.is_empty() {
+            return Err(std::io::Error::from(std::io::ErrorKind::StorageFull));
+        }
+        self.took.extend_from_slice(&buf[..n]);
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn a_full_disk_stops_the_recode_and_the_count_is_the_rows_the_output_holds() {
+    use harmonie::recode::pipeline;
+    use harmonie::table::{CsvOptions, TableReader};
+    let snap = common::snapshot();
+    let mut csv = String::from("n;code_ape\n");
+    for i in 0..5_000 {
+        csv.push_str(&format!("{i};{}\n", ["4722Z", "47.22Z", "86.21z", "12é", ""][i % 5]));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("rows.csv");
+    std::fs::write(&path, &csv).unwrap();
+    let opts = pipeline::Options {
+        system: "naf".into(),
+        code_col: Some("code_ape".into()),
+        label_col: None,
+        text_cols: Vec::new(),
+        threshold: 0.6,
+    };
+    for room in [0, 10, 5_000, 40_000, 123_457] {
+        let table = TableReader::open(&path, CsvOptions::user(None)).unwrap();
+        let mut out = FullAfter { room, took: Vec::new() };
+        let summary = pipeline::to_csv(pipeline::Job::new(&snap, table, &opts).unwrap(), &mut out, |_| {});
+        let error = summary.error.as_deref().unwrap_or_else(|| panic!("room {room}: no error"));
+        assert!(error.contains("cannot write"), "{error}");
+        // Every row counted as written is whole in the output, in order;
+        // what follows them is at most part of the chunk that failed.
+        let text = String::from_utf8(out.took).unwrap();
+        let lines: Vec<&str> = text.split_inclusive('\n').filter(|l| l.ends_with('\n')).collect();
+        let whole_rows = lines.len().saturating_sub(1) as u64;
+        assert!(whole_rows >= summary.rows, "room {room}: {whole_rows} whole rows, {} counted", summary.rows);
+        assert!(whole_rows < summary.rows + 64, "room {room}: {whole_rows} whole rows, {} counted", summary.rows);
+        for (i, line) in lines.iter().skip(1).take(summary.rows as usize).enumerate() {
+            assert!(line.starts_with(&format!("{i};")), "room {room}, row {i}: {line}");
+        }
+        assert!(error.contains(&format!("rows {} to", summary.rows + 1)) || summary.rows == 0, "{error}");
+    }
+}
+
+#[test]
+fn the_cli_says_how_many_rows_reached_a_full_output() {
+    common::snapshot();
+    let input = common::root().join("tests/fixtures/legacy_naf_cp1252.csv");
+    let (ok, stdout, stderr) = harmonie(
+        &common::root(),
+        &["recode", input.to_str().unwrap(), "--system", "naf", "--code-col", "code_ape", "--output", "/dev/full"],
+    );
+    assert!(!ok, "{stdout}");
+    assert!(stderr.contains("(0 rows written): cannot write the header: No space left on device"), "{stderr}");
+}

@@ -58,7 +58,8 @@ pub struct Options {
 /// Counts of a run.
 #[derive(Clone, Debug, Default, Serialize, utoipa::ToSchema)]
 pub struct Summary {
-    /// Rows read and written.
+    /// Rows read and written (see [`to_csv`] for what "written" means when
+    /// the output fails).
     pub rows: u64,
     /// Rows per method.
     pub by_method: BTreeMap<String, u64>,
@@ -97,14 +98,10 @@ impl Summary {
     /// One line for humans.
     pub fn describe(&self) -> String {
         let methods: Vec<String> = self.by_method.iter().map(|(m, n)| format!("{m} {n}")).collect();
+        let methods = if methods.is_empty() { "no rows".to_string() } else { methods.join(", ") };
         let mut line = format!(
-            "{} rows read ({}; separator {}): {}; {} for review; {} malformed",
-            self.rows,
-            self.encoding,
-            self.delimiter,
-            methods.join(", "),
-            self.review,
-            self.malformed
+            "{} rows read ({}; separator {}): {methods}; {} for review; {} malformed",
+            self.rows, self.encoding, self.delimiter, self.review, self.malformed
         );
         if self.failed > 0 {
             line.push_str(&format!("; {} failed (kept, see harmonie_note)", self.failed));
@@ -275,6 +272,7 @@ impl<'a> Job<'a> {
         });
         if let Err(e) = out.write_all(&header) {
             summary.error = Some(format!("cannot write the header: {e}"));
+            summary.encoding = self.table.describe_encoding();
             return summary;
         }
         let worker = || Worker {
@@ -335,7 +333,7 @@ impl<'a> Job<'a> {
                     taken[k] += 1;
                     if let Err(e) = out.write_all(&w.bytes[done.bytes.clone()]) {
                         summary.error = Some(format!(
-                            "cannot write rows {} to {}: {e:#}",
+                            "cannot write rows {} to {} (the output ends within them): {e:#}",
                             summary.rows + 1,
                             summary.rows + rows.len() as u64
                         ));
@@ -522,6 +520,12 @@ pub fn recode_one(w: &mut Recoder, code: &str, label: &str, text: &str) -> (Arc<
 /// Recodes a table into CSV (the input's separator, UTF-8) on `out`: the
 /// input's fields, then [`COLUMNS`]. An output that cannot be written sets
 /// [`Summary::error`].
+///
+/// The header, then each chunk of rows, goes to `out` in one `write_all`,
+/// and [`Summary::rows`] counts the rows whose `write_all` returned. Give
+/// an unbuffered `out` (a `File`, not a `BufWriter` of one) and, when
+/// writing fails (a full disk), `rows` is the number of whole rows the
+/// output holds: the rows are already written in chunks of about 10 KB.
 pub fn to_csv(job: Job, out: impl Write, progress: impl FnMut(u64)) -> Summary {
     job.run(out, progress)
 }
