@@ -128,19 +128,8 @@ fn main() {
     c.final_summary();
 }
 
-/// The requests of `scripts/perf.sh`: words typed letter by letter in
-/// CIM-10, NAF and PCS, and a code.
+/// The requests of `scripts/perf.sh` (`benches/autocomplete_mix.txt`):
+/// words typed letter by letter in CIM-10, NAF and PCS, and a code.
 fn autocomplete_mix() -> Vec<String> {
-    let words: [(&str, &[&str]); 6] = [
-        ("cim10", &["lo", "lom", "lomb", "lomba", "lombal"]),
-        ("naf", &["bo", "bou", "boul", "boula", "boulang"]),
-        ("pcs", &["ai", "aid", "aide", "aide%20s", "aide%20soi"]),
-        ("cim10", &["ca", "can", "cana", "canal", "canal%20car"]),
-        ("naf", &["10", "107", "1071", "1071c"]),
-        ("cim10", &["as", "ast", "asth", "asthm"]),
-    ];
-    words
-        .iter()
-        .flat_map(|(system, typed)| typed.iter().map(move |q| format!("/v1/search?limit=8&system={system}&q={q}")))
-        .collect()
+    include_str!("autocomplete_mix.txt").lines().filter(|l| l.starts_with('/')).map(str::to_string).collect()
 }

@@ -57,18 +57,12 @@ RUST
 
 lua=$(mktemp --suffix=.lua)
 trap 'rm -f "$lua"' EXIT
+# The requests replayed: benches/autocomplete_mix.txt (also read by
+# benches/fhir.rs), one path per line.
 cat >"$lua" <<'LUA'
--- The autocomplete mix: what a form sends while a word is typed.
 local paths = {}
-for _, w in ipairs({
-  {"cim10", {"lo", "lom", "lomb", "lomba", "lombal"}},
-  {"naf", {"bo", "bou", "boul", "boula", "boulang"}},
-  {"pcs", {"ai", "aid", "aide", "aide%20s", "aide%20soi"}},
-  {"cim10", {"ca", "can", "cana", "canal", "canal%20car"}},
-  {"naf", {"10", "107", "1071", "1071c"}},
-  {"cim10", {"as", "ast", "asth", "asthm"}},
-}) do
-  for _, q in ipairs(w[2]) do paths[#paths + 1] = "/v1/search?limit=8&system=" .. w[1] .. "&q=" .. q end
+for line in io.lines(os.getenv("HARMONIE_MIX")) do
+  if line:sub(1, 1) == "/" then paths[#paths + 1] = line end
 end
 local i = 0
 request = function()
@@ -76,6 +70,7 @@ request = function()
   return wrk.format("GET", paths[i])
 end
 LUA
+export HARMONIE_MIX="$PWD/benches/autocomplete_mix.txt"
 
 # Runs wrk against the server started by "$@", where the word ADDR stands
 # for its address; prints "rps p50 p99".
