@@ -417,6 +417,26 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Recode { input, system, code_col, label_col, text_col, output, delimiter, threshold, report } => {
             use harmonie::recode::pipeline;
+            let destroys_input = "writing there would destroy the rows not read yet";
+            if harmonie::paths::writes_onto(&input, output.as_deref()) {
+                match &output {
+                    Some(path) => {
+                        bail!("--output {} is the input file: {destroys_input}; give another file", path.display())
+                    }
+                    None => bail!(
+                        "standard output goes to the input file {}: {destroys_input}; redirect it to another file or use --output",
+                        input.display()
+                    ),
+                }
+            }
+            if let Some(path) = report.as_deref().filter(|r| harmonie::paths::writes_onto(&input, Some(r))) {
+                bail!("--report {} is the input file: {destroys_input}; give another file", path.display());
+            }
+            if let (Some(out), Some(rep)) = (&output, &report)
+                && (out == rep || harmonie::paths::writes_onto(out, Some(rep)))
+            {
+                bail!("--report {} is the --output file: the report would replace the recoded rows", rep.display());
+            }
             let delimiter =
                 delimiter.as_deref().map(harmonie::table::parse_delimiter).transpose().context("--delimiter")?;
             let snap = open_for_one_command(&paths)?;

@@ -72,3 +72,27 @@ pub fn replace_file(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     }
     written
 }
+
+/// Whether writing to `out` (a file, or standard output when `None`) would
+/// write onto the file at `input`: the same path, another name or link for
+/// it, or standard output redirected to it (`>` or `>>`). A command that
+/// streams `input` into `out` must refuse then: it would destroy the rows
+/// it has not read yet, or read its own output until the disk is full.
+pub fn writes_onto(input: &Path, out: Option<&Path>) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::fd::AsFd;
+        use std::os::unix::fs::MetadataExt;
+        let Ok(read) = std::fs::metadata(input) else { return false };
+        let written = match out {
+            Some(path) => std::fs::metadata(path),
+            None => std::io::stdout().as_fd().try_clone_to_owned().map(std::fs::File::from).and_then(|f| f.metadata()),
+        };
+        written.is_ok_and(|w| w.dev() == read.dev() && w.ino() == read.ino())
+    }
+    #[cfg(not(unix))]
+    {
+        let canonical = |p: &Path| std::fs::canonicalize(p).ok();
+        out.is_some_and(|out| canonical(out).is_some_and(|o| Some(o) == canonical(input)))
+    }
+}

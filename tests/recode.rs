@@ -441,3 +441,48 @@ fn the_cli_says_how_many_rows_reached_a_full_output() {
     assert!(!ok, "{stdout}");
     assert!(stderr.contains("(0 rows written): cannot write the header: No space left on device"), "{stderr}");
 }
+
+/// `--output`, `--report` or a redirected standard output naming the input
+/// (by its path, a link, or `>>`) would destroy the rows not read yet, or
+/// read the command's own output back until the disk is full: refused
+/// before anything is written, the input left as it was.
+#[test]
+fn an_output_onto_the_input_is_refused_and_the_input_kept() {
+    common::snapshot();
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("base.csv");
+    let original = std::fs::read(common::root().join("tests/fixtures/legacy_naf_cp1252.csv")).unwrap();
+    std::fs::write(&input, &original).unwrap();
+    let link = dir.path().join("link.csv");
+    std::os::unix::fs::symlink(&input, &link).unwrap();
+    let other = dir.path().join("out.csv");
+    let base = ["recode", input.to_str().unwrap(), "--system", "naf", "--code-col", "code_ape"];
+    let cases: [(&[&str], &str); 4] = [
+        (&["--output", input.to_str().unwrap()], "is the input file"),
+        (&["--output", link.to_str().unwrap()], "is the input file"),
+        (&["--output", other.to_str().unwrap(), "--report", input.to_str().unwrap()], "--report"),
+        (&["--output", other.to_str().unwrap(), "--report", other.to_str().unwrap()], "is the --output file"),
+    ];
+    for (extra, says) in cases {
+        let args: Vec<&str> = base.iter().chain(extra).copied().collect();
+        let (ok, _, stderr) = harmonie(&common::root(), &args);
+        assert!(!ok && stderr.contains(says), "{extra:?}: {stderr}");
+        assert_eq!(std::fs::read(&input).unwrap(), original, "{extra:?}: the input is kept");
+    }
+    // Standard output appended to the input (`>> base.csv`).
+    let appended = std::fs::OpenOptions::new().append(true).open(&input).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_harmonie"))
+        .arg("--root")
+        .arg(common::root())
+        .args(base)
+        .stdout(appended)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && stderr.contains("standard output goes to the input file"), "{stderr}");
+    assert_eq!(std::fs::read(&input).unwrap(), original, "the input is kept");
+    // Another file still works.
+    let args: Vec<&str> = base.iter().copied().chain(["--output", other.to_str().unwrap()]).collect();
+    let (ok, _, stderr) = harmonie(&common::root(), &args);
+    assert!(ok, "{stderr}");
+}
