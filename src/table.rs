@@ -273,11 +273,10 @@ impl TableReader {
         let mut csv =
             csv::ReaderBuilder::new().has_headers(false).flexible(true).delimiter(delimiter).from_reader(stream);
         let mut record = csv::ByteRecord::new();
-        let header = if csv.read_byte_record(&mut record).context("cannot read the header line")? {
-            record.iter().map(|f| decoder.decode(f, 1 + comments).trim().to_string()).collect()
-        } else {
-            Vec::new()
-        };
+        if !csv.read_byte_record(&mut record).context("cannot read the header line")? {
+            bail!("the input is empty: its first line must name the columns");
+        }
+        let header = record.iter().map(|f| decoder.decode(f, 1 + comments).trim().to_string()).collect();
         Ok(TableReader {
             header,
             delimiter,

@@ -471,6 +471,12 @@ fn errors_come_in_the_callers_format_with_security_headers() {
     // Parameters that are not numbers.
     let r = post(addr, "/v1/recode?system=naf&code_col=code&threshold=NaN", "text/csv", b"code\n1071C\n", &[]);
     assert_eq!(r.status, 400, "{}", r.text());
+    // An empty upload, or one of only a byte order mark and blank lines.
+    for body in [&b""[..], b"\xef\xbb\xbf\n\r\n"] {
+        let r = post(addr, "/v1/recode?system=naf&code_col=code", "text/csv", body, &[]);
+        assert_eq!(r.status, 400, "{}", r.text());
+        assert!(r.text().contains("the input is empty"), "{}", r.text());
+    }
     // Counts that would overflow.
     let body = json!({"system": "naf", "level": "section", "items": [{"code": "10.71C", "count": u64::MAX}, {"code": "10.71C", "count": 1}]});
     let r = post(addr, "/v1/rollup", "application/json", body.to_string().as_bytes(), &[]);

@@ -481,6 +481,12 @@ fn an_output_onto_the_input_is_refused_and_the_input_kept() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success() && stderr.contains("standard output goes to the input file"), "{stderr}");
     assert_eq!(std::fs::read(&input).unwrap(), original, "the input is kept");
+    // An empty input is named as such.
+    let empty = dir.path().join("empty.csv");
+    std::fs::write(&empty, "").unwrap();
+    let (ok, _, stderr) =
+        harmonie(&common::root(), &["recode", empty.to_str().unwrap(), "--system", "naf", "--code-col", "x"]);
+    assert!(!ok && stderr.contains("the input is empty: its first line must name the columns"), "{stderr}");
     // Another file still works.
     let args: Vec<&str> = base.iter().copied().chain(["--output", other.to_str().unwrap()]).collect();
     let (ok, _, stderr) = harmonie(&common::root(), &args);
