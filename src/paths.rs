@@ -83,7 +83,9 @@ pub fn writes_onto(input: &Path, out: Option<&Path>) -> bool {
     {
         use std::os::fd::AsFd;
         use std::os::unix::fs::MetadataExt;
-        let Ok(read) = std::fs::metadata(input) else { return false };
+        // Only a regular file can be overwritten so (a terminal or
+        // /dev/null may well be both what is read and what is written).
+        let Some(read) = std::fs::metadata(input).ok().filter(|m| m.is_file()) else { return false };
         let written = match out {
             Some(path) => std::fs::metadata(path),
             None => std::io::stdout().as_fd().try_clone_to_owned().map(std::fs::File::from).and_then(|f| f.metadata()),
