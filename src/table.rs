@@ -193,12 +193,13 @@ fn cell_text(cell: &calamine::Data) -> String {
     }
 }
 
-/// Parses a separator given by a user: one character, or `tab`.
+/// Parses a separator given by a user: one ASCII character, or `tab`.
 pub fn parse_delimiter(text: &str) -> Result<u8> {
     match text {
         "tab" | "\\t" | "\t" => Ok(b'\t'),
+        "\"" | "\n" | "\r" => bail!("the separator cannot be a quote or a line break, got {text:?}"),
         d if d.len() == 1 => Ok(d.as_bytes()[0]),
-        d => bail!("the separator must be one character or 'tab', got {d:?}"),
+        d => bail!("the separator must be one ASCII character (such as ; , | or :) or 'tab', got {d:?}"),
     }
 }
 
@@ -450,5 +451,16 @@ mod tests {
     fn delimiter_inside_quotes_does_not_count() {
         assert_eq!(sniff_delimiter(b"\"a;b;c\",d,e\n"), b',');
         assert_eq!(sniff_delimiter(b"abc\n"), b',');
+    }
+
+    #[test]
+    fn a_users_separator_is_one_ascii_character_that_cannot_break_the_csv() {
+        for (text, sep) in [(";", b';'), ("|", b'|'), ("tab", b'\t'), ("\\t", b'\t')] {
+            assert_eq!(parse_delimiter(text).unwrap(), sep, "{text:?}");
+        }
+        for text in ["é", "", ";;", "\"", "\n", "\r"] {
+            let e = parse_delimiter(text).unwrap_err().to_string();
+            assert!(e.contains(&format!("{text:?}")), "{text:?}: {e}");
+        }
     }
 }
