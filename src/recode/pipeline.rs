@@ -525,7 +525,7 @@ pub fn recode_one(w: &mut Recoder, code: &str, label: &str, text: &str) -> (Arc<
 /// and [`Summary::rows`] counts the rows whose `write_all` returned. Give
 /// an unbuffered `out` (a `File`, not a `BufWriter` of one) and, when
 /// writing fails (a full disk), `rows` is the number of whole rows the
-/// output holds: the rows are already written in chunks of about 10 KB.
+/// output holds (rows go out as they are decided, in chunks of 64 rows).
 pub fn to_csv(job: Job, out: impl Write, progress: impl FnMut(u64)) -> Summary {
     job.run(out, progress)
 }
